@@ -1,0 +1,580 @@
+// Our own tar codec: ustar headers plus PAX extended records when needed. tar-stream corrupts binary
+// xattrs (PAX values as JS strings) and clamps uid/gid above 262143, both of which break layers that
+// must round-trip exactly (security.capability, userns-shifted ids). Header layout follows Go's
+// archive/tar so our layers look like the ones Docker and BuildKit write.
+import { Readable } from 'node:stream';
+
+export type TarEntryType = 'file' | 'dir' | 'symlink' | 'hardlink' | 'char' | 'block' | 'fifo';
+
+export interface TarEntry {
+  /** Relative path, no leading '/', directories without a trailing '/'. */
+  path: string;
+  type: TarEntryType;
+  /** Permission bits including setuid/setgid/sticky (0o7777). */
+  mode: number;
+  uid: number;
+  gid: number;
+  /** Body length; 0 for everything but regular files. */
+  size: number;
+  /** Seconds since the epoch; the writer stores whole seconds (floor). */
+  mtime: number;
+  /** Symlink target, or the archive path a hardlink points at. */
+  linkname?: string;
+  devmajor?: number;
+  devminor?: number;
+  xattrs?: Map<string, Buffer>;
+  uname?: string;
+  gname?: string;
+}
+
+/** A tar stream that is malformed, truncated, or asks for something we refuse to write. */
+export class LayerFormatError extends Error {
+  override name = 'LayerFormatError';
+}
+
+const BLOCK = 512;
+const ZERO_BLOCK = Buffer.alloc(BLOCK);
+const XATTR_PREFIX = 'SCHILY.xattr.';
+// Extended headers are held in memory: bound them so a hostile archive cannot exhaust it.
+const MAX_META_SIZE = 16 << 20;
+
+const TYPEFLAG: Record<TarEntryType, string> = {
+  file: '0', hardlink: '1', symlink: '2', char: '3', block: '4', dir: '5', fifo: '6',
+};
+
+// ustar field offsets and widths.
+const F = {
+  name: [0, 100], mode: [100, 8], uid: [108, 8], gid: [116, 8], size: [124, 12], mtime: [136, 12],
+  chksum: [148, 8], typeflag: [156, 1], linkname: [157, 100], magic: [257, 6], version: [263, 2],
+  uname: [265, 32], gname: [297, 32], devmajor: [329, 8], devminor: [337, 8], prefix: [345, 155],
+} as const satisfies Record<string, readonly [number, number]>;
+type Field = keyof typeof F;
+
+// ---------------------------------------------------------------------------------------------
+// Writer
+
+export interface TarInput {
+  entry: TarEntry;
+  /** File contents; a function is called only when the body is about to be written. */
+  body?: Readable | (() => Readable);
+}
+
+/** Serialises entries into an uncompressed POSIX (ustar + PAX) tar, streaming file bodies. */
+export function writeTar(entries: AsyncIterable<TarInput> | Iterable<TarInput>): Readable {
+  return Readable.from(generateTar(entries), { objectMode: false, highWaterMark: 64 * 1024 });
+}
+
+async function* generateTar(entries: AsyncIterable<TarInput> | Iterable<TarInput>): AsyncGenerator<Buffer> {
+  for await (const { entry, body } of entries) {
+    yield encodeHeaders(entry);
+    if (entry.type !== 'file') continue;
+    if (entry.size === 0 && body === undefined) continue;
+    if (body === undefined) throw new LayerFormatError(`tar: ${entry.path}: no body for a ${entry.size}-byte file`);
+    const stream = typeof body === 'function' ? body() : body;
+    let written = 0;
+    try {
+      for await (const chunk of stream as AsyncIterable<Buffer | string>) {
+        const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+        written += buf.length;
+        if (written > entry.size) {
+          throw new LayerFormatError(`tar: ${entry.path}: body is longer than its declared size ${entry.size} (file changed while archiving?)`);
+        }
+        yield buf;
+      }
+    } finally {
+      if (!stream.destroyed) stream.destroy();
+    }
+    if (written !== entry.size) {
+      throw new LayerFormatError(`tar: ${entry.path}: body has ${written} bytes, declared size is ${entry.size} (file changed while archiving?)`);
+    }
+    const pad = padding(entry.size);
+    if (pad > 0) yield ZERO_BLOCK.subarray(0, pad);
+  }
+  yield Buffer.alloc(2 * BLOCK);
+}
+
+function padding(size: number): number {
+  return (BLOCK - (size % BLOCK)) % BLOCK;
+}
+
+const isASCII = (s: string): boolean => /^[\x00-\x7f]*$/.test(s);
+const maxOctal = (width: number): number => 8 ** (width - 1) - 1;
+
+/** The ustar header for `entry`, preceded by a PAX 'x' header when some value does not fit. */
+export function encodeHeaders(entry: TarEntry): Buffer {
+  validateEntry(entry);
+  const pax = new Map<string, Buffer>();
+  const isDir = entry.type === 'dir';
+  const name = isDir ? `${entry.path}/` : entry.path;
+  const hdr = Buffer.alloc(BLOCK);
+
+  // Name: ustar name, else split into prefix/name (as Go does), else a PAX path record.
+  if (isASCII(name) && Buffer.byteLength(name) <= F.name[1]) {
+    putString(hdr, 'name', name);
+  } else {
+    const split = splitUSTARPath(name);
+    if (split) {
+      putString(hdr, 'prefix', split[0]);
+      putString(hdr, 'name', split[1]);
+    } else {
+      pax.set('path', Buffer.from(name));
+      putString(hdr, 'name', toASCII(name));
+    }
+  }
+  const linkname = entry.type === 'symlink' || entry.type === 'hardlink' ? entry.linkname ?? '' : '';
+  if (!isASCII(linkname) || Buffer.byteLength(linkname) > F.linkname[1]) {
+    pax.set('linkpath', Buffer.from(linkname));
+    putString(hdr, 'linkname', toASCII(linkname));
+  } else {
+    putString(hdr, 'linkname', linkname);
+  }
+  for (const [field, key] of [['uname', 'uname'], ['gname', 'gname']] as const) {
+    const v = entry[field] ?? '';
+    if (!isASCII(v) || v.length > F[field][1]) pax.set(key, Buffer.from(v));
+    putString(hdr, field, toASCII(v));
+  }
+
+  putOctal(hdr, 'mode', entry.mode & 0o7777);
+  for (const [field, value] of [['uid', entry.uid], ['gid', entry.gid], ['size', entry.type === 'file' ? entry.size : 0],
+    ['mtime', Math.floor(entry.mtime)]] as const) {
+    if (value < 0 || value > maxOctal(F[field][1])) {
+      pax.set(field, Buffer.from(String(value)));
+      putOctal(hdr, field, 0);
+    } else {
+      putOctal(hdr, field, value);
+    }
+  }
+  // Device numbers have no PAX key: use the GNU base-256 form when octal is too small.
+  putNumeric(hdr, 'devmajor', entry.type === 'char' || entry.type === 'block' ? entry.devmajor ?? 0 : 0);
+  putNumeric(hdr, 'devminor', entry.type === 'char' || entry.type === 'block' ? entry.devminor ?? 0 : 0);
+  hdr.write(TYPEFLAG[entry.type], F.typeflag[0], 'latin1');
+  hdr.write('ustar\0', F.magic[0], 'latin1');
+  hdr.write('00', F.version[0], 'latin1');
+
+  if (entry.xattrs) {
+    for (const [k, v] of entry.xattrs) {
+      if (k === '' || k.includes('=') || k.includes('\0')) throw new LayerFormatError(`tar: ${entry.path}: invalid xattr name ${JSON.stringify(k)}`);
+      pax.set(XATTR_PREFIX + k, v);
+    }
+  }
+  setChecksum(hdr);
+  if (pax.size === 0) return hdr;
+
+  const records = encodePAX(pax);
+  const xhdr = Buffer.alloc(BLOCK);
+  // Go names the extended header <dir>/PaxHeaders.0/<base>; readers ignore it.
+  const slash = entry.path.lastIndexOf('/');
+  const xname = slash < 0 ? `PaxHeaders.0/${entry.path}` : `${entry.path.slice(0, slash)}/PaxHeaders.0/${entry.path.slice(slash + 1)}`;
+  putString(xhdr, 'name', toASCII(xname));
+  putOctal(xhdr, 'mode', 0);
+  putOctal(xhdr, 'uid', 0);
+  putOctal(xhdr, 'gid', 0);
+  putOctal(xhdr, 'size', records.length);
+  putOctal(xhdr, 'mtime', 0);
+  xhdr.write('x', F.typeflag[0], 'latin1');
+  xhdr.write('ustar\0', F.magic[0], 'latin1');
+  xhdr.write('00', F.version[0], 'latin1');
+  putOctal(xhdr, 'devmajor', 0);
+  putOctal(xhdr, 'devminor', 0);
+  setChecksum(xhdr);
+  const pad = padding(records.length);
+  return Buffer.concat([xhdr, records, ZERO_BLOCK.subarray(0, pad), hdr]);
+}
+
+function validateEntry(e: TarEntry): void {
+  if (!(e.type in TYPEFLAG)) throw new LayerFormatError(`tar: ${e.path}: unknown entry type ${String(e.type)}`);
+  if (e.path === '' || e.path.includes('\0')) throw new LayerFormatError(`tar: invalid entry path ${JSON.stringify(e.path)}`);
+  for (const [k, v] of [['uid', e.uid], ['gid', e.gid], ['size', e.size], ['mode', e.mode]] as const) {
+    if (!Number.isSafeInteger(v) || v < 0) throw new LayerFormatError(`tar: ${e.path}: invalid ${k} ${v}`);
+  }
+  if (!Number.isFinite(e.mtime)) throw new LayerFormatError(`tar: ${e.path}: invalid mtime ${e.mtime}`);
+  if ((e.type === 'symlink' || e.type === 'hardlink') && !e.linkname) throw new LayerFormatError(`tar: ${e.path}: ${e.type} without a target`);
+  if (e.linkname?.includes('\0')) throw new LayerFormatError(`tar: ${e.path}: invalid link target`);
+}
+
+/** Go's splitUSTARPath: a long ASCII name split at a '/' into prefix (≤155) and name (≤100). */
+function splitUSTARPath(name: string): [string, string] | undefined {
+  let length = name.length;
+  if (length <= F.name[1] || !isASCII(name)) return undefined;
+  if (length > F.prefix[1] + 1) length = F.prefix[1] + 1;
+  else if (name[length - 1] === '/') length--;
+  const i = name.lastIndexOf('/', length - 1);
+  const nlen = name.length - i - 1;
+  if (i <= 0 || nlen > F.name[1] || nlen === 0 || i > F.prefix[1]) return undefined;
+  return [name.slice(0, i), name.slice(i + 1)];
+}
+
+// Non-ASCII characters dropped: the ustar field is only a fallback for readers that ignore PAX.
+function toASCII(s: string): string {
+  return isASCII(s) ? s : s.replace(/[^\x00-\x7f]/g, '');
+}
+
+function putString(hdr: Buffer, field: Field, s: string): void {
+  const [off, width] = F[field];
+  const b = Buffer.from(s, 'latin1');
+  b.copy(hdr, off, 0, Math.min(b.length, width));
+}
+
+// Zero-padded octal with a NUL terminator, as Go and GNU tar write it.
+function putOctal(hdr: Buffer, field: Field, v: number): void {
+  const [off, width] = F[field];
+  hdr.write(v.toString(8).padStart(width - 1, '0'), off, width - 1, 'latin1');
+  hdr[off + width - 1] = 0;
+}
+
+function putNumeric(hdr: Buffer, field: Field, v: number): void {
+  const [off, width] = F[field];
+  if (v <= maxOctal(width)) return putOctal(hdr, field, v);
+  let n = BigInt(v);
+  for (let i = off + width - 1; i > off; i--) {
+    hdr[i] = Number(n & 0xffn);
+    n >>= 8n;
+  }
+  hdr[off] = 0x80;
+}
+
+function setChecksum(hdr: Buffer): void {
+  hdr.fill(0x20, F.chksum[0], F.chksum[0] + F.chksum[1]);
+  let sum = 0;
+  for (let i = 0; i < BLOCK; i++) sum += hdr[i]!;
+  hdr.write(sum.toString(8).padStart(6, '0'), F.chksum[0], 6, 'latin1');
+  hdr[F.chksum[0] + 6] = 0;
+  hdr[F.chksum[0] + 7] = 0x20;
+}
+
+/** PAX records "<len> <key>=<value>\n", sorted by key; <len> counts bytes, itself included. */
+function encodePAX(records: Map<string, Buffer>): Buffer {
+  const parts: Buffer[] = [];
+  for (const key of [...records.keys()].sort()) {
+    const value = records.get(key)!;
+    const rest = Buffer.byteLength(key) + value.length + 3; // ' ', '=', '\n'
+    let len = rest + String(rest).length;
+    if (String(len).length !== String(rest).length) len = rest + String(len).length;
+    parts.push(Buffer.from(`${len} ${key}=`), value, Buffer.from('\n'));
+  }
+  return Buffer.concat(parts);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reader
+
+export interface TarReadEntry {
+  entry: TarEntry;
+  /** The entry's contents (empty for non-files). Unread data is discarded when the next entry is requested. */
+  body: Readable;
+}
+
+/**
+ * Parses an uncompressed tar stream: ustar, old v7, PAX 'x'/'g' records, GNU long names ('L'/'K') and
+ * base-256 numbers. Entry paths are as stored, minus trailing '/': they may be absolute or contain '..'
+ * in a hostile archive, so callers writing to disk must contain them (see apply.ts).
+ */
+export async function* readTar(input: Readable): AsyncGenerator<TarReadEntry> {
+  const src = new ByteSource(input);
+  let global = new Map<string, Buffer>();
+  let local = new Map<string, Buffer>();
+  let longName: string | undefined;
+  let longLink: string | undefined;
+  let previous: BodyStream | undefined;
+  try {
+    for (;;) {
+      if (previous) {
+        await previous.discard();
+        previous = undefined;
+      }
+      const hdr = await src.read(BLOCK, true);
+      if (hdr === null) return; // EOF at a header boundary without end blocks: accept, as Go does.
+      if (hdr.equals(ZERO_BLOCK)) {
+        const second = await src.read(BLOCK, true);
+        if (second !== null && !second.equals(ZERO_BLOCK)) throw new LayerFormatError('tar: invalid header after an end-of-archive block');
+        await src.drain(); // Let upstream hashers see every byte.
+        return;
+      }
+      verifyChecksum(hdr);
+      const flag = String.fromCharCode(hdr[F.typeflag[0]]!);
+      const hdrSize = readNumeric(hdr, 'size');
+
+      if (flag === 'x' || flag === 'g' || flag === 'L' || flag === 'K') {
+        if (hdrSize > MAX_META_SIZE) throw new LayerFormatError(`tar: extended header of ${hdrSize} bytes is too large`);
+        const data = await src.readExact(hdrSize);
+        await src.readExact(padding(hdrSize));
+        if (flag === 'x') local = new Map([...local, ...parsePAX(data)]);
+        else if (flag === 'g') global = new Map([...global, ...parsePAX(data)]);
+        else if (flag === 'L') longName = cString(data);
+        else longLink = cString(data);
+        continue;
+      }
+
+      const pax = new Map([...global, ...local]);
+      local = new Map();
+      // An empty value deletes a key (POSIX), except xattrs, whose empty value is a real value.
+      for (const [k, v] of pax) if (v.length === 0 && !k.includes('xattr.')) pax.delete(k);
+      const ustar = hdr.toString('latin1', F.magic[0], F.magic[0] + 6) === 'ustar\0';
+      let name = fieldString(hdr, 'name');
+      if (ustar) {
+        const prefix = fieldString(hdr, 'prefix');
+        if (prefix) name = `${prefix}/${name}`;
+      }
+      if (longName !== undefined) name = longName;
+      let linkname = longLink ?? fieldString(hdr, 'linkname');
+      longName = longLink = undefined;
+      const paxPath = pax.get('path');
+      if (paxPath) name = paxPath.toString('utf8');
+      const paxLink = pax.get('linkpath');
+      if (paxLink) linkname = paxLink.toString('utf8');
+
+      const type = entryType(flag, name);
+      const entry: TarEntry = {
+        path: name.replace(/\/+$/, ''),
+        type,
+        mode: readNumeric(hdr, 'mode') & 0o7777,
+        uid: paxNumber(pax, 'uid') ?? readNumeric(hdr, 'uid'),
+        gid: paxNumber(pax, 'gid') ?? readNumeric(hdr, 'gid'),
+        size: paxNumber(pax, 'size') ?? hdrSize,
+        mtime: paxNumber(pax, 'mtime', true) ?? readNumeric(hdr, 'mtime'),
+      };
+      if (type === 'symlink' || type === 'hardlink') entry.linkname = linkname;
+      if (type === 'char' || type === 'block') {
+        entry.devmajor = readNumeric(hdr, 'devmajor');
+        entry.devminor = readNumeric(hdr, 'devminor');
+      }
+      const uname = pax.get('uname')?.toString('utf8') ?? fieldString(hdr, 'uname');
+      const gname = pax.get('gname')?.toString('utf8') ?? fieldString(hdr, 'gname');
+      if (uname) entry.uname = uname;
+      if (gname) entry.gname = gname;
+      const xattrs = paxXattrs(pax);
+      if (xattrs.size > 0) entry.xattrs = xattrs;
+      if (entry.path === '' && name === '') throw new LayerFormatError('tar: entry with an empty name');
+      // Header-only types carry no data whatever their size field says (as Go treats them).
+      const dataSize = type === 'file' ? entry.size : 0;
+      if (type !== 'file') entry.size = 0;
+
+      previous = new BodyStream(src, dataSize);
+      yield { entry, body: previous };
+    }
+  } finally {
+    previous?.destroy();
+    if (!input.destroyed && !src.ended) input.destroy();
+  }
+}
+
+function entryType(flag: string, name: string): TarEntryType {
+  switch (flag) {
+    case '\0': case '0': case '7': return name.endsWith('/') ? 'dir' : 'file';
+    case '1': return 'hardlink';
+    case '2': return 'symlink';
+    case '3': return 'char';
+    case '4': return 'block';
+    case '5': return 'dir';
+    case '6': return 'fifo';
+    default:
+      throw new LayerFormatError(`tar: ${name}: unsupported entry type ${JSON.stringify(flag)}`);
+  }
+}
+
+function cString(b: Buffer): string {
+  const nul = b.indexOf(0);
+  return b.toString('utf8', 0, nul < 0 ? b.length : nul);
+}
+
+function fieldString(hdr: Buffer, field: Field): string {
+  const [off, width] = F[field];
+  return cString(hdr.subarray(off, off + width));
+}
+
+/** Octal (NUL/space padded) or GNU base-256 (high bit set) numeric field. */
+function readNumeric(hdr: Buffer, field: Field): number {
+  const [off, width] = F[field];
+  const b = hdr.subarray(off, off + width);
+  if (b[0]! & 0x80) {
+    const negative = (b[0]! & 0x40) !== 0;
+    let n = 0n;
+    for (let i = 0; i < b.length; i++) {
+      let byte = i === 0 ? b[i]! & 0x7f : b[i]!;
+      if (negative) byte ^= i === 0 ? 0x7f : 0xff;
+      n = (n << 8n) | BigInt(byte);
+    }
+    const v = negative ? -(n + 1n) : n;
+    if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < -BigInt(Number.MAX_SAFE_INTEGER)) {
+      throw new LayerFormatError(`tar: ${field} field out of range`);
+    }
+    return Number(v);
+  }
+  const s = b.toString('latin1').replace(/[\0 ]+$/, '').replace(/^[ ]+/, '').replace(/\0.*$/s, '');
+  if (s === '') return 0;
+  if (!/^[0-7]+$/.test(s)) throw new LayerFormatError(`tar: invalid ${field} field ${JSON.stringify(s)}`);
+  return parseInt(s, 8);
+}
+
+function verifyChecksum(hdr: Buffer): void {
+  const stored = readNumeric(hdr, 'chksum');
+  let unsigned = 0;
+  let signed = 0;
+  for (let i = 0; i < BLOCK; i++) {
+    const b = i >= F.chksum[0] && i < F.chksum[0] + F.chksum[1] ? 0x20 : hdr[i]!;
+    unsigned += b;
+    signed += b > 127 ? b - 256 : b;
+  }
+  // Some historic writers summed signed chars; accept both as Go does.
+  if (stored !== unsigned && stored !== signed) throw new LayerFormatError('tar: header checksum mismatch (corrupt or not a tar archive)');
+}
+
+function parsePAX(data: Buffer): Map<string, Buffer> {
+  const out = new Map<string, Buffer>();
+  let pos = 0;
+  while (pos < data.length) {
+    if (data[pos] === 0) break; // Some writers pad records with NULs.
+    const sp = data.indexOf(0x20, pos);
+    if (sp < 0) throw new LayerFormatError('tar: malformed PAX record');
+    const lenStr = data.toString('latin1', pos, sp);
+    const len = Number(lenStr);
+    if (!/^[0-9]+$/.test(lenStr) || len < 5 || pos + len > data.length || data[pos + len - 1] !== 0x0a) {
+      throw new LayerFormatError('tar: malformed PAX record');
+    }
+    const rec = data.subarray(sp + 1, pos + len - 1);
+    const eq = rec.indexOf(0x3d);
+    if (eq <= 0) throw new LayerFormatError('tar: malformed PAX record');
+    const key = rec.toString('utf8', 0, eq);
+    out.set(key, Buffer.from(rec.subarray(eq + 1)));
+    pos += len;
+  }
+  return out;
+}
+
+function paxNumber(pax: Map<string, Buffer>, key: string, fractional = false): number | undefined {
+  const v = pax.get(key);
+  if (v === undefined || v.length === 0) return undefined;
+  const s = v.toString('latin1');
+  const ok = fractional ? /^-?[0-9]+(\.[0-9]*)?$/.test(s) : /^[0-9]+$/.test(s);
+  const n = Number(s);
+  if (!ok || !Number.isFinite(n) || (!fractional && !Number.isSafeInteger(n))) {
+    throw new LayerFormatError(`tar: invalid PAX ${key} ${JSON.stringify(s)}`);
+  }
+  return n;
+}
+
+function paxXattrs(pax: Map<string, Buffer>): Map<string, Buffer> {
+  const out = new Map<string, Buffer>();
+  for (const [k, v] of pax) {
+    if (k.startsWith(XATTR_PREFIX)) {
+      out.set(k.slice(XATTR_PREFIX.length), v);
+    } else if (k.startsWith('LIBARCHIVE.xattr.')) {
+      // bsdtar: URL-encoded name, base64 value.
+      out.set(decodeURIComponent(k.slice('LIBARCHIVE.xattr.'.length)), Buffer.from(v.toString('latin1'), 'base64'));
+    }
+  }
+  return out;
+}
+
+/** Pull-based reader over a byte stream, handing out exact byte counts. */
+class ByteSource {
+  private readonly it: AsyncIterator<Buffer>;
+  private chunk: Buffer = Buffer.alloc(0);
+  ended = false;
+
+  constructor(input: Readable) {
+    this.it = (input as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+  }
+
+  private async fill(): Promise<boolean> {
+    while (this.chunk.length === 0) {
+      if (this.ended) return false;
+      const r = await this.it.next();
+      if (r.done) {
+        this.ended = true;
+        return false;
+      }
+      this.chunk = typeof r.value === 'string' ? Buffer.from(r.value) : r.value;
+    }
+    return true;
+  }
+
+  /** Up to `max` bytes (at least 1), or null at EOF. */
+  async readSome(max: number): Promise<Buffer | null> {
+    if (!(await this.fill())) return null;
+    const out = this.chunk.subarray(0, max);
+    this.chunk = this.chunk.subarray(out.length);
+    return out;
+  }
+
+  /** Exactly n bytes; null on EOF before the first byte when `eofOk`, otherwise a truncation error. */
+  async read(n: number, eofOk = false): Promise<Buffer | null> {
+    if (n === 0) return Buffer.alloc(0);
+    const parts: Buffer[] = [];
+    let got = 0;
+    while (got < n) {
+      const b = await this.readSome(n - got);
+      if (b === null) {
+        if (got === 0 && eofOk) return null;
+        throw new LayerFormatError('tar: unexpected end of archive (truncated)');
+      }
+      parts.push(b);
+      got += b.length;
+    }
+    return parts.length === 1 ? parts[0]! : Buffer.concat(parts, n);
+  }
+
+  async readExact(n: number): Promise<Buffer> {
+    return (await this.read(n))!;
+  }
+
+  async skip(n: number): Promise<void> {
+    while (n > 0) {
+      const b = await this.readSome(n);
+      if (b === null) throw new LayerFormatError('tar: unexpected end of archive (truncated)');
+      n -= b.length;
+    }
+  }
+
+  async drain(): Promise<void> {
+    while (await this.readSome(Infinity)) { /* discard */ }
+  }
+}
+
+/** One entry's data as a stream; reads straight from the shared source, so only one is live at a time. */
+class BodyStream extends Readable {
+  private remaining: number;
+  private pad: number;
+  private pending: Promise<void> | undefined;
+
+  constructor(private readonly src: ByteSource, size: number) {
+    super({ highWaterMark: 64 * 1024 });
+    this.remaining = size;
+    this.pad = padding(size);
+  }
+
+  override _read(): void {
+    if (this.pending) return;
+    if (this.remaining === 0) {
+      this.push(null);
+      return;
+    }
+    this.pending = this.src.readSome(Math.min(this.remaining, 1 << 20)).then(
+      (b) => {
+        this.pending = undefined;
+        if (b === null) {
+          this.destroy(new LayerFormatError('tar: unexpected end of archive (truncated)'));
+          return;
+        }
+        this.remaining -= b.length;
+        this.push(b);
+        if (this.remaining === 0) this.push(null);
+      },
+      (err: unknown) => {
+        this.pending = undefined;
+        this.destroy(err as Error);
+      },
+    );
+  }
+
+  /** Skips whatever the consumer did not read, plus the block padding. */
+  async discard(): Promise<void> {
+    while (this.pending) await this.pending;
+    const unread = this.remaining;
+    this.remaining = 0;
+    await this.src.skip(unread + this.pad);
+    this.pad = 0;
+    if (unread > 0 && !this.destroyed) this.destroy();
+    else if (!this.readableEnded && !this.destroyed) this.push(null);
+  }
+}
