@@ -55,8 +55,11 @@ type Field = keyof typeof F;
 
 export interface TarInput {
   entry: TarEntry;
-  /** File contents; a function is called only when the body is about to be written. */
-  body?: Readable | (() => Readable);
+  /**
+   * File contents: a stream, a whole (small) buffer, or a function called only when the body is about
+   * to be written, so files are opened one at a time.
+   */
+  body?: Readable | Buffer | (() => Readable | Buffer);
 }
 
 /** Serialises entries into an uncompressed POSIX (ustar + PAX) tar, streaming file bodies. */
@@ -64,33 +67,64 @@ export function writeTar(entries: AsyncIterable<TarInput> | Iterable<TarInput>):
   return Readable.from(generateTar(entries), { objectMode: false, highWaterMark: 64 * 1024 });
 }
 
+// Headers and small bodies are coalesced into chunks of about this size: per-chunk stream overhead
+// dominates for trees of many small files.
+const BATCH = 64 * 1024;
+
 async function* generateTar(entries: AsyncIterable<TarInput> | Iterable<TarInput>): AsyncGenerator<Buffer> {
+  let pending: Buffer[] = [];
+  let pendingLen = 0;
+  const add = (b: Buffer): void => {
+    pending.push(b);
+    pendingLen += b.length;
+  };
+  const flush = (): Buffer => {
+    const out = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingLen);
+    pending = [];
+    pendingLen = 0;
+    return out;
+  };
+
   for await (const { entry, body } of entries) {
-    yield encodeHeaders(entry);
-    if (entry.type !== 'file') continue;
-    if (entry.size === 0 && body === undefined) continue;
-    if (body === undefined) throw new LayerFormatError(`tar: ${entry.path}: no body for a ${entry.size}-byte file`);
-    const stream = typeof body === 'function' ? body() : body;
-    let written = 0;
-    try {
-      for await (const chunk of stream as AsyncIterable<Buffer | string>) {
-        const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-        written += buf.length;
-        if (written > entry.size) {
-          throw new LayerFormatError(`tar: ${entry.path}: body is longer than its declared size ${entry.size} (file changed while archiving?)`);
+    add(encodeHeaders(entry));
+    if (entry.type === 'file' && (entry.size > 0 || body !== undefined)) {
+      if (body === undefined) throw new LayerFormatError(`tar: ${entry.path}: no body for a ${entry.size}-byte file`);
+      const data = typeof body === 'function' ? body() : body;
+      let written = 0;
+      if (Buffer.isBuffer(data)) {
+        written = data.length;
+        checkSize(entry, written);
+        add(data);
+      } else {
+        try {
+          for await (const chunk of data as AsyncIterable<Buffer | string>) {
+            const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+            written += buf.length;
+            checkSize(entry, written);
+            if (pendingLen + buf.length > BATCH) yield flush();
+            if (buf.length >= BATCH) yield buf;
+            else add(buf);
+          }
+        } finally {
+          if (!data.destroyed) data.destroy();
         }
-        yield buf;
       }
-    } finally {
-      if (!stream.destroyed) stream.destroy();
+      if (written !== entry.size) {
+        throw new LayerFormatError(`tar: ${entry.path}: body has ${written} bytes, declared size is ${entry.size} (file changed while archiving?)`);
+      }
+      const pad = padding(entry.size);
+      if (pad > 0) add(ZERO_BLOCK.subarray(0, pad));
     }
-    if (written !== entry.size) {
-      throw new LayerFormatError(`tar: ${entry.path}: body has ${written} bytes, declared size is ${entry.size} (file changed while archiving?)`);
-    }
-    const pad = padding(entry.size);
-    if (pad > 0) yield ZERO_BLOCK.subarray(0, pad);
+    if (pendingLen >= BATCH) yield flush();
   }
-  yield Buffer.alloc(2 * BLOCK);
+  add(Buffer.alloc(2 * BLOCK));
+  yield flush();
+}
+
+function checkSize(entry: TarEntry, written: number): void {
+  if (written > entry.size) {
+    throw new LayerFormatError(`tar: ${entry.path}: body is longer than its declared size ${entry.size} (file changed while archiving?)`);
+  }
 }
 
 function padding(size: number): number {

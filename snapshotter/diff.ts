@@ -1,0 +1,136 @@
+// The layer a RUN step produced: walk its overlayfs upper dir and turn it into an OCI layer tar.
+// Overlay's on-disk markers become OCI whiteouts: a 0/0 character device (deleted entry) becomes an
+// empty `.wh.<name>` file, an opaque directory gets a `.wh..wh..opq` file before its contents.
+import { closeSync, createReadStream, lstatSync, openSync, readdirSync, readlinkSync, readSync, type BigIntStats } from 'node:fs';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { getXattr, readXattrs } from '../native/fsops.js';
+import { writeTar, type TarEntry, type TarInput } from './tar.js';
+
+export const WHITEOUT_PREFIX = '.wh.';
+export const OPAQUE_WHITEOUT = '.wh..wh..opq';
+// trusted.* needs CAP_SYS_ADMIN; rootless overlay (userxattr) uses user.overlay.* instead.
+const OVERLAY_XATTR_PREFIXES = ['trusted.overlay.', 'user.overlay.'];
+
+export interface DiffOptions {
+  /** SOURCE_DATE_EPOCH: mtimes later than this are clamped to it, for reproducible layers. */
+  sourceDateEpoch?: number;
+}
+
+/**
+ * An uncompressed OCI layer tar of `upperDir`'s changes, streamed. Order is Go's filepath.Walk:
+ * each directory's names sorted by bytes, a directory before its contents, depth first, so the same
+ * tree gives the same bytes. Names that are not valid UTF-8 are not supported.
+ */
+// Metadata calls are synchronous on purpose: a layer walk is metadata-bound, and a thread-pool round
+// trip per lstat measured ~25x the syscall itself (100k files: 5 s async vs 0.2 s sync); each call
+// blocks the event loop only for microseconds. Bodies of larger files are still streamed asynchronously.
+const SMALL_FILE = 64 * 1024;
+
+export function diffUpperDir(upperDir: string, opts: DiffOptions = {}): Readable {
+  return writeTar(walkUpper(upperDir, opts));
+}
+
+/** The tar entries (with lazily opened bodies) for an upper dir, in archive order. */
+export async function* walkUpper(upperDir: string, opts: DiffOptions = {}): AsyncGenerator<TarInput> {
+  const clamp = (st: BigIntStats): number => {
+    const mtime = Number(st.mtimeMs / 1000n);
+    return opts.sourceDateEpoch === undefined ? mtime : Math.min(mtime, Math.floor(opts.sourceDateEpoch));
+  };
+  // First archive path of each multiply-linked file, keyed by dev:ino, to emit later links as hardlinks.
+  const links = new Map<string, string>();
+
+  async function* walkDir(dirAbs: string, dirRel: string): AsyncGenerator<TarInput> {
+    const names = sortByBytes(readdirSync(dirAbs));
+    for (const name of names) {
+      const abs = path.join(dirAbs, name);
+      const rel = dirRel === '' ? name : `${dirRel}/${name}`;
+      const st = lstatSync(abs, { bigint: true });
+      const base = { uid: Number(st.uid), gid: Number(st.gid), mtime: clamp(st), size: 0 };
+
+      if (st.isCharacterDevice() && st.rdev === 0n) {
+        // Overlay whiteout: the lower entry of this name is deleted.
+        yield { entry: { ...base, path: whiteoutPath(dirRel, name), type: 'file', mode: 0, uid: 0, gid: 0 } };
+        continue;
+      }
+      const entry: TarEntry = { ...base, path: rel, type: 'file', mode: Number(st.mode) & 0o7777 };
+      const xattrs = layerXattrs(abs);
+      if (xattrs.size > 0) entry.xattrs = xattrs;
+
+      if (st.isDirectory()) {
+        entry.type = 'dir';
+        yield { entry };
+        if (isOpaque(abs)) {
+          yield { entry: { ...base, path: `${rel}/${OPAQUE_WHITEOUT}`, type: 'file', mode: 0, uid: 0, gid: 0 } };
+        }
+        yield* walkDir(abs, rel);
+      } else if (st.isFile()) {
+        if (st.nlink > 1n) {
+          const key = `${st.dev}:${st.ino}`;
+          const first = links.get(key);
+          if (first !== undefined) {
+            yield { entry: { ...entry, type: 'hardlink', linkname: first } };
+            continue;
+          }
+          links.set(key, rel);
+        }
+        entry.size = Number(st.size);
+        yield { entry, body: () => (entry.size <= SMALL_FILE ? readSmall(abs, entry.size) : createReadStream(abs)) };
+      } else if (st.isSymbolicLink()) {
+        yield { entry: { ...entry, type: 'symlink', linkname: readlinkSync(abs) } };
+      } else if (st.isCharacterDevice() || st.isBlockDevice()) {
+        const [devmajor, devminor] = splitRdev(st.rdev);
+        yield { entry: { ...entry, type: st.isCharacterDevice() ? 'char' : 'block', devmajor, devminor } };
+      } else if (st.isFIFO()) {
+        yield { entry: { ...entry, type: 'fifo' } };
+      }
+      // Sockets are not archived (as Docker and BuildKit do).
+    }
+  }
+
+  yield* walkDir(upperDir, '');
+}
+
+// Reads up to one byte more than expected so the tar writer notices a file that grew since lstat.
+function readSmall(file: string, size: number): Buffer {
+  const fd = openSync(file, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(size + 1);
+    let got = 0;
+    for (let n; got < buf.length && (n = readSync(fd, buf, got, buf.length - got, null)) > 0;) got += n;
+    return buf.subarray(0, got);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function whiteoutPath(dirRel: string, name: string): string {
+  return dirRel === '' ? `${WHITEOUT_PREFIX}${name}` : `${dirRel}/${WHITEOUT_PREFIX}${name}`;
+}
+
+function isOpaque(dir: string): boolean {
+  for (const ns of ['trusted', 'user']) {
+    const v = getXattr(dir, `${ns}.overlay.opaque`);
+    if (v !== null && v.toString() === 'y') return true;
+  }
+  return false;
+}
+
+// Overlay's own bookkeeping (opaque, redirect, origin...) is not part of the image.
+function layerXattrs(p: string): Map<string, Buffer> {
+  const all = readXattrs(p);
+  for (const k of all.keys()) if (OVERLAY_XATTR_PREFIXES.some((pre) => k.startsWith(pre))) all.delete(k);
+  return all;
+}
+
+/** glibc's major()/minor() for a 64-bit dev_t. */
+export function splitRdev(rdev: bigint): [number, number] {
+  const major = ((rdev & 0xfff00n) >> 8n) | ((rdev & 0xfffff00000000000n) >> 32n);
+  const minor = (rdev & 0xffn) | ((rdev & 0xffffff00000n) >> 12n);
+  return [Number(major), Number(minor)];
+}
+
+// Go sorts names as byte strings; JS string comparison is UTF-16 order, which differs above U+FFFF.
+function sortByBytes(names: string[]): string[] {
+  return names.map((n) => ({ n, b: Buffer.from(n) })).sort((x, y) => Buffer.compare(x.b, y.b)).map((x) => x.n);
+}

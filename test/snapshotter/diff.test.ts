@@ -1,0 +1,165 @@
+import test from 'ava';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, rm, truncate, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { diffUpperDir, splitRdev } from '../../snapshotter/diff.js';
+import { readTar, type TarEntry } from '../../snapshotter/tar.js';
+
+const ADDON = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../native/build/Release/tsbuild_native.node');
+const CAP = '01000002ff000000000000000000000000000000';
+
+async function tmp(t: { teardown(fn: () => Promise<void>): void }): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'diff-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+async function entries(r: Readable): Promise<Array<TarEntry & { data: string }>> {
+  const out: Array<TarEntry & { data: string }> = [];
+  for await (const { entry, body } of readTar(r)) {
+    const parts: Buffer[] = [];
+    for await (const c of body) parts.push(c as Buffer);
+    out.push({ ...entry, data: Buffer.concat(parts).toString() });
+  }
+  return out;
+}
+
+async function digest(r: Readable): Promise<string> {
+  const h = createHash('sha256');
+  for await (const c of r) h.update(c as Buffer);
+  return h.digest('hex');
+}
+
+/** Runs `script` (sh) in a private mount namespace with lower/upper mounted at $M. */
+function inOverlay(dir: string, script: string): void {
+  const [l, u, w, m] = ['lower', 'upper', 'work', 'merged'].map((d) => path.join(dir, d));
+  execFileSync('unshare', ['-m', 'sh', '-euc', `mount -t overlay overlay -o lowerdir=${l},upperdir=${u},workdir=${w} ${m}; cd ${m}; ${script}`], {
+    env: { ...process.env, M: m, ADDON },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+}
+
+async function overlayFixture(dir: string): Promise<void> {
+  for (const d of ['lower/dir', 'lower/sub', 'upper', 'work', 'merged']) await mkdir(path.join(dir, d), { recursive: true });
+  await writeFile(path.join(dir, 'lower/del'), 'gone');
+  await writeFile(path.join(dir, 'lower/dir/old'), 'old');
+  await writeFile(path.join(dir, 'lower/keep'), 'keep', { mode: 0o644 });
+  await writeFile(path.join(dir, 'lower/sub/a'), 'a');
+  const setx = (p: string, name: string, hex: string): string =>
+    `node -e 'require(process.env.ADDON).setXattr("${p}", "${name}", Buffer.from("${hex}", "hex"))'`;
+  inOverlay(dir, [
+    'echo new > new',
+    'rm del',
+    'rm -rf dir && mkdir dir && echo y > dir/y',
+    'ln new newlink',
+    'chmod 4755 keep',
+    setx('keep', 'user.note', '01ff00'),
+    setx('new', 'security.capability', CAP),
+    'mkdir fresh && ln -s ../keep fresh/link && mkfifo fresh/pipe && mknod fresh/null c 1 3',
+    'rm sub/a',
+    'chown -h 1000000:1000001 fresh/link',
+  ].join('; '));
+}
+
+test('diff of a real overlay upper dir: whiteouts, opaque dirs, hardlinks, xattrs', async (t) => {
+  const dir = await tmp(t);
+  await overlayFixture(dir);
+  const got = await entries(diffUpperDir(path.join(dir, 'upper')));
+  const summary = got.map((e) => [e.path, e.type, e.mode.toString(8), e.uid, e.gid, e.size, e.linkname ?? '', e.data]);
+  t.deepEqual(summary, [
+    ['.wh.del', 'file', '0', 0, 0, 0, '', ''],
+    ['dir', 'dir', '755', 0, 0, 0, '', ''],
+    ['dir/.wh..wh..opq', 'file', '0', 0, 0, 0, '', ''],
+    ['dir/y', 'file', '644', 0, 0, 2, '', 'y\n'],
+    ['fresh', 'dir', '755', 0, 0, 0, '', ''],
+    ['fresh/link', 'symlink', '777', 1000000, 1000001, 0, '../keep', ''],
+    ['fresh/null', 'char', '644', 0, 0, 0, '', ''],
+    ['fresh/pipe', 'fifo', '644', 0, 0, 0, '', ''],
+    ['keep', 'file', '4755', 0, 0, 4, '', 'keep'],
+    ['new', 'file', '644', 0, 0, 4, '', 'new\n'],
+    ['newlink', 'hardlink', '644', 0, 0, 0, 'new', ''],
+    ['sub', 'dir', '755', 0, 0, 0, '', ''],
+    ['sub/.wh.a', 'file', '0', 0, 0, 0, '', ''],
+  ]);
+  const by = new Map(got.map((e) => [e.path, e]));
+  t.like(by.get('fresh/null'), { devmajor: 1, devminor: 3 });
+  // Overlay's own xattrs (origin, opaque, impure...) are dropped; user ones are kept as raw bytes.
+  t.deepEqual(by.get('keep')!.xattrs, new Map([['user.note', Buffer.from([0x01, 0xff, 0x00])]]));
+  t.deepEqual(by.get('new')!.xattrs, new Map([['security.capability', Buffer.from(CAP, 'hex')]]));
+  // A hardlink shares the inode, so it carries the same xattrs (containerd writes them too).
+  t.deepEqual(by.get('newlink')!.xattrs, by.get('new')!.xattrs);
+  for (const e of got) {
+    if (!['keep', 'new', 'newlink'].includes(e.path)) t.is(e.xattrs, undefined, e.path);
+    t.is(e.uname, undefined);
+  }
+});
+
+test('sourceDateEpoch clamps mtimes and makes diffs byte-identical', async (t) => {
+  const dir = await tmp(t);
+  await overlayFixture(dir);
+  const upper = path.join(dir, 'upper');
+  await writeFile(path.join(upper, 'old'), 'from the past');
+  await utimes(path.join(upper, 'old'), 1000, 1000);
+  const epoch = 1600000000;
+  const a = await digest(diffUpperDir(upper, { sourceDateEpoch: epoch }));
+  const b = await digest(diffUpperDir(upper, { sourceDateEpoch: epoch }));
+  t.is(a, b);
+  const got = await entries(diffUpperDir(upper, { sourceDateEpoch: epoch }));
+  for (const e of got) t.is(e.mtime, e.path === 'old' ? 1000 : epoch, e.path);
+  // Touching a file (new mtime, same content) does not change the clamped layer.
+  await utimes(path.join(upper, 'new'), 1700000000, 1700000000);
+  t.is(await digest(diffUpperDir(upper, { sourceDateEpoch: epoch })), a);
+  t.not(await digest(diffUpperDir(upper)), await digest(diffUpperDir(upper, { sourceDateEpoch: 1700000001 })));
+});
+
+test('empty upper dir gives the empty layer; order is byte order per directory, Walk-style', async (t) => {
+  const dir = await tmp(t);
+  t.is(await digest(diffUpperDir(dir)), '5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef');
+  for (const d of ['a', 'a-b', 'B', 'é']) await mkdir(path.join(dir, d));
+  await writeFile(path.join(dir, 'a', 'x'), '');
+  await writeFile(path.join(dir, '\u{1F600}'), '');
+  await writeFile(path.join(dir, '\uFF21'), '');
+  const got = await entries(diffUpperDir(dir));
+  // Walk order: 'a' and its contents before 'a-b'; bytes: 'B' < 'a'; U+FF21 (ef bc a1) < U+1F600 (f0 9f 98 80).
+  t.deepEqual(got.map((e) => e.path), ['B', 'a', 'a/x', 'a-b', 'é', '\uFF21', '\u{1F600}']);
+});
+
+test('a file that changes size while being archived is an error, not a corrupt layer', async (t) => {
+  const dir = await tmp(t);
+  await writeFile(path.join(dir, 'f'), Buffer.alloc(16 << 20, 1));
+  await t.throwsAsync(async () => {
+    for await (const { body } of readTar(diffUpperDir(dir))) {
+      // Shrink the file after its header (and size) went out, while its body is still being read.
+      await truncate(path.join(dir, 'f'), 100);
+      for await (const _ of body) { /* drain */ }
+    }
+  }, { message: /declared size/ });
+});
+
+test('splitRdev matches glibc major/minor', (t) => {
+  t.deepEqual(splitRdev(0x0103n), [1, 3]);
+  t.deepEqual(splitRdev((0xabcn << 8n) | 0x12n | (0x3n << 32n << 12n) | (0x456n << 12n << 8n)), [0x3abc, 0x45612]);
+});
+
+test('memory stays flat over a large tree', async (t) => {
+  const dir = await tmp(t);
+  const n = 20000;
+  for (let d = 0; d < 20; d++) {
+    await mkdir(path.join(dir, `d${d}`));
+    await Promise.all(Array.from({ length: n / 20 }, (_, i) => writeFile(path.join(dir, `d${d}`, `f${i}`), `${i}`)));
+  }
+  global.gc?.();
+  const before = process.memoryUsage().heapUsed;
+  let count = 0;
+  let peak = 0;
+  for await (const { body } of readTar(diffUpperDir(dir))) {
+    body.resume();
+    if (++count % 2000 === 0) peak = Math.max(peak, process.memoryUsage().heapUsed - before);
+  }
+  t.is(count, n + 20);
+  t.true(peak < 64 * 1024 * 1024, `heap grew by ${peak}`);
+});
