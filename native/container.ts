@@ -1,0 +1,278 @@
+// Executor: runs one command (one RUN step) as a container. See DESIGN §4 and native/src/container.cc.
+//
+//   const c = spawnContainer(spec, { signal });   // throws ContainerStartError if setup or exec fails
+//   c.stdout?.pipe(...); c.stderr?.pipe(...);
+//   const { exitCode, signal } = await c.wait();
+//
+// spawnContainer blocks the event loop only until the command has exec'd (a few ms of mounting), so every
+// setup failure (mount, chdir, exec not found...) is thrown synchronously as a ContainerStartError.
+// The rootfs is mounted inside the container's own mount namespace: nothing is ever mounted on the host and
+// nothing outlives the container, even if tsbuild is SIGKILLed (the init has PR_SET_PDEATHSIG).
+// Unless `privileged`, the command gets Docker's default capability set, like BuildKit's RUN.
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
+import { addon } from './binding.js';
+
+export type RootfsSpec =
+  /** lowerdirs top-most first; may be empty (an empty tmpfs then serves as the single lower). */
+  | { kind: 'overlay'; lowerdirs: string[]; upperdir: string; workdir: string; mountpoint: string }
+  /** A plain directory used as rootfs, bind-mounted on mountpoint (default: onto itself). */
+  | { kind: 'dir'; path: string; mountpoint?: string };
+
+export interface ContainerSpec {
+  rootfs: RootfsSpec;
+  /** argv[0] without '/' is searched in env's PATH inside the rootfs (default DEFAULT_PATH), like runc. */
+  argv: string[];
+  /** KEY=VALUE, the exact environment. */
+  env: string[];
+  /** Absolute path inside the container; created (mkdir -p, root-owned 0755) if missing. */
+  cwd: string;
+  uid: number;
+  gid: number;
+  additionalGids: number[];
+  hostname: string;
+  /** 'none': new net namespace with only lo, up; 'host': the host's. */
+  network: 'none' | 'host';
+  /** Content bind-mounted read-only over /etc/hosts (created if missing; skipped if the rootfs has no /etc). */
+  hosts?: string;
+  /** Same for /etc/resolv.conf. */
+  resolvConf?: string;
+  /** pipe: stdin is /dev/null, stdout/stderr are Readables; inherit: tsbuild's own fds 0-2. */
+  stdio: 'pipe' | 'inherit';
+  /** Keep all capabilities (RUN --security=insecure). Default: Docker's default set. */
+  privileged?: boolean;
+}
+
+export interface ExitStatus {
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface Container {
+  /** Host pid of the container's init (PID 1 inside). */
+  readonly pid: number;
+  readonly stdout: Readable | null;
+  readonly stderr: Readable | null;
+  /**
+   * Resolves once the container is reaped and, for each stream someone started reading, once it has ended.
+   * Streams nobody touched are not waited for (their data stays readable). Never rejects.
+   */
+  wait(): Promise<ExitStatus>;
+  /** Signals the init. SIGKILL (default) kills the whole container; other signals are forwarded to the command. */
+  kill(signal?: NodeJS.Signals): void;
+}
+
+export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+export class ContainerStartError extends Error {
+  /** 'setup': a namespace/mount/credential step failed; 'not-found' / 'exec': execve failed. */
+  readonly kind: 'setup' | 'not-found' | 'exec';
+  /** errno of the failed step (0 if unknown). */
+  readonly errno: number;
+  constructor(message: string, kind: 'setup' | 'not-found' | 'exec' = 'setup', errno = 0) {
+    super(message);
+    this.name = 'ContainerStartError';
+    this.kind = kind;
+    this.errno = errno;
+  }
+}
+
+// The overlay's legacy mount data is limited to one page.
+const MAX_MOUNT_DATA = 4095;
+
+interface Plan {
+  kind: 'overlay' | 'dir';
+  mountpoint: string;
+  overlayData?: string;
+  overlayChdir?: string;
+  emptyLower?: boolean;
+  bindSource?: string;
+  argv: string[];
+  env: string[];
+  candidates: string[];
+  cwd: string;
+  uid: number;
+  gid: number;
+  groups: number[];
+  hostname: string;
+  newNet: boolean;
+  hosts?: string;
+  resolvConf?: string;
+  pipeStdio: boolean;
+  privileged: boolean;
+}
+
+interface RawContainer {
+  pid: number;
+  pidfd: number;
+  stdoutFd: number;
+  stderrFd: number;
+}
+
+interface RawExit {
+  exitCode: number | null;
+  signal: number | null;
+}
+
+interface NativeContainer {
+  containerSpawn(plan: Plan, onExit: (e: RawExit) => void): RawContainer;
+  containerKill(pidfd: number, signo: number): void;
+}
+
+const native = (): NativeContainer => addon() as NativeContainer;
+
+/** Executables to try, in order, like execvp with the container's PATH. Exported for tests. */
+export function execCandidates(argv0: string, env: readonly string[]): string[] {
+  if (argv0.includes('/')) return [argv0];
+  let pathVar: string | undefined;
+  for (const e of env) {
+    if (e.startsWith('PATH=')) {
+      pathVar = e.slice(5);
+      break;
+    }
+  }
+  pathVar ??= DEFAULT_PATH;
+  // An empty element means the current directory, as for execvp.
+  return pathVar.split(':').map((dir) => (dir === '' ? argv0 : `${dir.replace(/\/+$/, '')}/${argv0}`));
+}
+
+function commonDir(paths: readonly string[]): string {
+  const split = paths.map((p) => p.split('/').filter(Boolean));
+  const first = split[0] ?? [];
+  let n = 0;
+  while (n < first.length && split.every((s) => s[n] === first[n])) n++;
+  return '/' + first.slice(0, n).join('/');
+}
+
+/** Overlay mount data; relative to the common parent directory when that makes it shorter. Exported for tests. */
+export function overlayMountData(
+  lowerdirs: readonly string[],
+  upperdir: string,
+  workdir: string,
+  mountpoint: string,
+): { data: string; chdir?: string; emptyLower: boolean } {
+  const emptyLower = lowerdirs.length === 0;
+  // With no lowers, the empty tmpfs the child mounts on mountpoint first is the lower.
+  const lowers = (emptyLower ? [mountpoint] : lowerdirs).map((p) => path.resolve(p));
+  const upper = path.resolve(upperdir);
+  const work = path.resolve(workdir);
+  // Overlay splits options on ',' and lowers on ':'; both accept backslash escapes.
+  const esc = (p: string) => p.replace(/[\\:,]/g, (m) => `\\${m}`);
+  const build = (f: (p: string) => string) =>
+    `lowerdir=${lowers.map((p) => esc(f(p))).join(':')},upperdir=${esc(f(upper))},workdir=${esc(f(work))}`;
+  const abs = build((p) => p);
+  const base = commonDir([...lowers, upper, work]);
+  let best: { data: string; chdir?: string } = { data: abs };
+  if (base !== '/') {
+    const rel = build((p) => path.relative(base, p) || '.');
+    if (rel.length < abs.length) best = { data: rel, chdir: base };
+  }
+  if (Buffer.byteLength(best.data) > MAX_MOUNT_DATA) {
+    throw new ContainerStartError(
+      `mount overlay: options too long (${Buffer.byteLength(best.data)} bytes for ${lowers.length} lower dirs)`,
+    );
+  }
+  return { ...best, emptyLower };
+}
+
+function buildPlan(spec: ContainerSpec): Plan {
+  const { rootfs } = spec;
+  const argv0 = spec.argv[0];
+  if (argv0 === undefined || argv0 === '') throw new TypeError('spawnContainer: argv must not be empty');
+  if (!spec.cwd.startsWith('/')) throw new TypeError(`spawnContainer: cwd must be absolute: ${spec.cwd}`);
+  const plan: Plan = {
+    kind: rootfs.kind,
+    mountpoint: '',
+    argv: spec.argv,
+    env: spec.env,
+    candidates: execCandidates(argv0, spec.env),
+    cwd: path.posix.normalize(spec.cwd),
+    uid: spec.uid,
+    gid: spec.gid,
+    groups: spec.additionalGids,
+    hostname: spec.hostname,
+    newNet: spec.network !== 'host',
+    pipeStdio: spec.stdio === 'pipe',
+    privileged: spec.privileged ?? false,
+  };
+  if (spec.hosts !== undefined) plan.hosts = spec.hosts;
+  if (spec.resolvConf !== undefined) plan.resolvConf = spec.resolvConf;
+  if (rootfs.kind === 'overlay') {
+    plan.mountpoint = path.resolve(rootfs.mountpoint);
+    const o = overlayMountData(rootfs.lowerdirs, rootfs.upperdir, rootfs.workdir, plan.mountpoint);
+    plan.overlayData = o.data;
+    if (o.chdir !== undefined) plan.overlayChdir = o.chdir;
+    plan.emptyLower = o.emptyLower;
+  } else {
+    plan.bindSource = path.resolve(rootfs.path);
+    plan.mountpoint = path.resolve(rootfs.mountpoint ?? rootfs.path);
+  }
+  return plan;
+}
+
+function signalName(signo: number): NodeJS.Signals {
+  for (const [name, n] of Object.entries(os.constants.signals)) if (n === signo) return name as NodeJS.Signals;
+  return `SIG${signo}` as NodeJS.Signals;
+}
+
+function pipeReader(fd: number): Readable {
+  return new net.Socket({ fd, readable: true, writable: false });
+}
+
+export function spawnContainer(spec: ContainerSpec, opts: { signal?: AbortSignal } = {}): Container {
+  const { signal } = opts;
+  // Nothing started yet: fail the way an aborted operation does rather than start and kill at once.
+  signal?.throwIfAborted();
+  const plan = buildPlan(spec);
+  // Only the directory; the mount itself happens in the container's namespace.
+  fs.mkdirSync(plan.mountpoint, { recursive: true });
+
+  let resolveExit!: (e: ExitStatus) => void;
+  const exited = new Promise<ExitStatus>((resolve) => (resolveExit = resolve));
+  let done = false;
+  let raw: RawContainer;
+  try {
+    raw = native().containerSpawn(plan, (e) => {
+      done = true;
+      fs.close(raw.pidfd, () => {});
+      signal?.removeEventListener('abort', onAbort);
+      resolveExit({ exitCode: e.exitCode, signal: e.signal === null ? null : signalName(e.signal) });
+    });
+  } catch (err) {
+    const e = err as Error & { startError?: boolean; kind?: ContainerStartError['kind']; errno?: number };
+    if (e.startError) throw new ContainerStartError(e.message, e.kind, e.errno);
+    throw err;
+  }
+  const stdout = raw.stdoutFd >= 0 ? pipeReader(raw.stdoutFd) : null;
+  const stderr = raw.stderrFd >= 0 ? pipeReader(raw.stderrFd) : null;
+
+  const kill = (sig: NodeJS.Signals = 'SIGKILL') => {
+    if (done) return;
+    const signo = os.constants.signals[sig];
+    if (signo === undefined) throw new TypeError(`unknown signal ${sig}`);
+    native().containerKill(raw.pidfd, signo);
+  };
+  function onAbort() {
+    kill('SIGKILL');
+  }
+  signal?.addEventListener('abort', onAbort, { once: true });
+
+  const waited = exited.then(async (status) => {
+    // Every writer is dead now; wait for readers that are consuming to see EOF.
+    const consumed = [stdout, stderr].filter((s): s is Readable => s !== null && s.readableFlowing !== null);
+    await Promise.all(consumed.map((s) => finished(s).catch(() => {})));
+    return status;
+  });
+
+  return {
+    pid: raw.pid,
+    stdout,
+    stderr,
+    wait: () => waited,
+    kill,
+  };
+}
