@@ -23,6 +23,13 @@ export type RootfsSpec =
   /** A plain directory used as rootfs, bind-mounted on mountpoint (default: onto itself). */
   | { kind: 'dir'; path: string; mountpoint?: string };
 
+/** RUN --mount targets, applied in order after the standard mounts. Targets are absolute container paths, created if missing. */
+export type MountSpec =
+  /** Recursive bind of a host file or directory (bind, cache, secret, ssh mounts). */
+  | { type: 'bind'; source: string; target: string; readonly?: boolean }
+  /** A fresh tmpfs (mode 1777). */
+  | { type: 'tmpfs'; target: string; sizeBytes?: number; readonly?: boolean };
+
 export interface ContainerSpec {
   rootfs: RootfsSpec;
   /** argv[0] without '/' is searched in env's PATH inside the rootfs (default DEFAULT_PATH), like runc. */
@@ -45,6 +52,7 @@ export interface ContainerSpec {
   stdio: 'pipe' | 'inherit';
   /** Keep all capabilities (RUN --security=insecure). Default: Docker's default set. */
   privileged?: boolean;
+  mounts?: MountSpec[];
 }
 
 export interface ExitStatus {
@@ -104,6 +112,16 @@ interface Plan {
   resolvConf?: string;
   pipeStdio: boolean;
   privileged: boolean;
+  mounts: PlanMount[];
+}
+
+interface PlanMount {
+  type: 'bind' | 'tmpfs';
+  source?: string;
+  target: string;
+  data?: string;
+  readonly: boolean;
+  isDir: boolean;
 }
 
 interface RawContainer {
@@ -179,6 +197,19 @@ export function overlayMountData(
   return { ...best, emptyLower };
 }
 
+function planMount(m: MountSpec): PlanMount {
+  if (!m.target.startsWith('/')) throw new TypeError(`spawnContainer: mount target must be absolute: ${m.target}`);
+  const target = path.posix.normalize(m.target);
+  if (m.type === 'tmpfs') {
+    const size = m.sizeBytes === undefined ? '' : `,size=${m.sizeBytes}`;
+    return { type: 'tmpfs', target, data: `mode=1777${size}`, readonly: m.readonly ?? false, isDir: true };
+  }
+  const source = path.resolve(m.source);
+  // Missing sources fail here, with the path, rather than as a bare errno from the child.
+  const isDir = fs.statSync(source).isDirectory();
+  return { type: 'bind', source, target, readonly: m.readonly ?? false, isDir };
+}
+
 function buildPlan(spec: ContainerSpec): Plan {
   const { rootfs } = spec;
   const argv0 = spec.argv[0];
@@ -198,6 +229,7 @@ function buildPlan(spec: ContainerSpec): Plan {
     newNet: spec.network !== 'host',
     pipeStdio: spec.stdio === 'pipe',
     privileged: spec.privileged ?? false,
+    mounts: (spec.mounts ?? []).map(planMount),
   };
   if (spec.hosts !== undefined) plan.hosts = spec.hosts;
   if (spec.resolvConf !== undefined) plan.resolvConf = spec.resolvConf;

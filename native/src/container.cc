@@ -71,6 +71,16 @@ constexpr uint64_t kDefaultCaps =
     (1ull << CAP_SETFCAP) | (1ull << CAP_SETPCAP) | (1ull << CAP_NET_BIND_SERVICE) | (1ull << CAP_SYS_CHROOT) |
     (1ull << CAP_KILL) | (1ull << CAP_AUDIT_WRITE);
 
+// One extra mount (RUN --mount): a recursive bind of a host path, or a fresh tmpfs.
+struct MountEntry {
+  bool tmpfs;
+  const char* source;    // bind: absolute host path
+  const char* target;    // absolute path inside the container
+  const char* tmpfsData; // tmpfs: mount options
+  bool readonly;
+  bool sourceIsDir;      // bind: create the target as a directory (else as an empty file)
+};
+
 // Everything the child reads. Plain data only: it is copied with the address space by clone().
 struct ChildCtx {
   // rootfs
@@ -98,6 +108,8 @@ struct ChildCtx {
   int errPipeW, statusW;
   int parentPidfd;              // -1 if pidfd_open is unavailable
   char* argArea; size_t argAreaLen;  // this process's argv memory (/proc/pid/cmdline), or null
+  const MountEntry* mounts; size_t nmounts;
+  int* mountFds;                     // nmounts slots, filled in by the child (its copy of the memory)
 };
 
 // ---------- child side: async-signal-safe helpers only ----------
@@ -224,6 +236,9 @@ pid_t rawFork() { return pid_t(syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0)); }
     int src[3] = {aboveStdio(c.devnull), aboveStdio(c.outW), aboveStdio(c.errW)};
     for (int i = 0; i < 3; i++)
       if (src[i] < 0 || dup2(src[i], i) < 0) childFail(ef, kSetup, errno, "set up stdio");
+  } else {
+    // Node marks its own stdio close-on-exec.
+    for (int i = 0; i < 3; i++) fcntl(i, F_SETFD, 0);
   }
   // Nothing but 0-2 crosses exec (the error pipe is closed by exec itself, which is how the host sees success).
   syscall(SYS_close_range, 3u, ~0u, kCloseRangeCloexec);
@@ -301,6 +316,18 @@ pid_t rawFork() { return pid_t(syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0)); }
     if (devFds[i] < 0) childFail(ef, kSetup, errno, "clone host mount ", path);
   }
   int sysFd = int(syscall(SYS_open_tree, AT_FDCWD, "/sys", kOpenTreeClone | kAtRecursive | O_CLOEXEC));
+  for (size_t i = 0; i < c.nmounts; i++) {
+    const MountEntry& m = c.mounts[i];
+    c.mountFds[i] = -1;
+    if (m.tmpfs) continue;
+    c.mountFds[i] = int(syscall(SYS_open_tree, AT_FDCWD, m.source, kOpenTreeClone | kAtRecursive | O_CLOEXEC));
+    if (c.mountFds[i] < 0) childFail(ef, kSetup, errno, "bind mount ", m.source);
+    if (m.readonly) {
+      MountAttr attr{kMountAttrRdonly, 0, 0, 0};
+      if (syscall(SYS_mount_setattr, c.mountFds[i], "", kAtEmptyPath | kAtRecursive, &attr, sizeof(attr)) != 0)
+        childFail(ef, kSetup, errno, "make read-only ", m.source);
+    }
+  }
 
   if (chdir(c.mountpoint) != 0) childFail(ef, kSetup, errno, "chdir ", c.mountpoint);
   // new_root == put_old: the old root gets stacked on top of the new one and is then lazily detached.
@@ -350,6 +377,32 @@ pid_t rawFork() { return pid_t(syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0)); }
     if (stat("/etc", &st) == 0 && S_ISDIR(st.st_mode)) {
       if (c.hosts) bindContent(c, "/dev/.tsbuild-hosts", "/etc/hosts", c.hosts, c.hostsLen);
       if (c.resolv) bindContent(c, "/dev/.tsbuild-resolv.conf", "/etc/resolv.conf", c.resolv, c.resolvLen);
+    }
+  }
+
+  // User mounts last, so they win over everything above. Targets resolve inside the rootfs.
+  for (size_t i = 0; i < c.nmounts; i++) {
+    const MountEntry& m = c.mounts[i];
+    if (m.tmpfs || m.sourceIsDir) {
+      mkdirAll(m.target);
+    } else if (!ensureFile(ef, m.target)) {
+      // Parent directory missing: create it, then the file.
+      char parent[4096];
+      size_t n = slen(m.target);
+      if (n < sizeof(parent)) {
+        memcpy(parent, m.target, n + 1);
+        while (n > 1 && parent[n - 1] != '/') n--;
+        parent[n > 1 ? n - 1 : 1] = 0;
+        mkdirAll(parent);
+      }
+      ensureFile(ef, m.target);
+    }
+    if (m.tmpfs) {
+      unsigned long fl = MS_NOSUID | MS_NODEV | (m.readonly ? MS_RDONLY : 0);
+      if (mount("tmpfs", m.target, "tmpfs", fl, m.tmpfsData) != 0) childFail(ef, kSetup, errno, "mount tmpfs on ", m.target);
+    } else {
+      if (moveMount(c.mountFds[i], m.target) != 0) childFail(ef, kSetup, errno, "bind mount on ", m.target);
+      close(c.mountFds[i]);
     }
   }
 
@@ -524,6 +577,27 @@ Napi::Value ContainerSpawn(const Napi::CallbackInfo& info) {
     for (uint32_t i = 0; i < a.Length(); i++) groups.push_back(gid_t(a.Get(i).As<Napi::Number>().Uint32Value()));
   }
   bool pipeStdio = plan.Get("pipeStdio").ToBoolean();
+  std::vector<std::string> mountStrings;  // source, target, data per mount (reserved: pointers must stay valid)
+  std::vector<MountEntry> mounts;
+  if (plan.Get("mounts").IsArray()) {
+    Napi::Array a = plan.Get("mounts").As<Napi::Array>();
+    mountStrings.reserve(size_t(a.Length()) * 3);
+    for (uint32_t i = 0; i < a.Length(); i++) {
+      Napi::Object m = a.Get(i).As<Napi::Object>();
+      MountEntry e{};
+      e.tmpfs = getString(m, "type") == "tmpfs";
+      mountStrings.push_back(e.tmpfs ? "" : getString(m, "source"));
+      e.source = mountStrings.back().c_str();
+      mountStrings.push_back(getString(m, "target"));
+      e.target = mountStrings.back().c_str();
+      mountStrings.push_back(e.tmpfs ? getString(m, "data") : "");
+      e.tmpfsData = mountStrings.back().c_str();
+      e.readonly = m.Get("readonly").ToBoolean();
+      e.sourceIsDir = m.Get("isDir").ToBoolean();
+      mounts.push_back(e);
+    }
+  }
+  std::vector<int> mountFds(mounts.size(), -1);
   bool newNet = plan.Get("newNet").ToBoolean();
 
   Fd errR, errW, statR, statW, outR, outW, eR, eW, devnull;
@@ -571,6 +645,9 @@ Napi::Value ContainerSpawn(const Napi::CallbackInfo& info) {
   c.statusW = statW.fd;
   c.parentPidfd = selfPidfd();
   std::tie(c.argArea, c.argAreaLen) = argArea();
+  c.mounts = mounts.data();
+  c.nmounts = mounts.size();
+  c.mountFds = mountFds.data();
 
   unsigned long flags = kCloneNewns | kCloneNewpid | kCloneNewuts | kCloneNewipc | kClonePidfd | SIGCHLD;
   if (newNet) flags |= kCloneNewnet;

@@ -394,3 +394,64 @@ test('kill -9 of tsbuild leaves no container process and no mount', async (t) =>
   t.true(await until(() => processesWithCmdline('sleep 63').length === 0, 3000), 'no container process may remain');
   t.false(hostMountinfo().includes(spec.rootfs.mountpoint));
 });
+
+test('stdio inherit uses the caller\'s own fds', async (t) => {
+  const spec = sh('echo to-out; echo to-err >&2; cat; echo "stdin done"', { stdio: 'inherit' });
+  const script = path.join(tmp, 'inherit.mts');
+  fs.writeFileSync(script, [
+    `import { spawnContainer } from ${JSON.stringify(pathToFileURL(wrapperPath).href)};`,
+    `const c = spawnContainer(${JSON.stringify(spec)});`,
+    'if (c.stdout !== null || c.stderr !== null) throw new Error("streams with inherit");',
+    'const st = await c.wait();',
+    'process.exitCode = st.exitCode ?? 99;',
+  ].join('\n'));
+  const out = execFileSync(process.execPath, ['--import', 'tsx', script], {
+    cwd: repoRoot, input: 'from-stdin\n', stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  t.is(out.toString(), 'to-out\nfrom-stdin\nstdin done\n');
+});
+
+test('parallel containers and child_process spawns do not hold each other up', async (t) => {
+  const long = spawnContainer(baseSpec(['sleep', '5']));
+  const started = Date.now();
+  const results = await Promise.all([
+    ...Array.from({ length: 6 }, (_, i) => run(sh(`echo ${i}`))),
+    new Promise<string>((resolve, reject) => {
+      const p = spawn('sh', ['-c', 'echo host'], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      p.on('close', () => resolve(out));
+      p.on('error', reject);
+    }),
+  ]);
+  t.true(Date.now() - started < 4000);
+  t.is(results.at(-1), 'host\n');
+  t.deepEqual(results.slice(0, 6).map((r) => (r as { stdout: string }).stdout), ['0\n', '1\n', '2\n', '3\n', '4\n', '5\n']);
+  long.kill();
+  t.is((await long.wait()).signal, 'SIGKILL');
+});
+
+test('bind and tmpfs mounts (RUN --mount)', async (t) => {
+  const cache = path.join(tmp, 'cache');
+  fs.mkdirSync(cache, { recursive: true });
+  fs.writeFileSync(path.join(cache, 'old'), 'cached\n');
+  const secret = path.join(tmp, 'secret');
+  fs.writeFileSync(secret, 's3cret\n');
+  const spec = sh([
+    'cat /root/.cache/old; echo new > /root/.cache/new',
+    'cat /run/secrets/token; echo x > /run/secrets/token 2>/dev/null || echo secret-ro',
+    'echo t > /tmp/t && grep -E " /tmp | /root/.cache | /run/secrets/token " /proc/self/mountinfo | wc -l',
+  ].join('; '), {
+    mounts: [
+      { type: 'bind', source: cache, target: '/root/.cache' },
+      { type: 'bind', source: secret, target: '/run/secrets/token', readonly: true },
+      { type: 'tmpfs', target: '/tmp', sizeBytes: 1 << 20 },
+    ],
+  });
+  const r = await run(spec);
+  t.is(r.stdout, 'cached\ns3cret\nsecret-ro\n3\n', r.stderr);
+  t.is(fs.readFileSync(path.join(cache, 'new'), 'utf8'), 'new\n');
+  const upper = (spec.rootfs as { upperdir: string }).upperdir;
+  t.false(fs.existsSync(path.join(upper, 'tmp', 't')), 'tmpfs writes stay out of the layer');
+  t.false(hostMountinfo().includes(cache));
+});
