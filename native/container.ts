@@ -9,6 +9,8 @@
 // The rootfs is mounted inside the container's own mount namespace: nothing is ever mounted on the host and
 // nothing outlives the container, even if tsbuild is SIGKILLed (the init has PR_SET_PDEATHSIG).
 // Unless `privileged`, the command gets Docker's default capability set, like BuildKit's RUN.
+// Call it from the main thread: PR_SET_PDEATHSIG fires when the *thread* that cloned the init exits, so a
+// container started from a worker dies with that worker.
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
