@@ -1,0 +1,99 @@
+// Runs an exec op (RUN) as a container over its rootfs chain, streaming output as progress logs.
+import { readFileSync } from 'node:fs';
+import type { ExecOp } from './graph.js';
+import type { ProgressSink } from './progress.js';
+import { resolveUser } from './user.js';
+import { spawnContainer, ContainerStartError } from '../native/container.js';
+import type { ActiveSnapshot, LayerChain, Snapshots } from '../snapshotter/snapshots.js';
+import { MergedView } from '../snapshotter/view.js';
+
+/** How many output lines a failed step shows. */
+const TAIL_LINES = 10;
+
+export class ExecError extends Error {
+  readonly userError = true;
+  constructor(
+    readonly step: string,
+    readonly command: string,
+    readonly exitCode: number | null,
+    readonly signal: string | null,
+    readonly tail: string[],
+  ) {
+    const why = exitCode !== null ? `exit code: ${exitCode}` : `killed by signal ${signal}`;
+    super(`process "${command}" did not complete successfully: ${why}`);
+  }
+}
+
+function hostsFile(hostname: string): string {
+  return `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${hostname}\n`;
+}
+
+function hostResolvConf(): string {
+  try {
+    return readFileSync('/etc/resolv.conf', 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/** Keeps the last lines of a stream for error messages. */
+class Tail {
+  private partial = '';
+  readonly lines: string[] = [];
+  push(chunk: Buffer): void {
+    const text = this.partial + chunk.toString('utf8');
+    const parts = text.split('\n');
+    this.partial = parts.pop() ?? '';
+    this.lines.push(...parts);
+    if (this.lines.length > TAIL_LINES) this.lines.splice(0, this.lines.length - TAIL_LINES);
+  }
+  all(): string[] {
+    return this.partial ? [...this.lines, this.partial].slice(-TAIL_LINES) : this.lines;
+  }
+}
+
+export async function runExec(
+  op: ExecOp,
+  rootfs: LayerChain,
+  active: ActiveSnapshot,
+  snapshots: Snapshots,
+  ctx: { id: string; name: string; progress: ProgressSink; signal?: AbortSignal },
+): Promise<void> {
+  const lower = snapshots.lowerDirs(rootfs);
+  const user = resolveUser(new MergedView(lower), op.user);
+  const container = (() => {
+    try {
+      return spawnContainer(
+        {
+          rootfs: { kind: 'overlay', lowerdirs: lower, upperdir: active.upper, workdir: active.work, mountpoint: active.mountpoint },
+          argv: op.args,
+          env: op.env,
+          cwd: op.cwd,
+          ...user,
+          hostname: op.hostname,
+          // Without a bridge or CNI here, "default" is the host's network, as BuildKit does without CNI.
+          network: op.network === 'none' ? 'none' : 'host',
+          hosts: hostsFile(op.hostname),
+          resolvConf: op.network === 'none' ? undefined : hostResolvConf(),
+          stdio: 'pipe',
+        },
+        { signal: ctx.signal },
+      );
+    } catch (e) {
+      if (e instanceof ContainerStartError) throw new ExecError(ctx.name, op.args.join(' '), e.kind === 'not-found' ? 127 : 126, null, [e.message]);
+      throw e;
+    }
+  })();
+  const tail = new Tail();
+  const forward = (stream: 'stdout' | 'stderr') => (data: Buffer) => {
+    tail.push(data);
+    ctx.progress({ type: 'log', id: ctx.id, stream, data, time: Date.now() });
+  };
+  container.stdout?.on('data', forward('stdout'));
+  container.stderr?.on('data', forward('stderr'));
+  const status = await container.wait();
+  if (ctx.signal?.aborted) throw ctx.signal.reason instanceof Error ? ctx.signal.reason : new Error('build cancelled');
+  if (status.exitCode !== 0) {
+    throw new ExecError(ctx.name, op.args.join(' '), status.exitCode, status.signal, tail.all());
+  }
+}

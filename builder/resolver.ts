@@ -1,0 +1,129 @@
+// Resolves base image names to a manifest in the content store: the local image store by name,
+// or an OCI layout directory (`oci-layout://DIR[:TAG|@DIGEST]`) whose blobs are imported, verified.
+import { createReadStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { ImageSource } from './graph.js';
+import type { ContentStore } from '../snapshotter/content.js';
+import type { ImageStore } from '../snapshotter/images.js';
+import { RefNameAnnotation } from '../snapshotter/images.js';
+import { hostPlatform, isDigest, MediaType, type Descriptor, type Digest, type ImageConfig, type Index, type Manifest, type Platform } from '../snapshotter/oci.js';
+import { InvalidReferenceError, normalizeReference, familiarName } from '../snapshotter/reference.js';
+
+export class ImageNotFoundError extends Error {
+  readonly userError = true;
+  constructor(readonly ref: string, readonly hint?: string) {
+    super(`failed to resolve source metadata for ${ref}: image not found`);
+  }
+}
+
+export interface ResolvedImage {
+  source: ImageSource;
+  config: ImageConfig;
+}
+
+const isIndex = (mt: string | undefined): boolean => mt === MediaType.ociIndex || mt === MediaType.dockerManifestList;
+
+function platformMatches(p: Platform | undefined, want: Platform): boolean {
+  if (!p) return false;
+  if (p.os !== want.os || p.architecture !== want.architecture) return false;
+  return !want.variant || !p.variant || p.variant === want.variant;
+}
+
+export class ImageResolver {
+  constructor(private readonly content: ContentStore, private readonly images: ImageStore, private readonly platform: Platform = hostPlatform()) {}
+
+  async resolve(ref: string): Promise<ResolvedImage> {
+    if (ref.startsWith('oci-layout://')) return this.fromLayout(ref);
+    let name: string;
+    try {
+      name = normalizeReference(ref);
+    } catch (e) {
+      if (e instanceof InvalidReferenceError) throw new ImageNotFoundError(ref, e.message);
+      throw e;
+    }
+    const desc = await this.images.resolve(name);
+    if (!desc) {
+      throw new ImageNotFoundError(ref, `no image named ${familiarName(name)} in the local store (see \`tsbuild images\`); build or import it first, e.g. FROM oci-layout://DIR:TAG`);
+    }
+    const { manifestDigest, config } = await this.pickManifest(desc);
+    return { source: { type: 'image', ref: familiarName(name), origin: { kind: 'store' }, manifestDigest, platform: this.platform }, config };
+  }
+
+  /** Walks an index down to the manifest for our platform. */
+  private async pickManifest(desc: Descriptor): Promise<{ manifestDigest: Digest; manifest: Manifest; config: ImageConfig }> {
+    let d = desc;
+    for (let depth = 0; depth < 4; depth++) {
+      const doc = await this.content.readJSON<Manifest & Index>(d.digest);
+      if (isIndex(doc.mediaType ?? d.mediaType) || (doc.manifests && !doc.config)) {
+        const next = doc.manifests.find((m) => platformMatches(m.platform, this.platform)) ?? (doc.manifests.length === 1 ? doc.manifests[0] : undefined);
+        if (!next) throw new ImageNotFoundError(d.digest, `the image has no manifest for ${this.platform.os}/${this.platform.architecture}`);
+        d = next;
+        continue;
+      }
+      const config = await this.content.readJSON<ImageConfig>(doc.config.digest);
+      return { manifestDigest: d.digest, manifest: doc, config };
+    }
+    throw new ImageNotFoundError(desc.digest, 'image index nesting is too deep');
+  }
+
+  async manifest(digest: Digest): Promise<{ manifest: Manifest; config: ImageConfig }> {
+    const manifest = await this.content.readJSON<Manifest>(digest);
+    return { manifest, config: await this.content.readJSON<ImageConfig>(manifest.config.digest) };
+  }
+
+  private async fromLayout(ref: string): Promise<ResolvedImage> {
+    const spec = ref.slice('oci-layout://'.length);
+    let dir = spec;
+    let tag: string | undefined;
+    let digest: string | undefined;
+    const at = spec.lastIndexOf('@');
+    if (at > 0) {
+      dir = spec.slice(0, at);
+      digest = spec.slice(at + 1);
+    } else {
+      const colon = spec.lastIndexOf(':');
+      if (colon > spec.lastIndexOf('/')) {
+        dir = spec.slice(0, colon);
+        tag = spec.slice(colon + 1);
+      }
+    }
+    const dirAbs = path.resolve(dir);
+    let index: Index;
+    try {
+      index = JSON.parse(await readFile(path.join(dirAbs, 'index.json'), 'utf8')) as Index;
+    } catch {
+      throw new ImageNotFoundError(ref, `${dirAbs} is not an OCI image layout (no readable index.json)`);
+    }
+    const pick = index.manifests.find((m) => {
+      if (digest) return m.digest === digest;
+      if (tag) return m.annotations?.[RefNameAnnotation] === tag || m.annotations?.[RefNameAnnotation]?.endsWith(`:${tag}`);
+      return true;
+    });
+    if (!pick || (!digest && !tag && index.manifests.length > 1)) {
+      const tags = index.manifests.map((m) => m.annotations?.[RefNameAnnotation]).filter(Boolean);
+      throw new ImageNotFoundError(ref, tags.length ? `tags in ${dirAbs}: ${tags.join(', ')}` : `${dirAbs} has no matching manifest`);
+    }
+    await this.importTree(dirAbs, pick);
+    const { manifestDigest, config } = await this.pickManifest(pick);
+    return { source: { type: 'image', ref, origin: { kind: 'oci-layout', dir: dirAbs, tag }, manifestDigest, platform: this.platform }, config };
+  }
+
+  /** Copies a manifest (or index) and every blob it references into the content store, verified. */
+  private async importTree(dir: string, desc: Descriptor): Promise<void> {
+    await this.importBlob(dir, desc.digest);
+    const doc = await this.content.readJSON<Manifest & Index>(desc.digest);
+    if (doc.manifests) {
+      for (const m of doc.manifests) if (platformMatches(m.platform, this.platform) || doc.manifests.length === 1) await this.importTree(dir, m);
+      return;
+    }
+    await this.importBlob(dir, doc.config.digest);
+    for (const l of doc.layers) await this.importBlob(dir, l.digest);
+  }
+
+  private async importBlob(dir: string, digest: Digest): Promise<void> {
+    if (!isDigest(digest)) throw new ImageNotFoundError(digest, 'only sha256 digests are supported');
+    if (await this.content.has(digest)) return;
+    await this.content.put(createReadStream(path.join(dir, 'blobs', 'sha256', digest.slice(7))), digest);
+  }
+}

@@ -1,0 +1,216 @@
+// The solver: walks the graph from the target, computes each vertex's cache key from its
+// definition and its inputs' keys, reuses cached results, and runs the rest. Independent branches
+// run concurrently; vertices with equal keys run once; vertices the target does not reach are
+// never visited.
+import type { ContextSource, CopyAction, FileOp, Vertex } from './graph.js';
+import { BuildCache, type CacheRecord } from './cache.js';
+import { cacheKey } from './cachekey.js';
+import { checksumSources, StatCache } from './contenthash.js';
+import { runExec } from './exec.js';
+import { PatternMatcher } from './patterns.js';
+import { step, type ProgressSink } from './progress.js';
+import type { ImageResolver } from './resolver.js';
+import { resolveOwner } from './user.js';
+import type { ContentStore } from '../snapshotter/content.js';
+import { UpperWriter, type Owner } from '../snapshotter/fileop.js';
+import type { Digest } from '../snapshotter/oci.js';
+import type { LayerChain, Snapshots } from '../snapshotter/snapshots.js';
+import type { Store } from '../snapshotter/store.js';
+import { DirTree, ViewTree, type SourceTree } from '../snapshotter/tree.js';
+import { MergedView } from '../snapshotter/view.js';
+
+export interface SolverOptions {
+  store: Store;
+  content: ContentStore;
+  snapshots: Snapshots;
+  resolver: ImageResolver;
+  contextDir: string;
+  progress: ProgressSink;
+  noCache?: boolean;
+  signal?: AbortSignal;
+  sourceDateEpoch?: number;
+}
+
+/** What a vertex yields: a filesystem (layer chain), or the build context (read in place). */
+export type Result = { kind: 'chain'; chain: LayerChain } | { kind: 'context'; tree: DirTree };
+
+export interface VertexOutcome {
+  addedLayer: boolean;
+  created: string;
+  cached: boolean;
+}
+
+export class Solver {
+  private readonly cache: BuildCache;
+  private readonly keys = new Map<Vertex, Promise<Digest>>();
+  private readonly results = new Map<Digest, Promise<Result>>();
+  private readonly reported = new Set<string>();
+  private statCache?: Promise<StatCache>;
+  private contextTree?: DirTree;
+  /** Per vertex: did it add a layer, and when was that layer made (for history). */
+  readonly outcomes = new Map<Vertex, VertexOutcome>();
+
+  constructor(private readonly o: SolverOptions) {
+    this.cache = new BuildCache(o.store, o.snapshots, o.content);
+  }
+
+  private stats(): Promise<StatCache> {
+    this.statCache ??= StatCache.load(this.o.store);
+    return this.statCache;
+  }
+
+  private context(source: ContextSource): DirTree {
+    if (!this.contextTree) {
+      const m = new PatternMatcher(source.excludes);
+      this.contextTree = new DirTree(this.o.contextDir, m.empty ? undefined : (rel) => m.matches(rel));
+    }
+    return this.contextTree;
+  }
+
+  async solve(root: Vertex): Promise<LayerChain> {
+    const r = await this.result(root);
+    if (r.kind !== 'chain') throw new Error('the build target is not a filesystem');
+    await (await this.stats()).save(this.o.store);
+    return r.chain;
+  }
+
+  /** The cache key: definition + input keys (+ content checksums of context selections). */
+  key(v: Vertex): Promise<Digest> {
+    let k = this.keys.get(v);
+    if (!k) {
+      k = this.computeKey(v);
+      this.keys.set(v, k);
+    }
+    return k;
+  }
+
+  private async computeKey(v: Vertex): Promise<Digest> {
+    const op = v.op;
+    if (op.kind === 'source') {
+      const s = op.source;
+      if (s.type === 'image') return cacheKey({ source: 'image', digest: s.manifestDigest, platform: s.platform }, []);
+      if (s.type === 'context') return cacheKey({ source: 'context', excludes: s.excludes }, []);
+      return cacheKey({ source: 'scratch' }, []);
+    }
+    const inputKeys = await Promise.all(v.inputs.map((i) => this.key(i)));
+    const extra: Record<string, string> = {};
+    if (op.kind === 'file') {
+      // A context input contributes the checksum of exactly what each copy selects.
+      for (const [n, a] of op.actions.entries()) {
+        if (a.type !== 'copy') continue;
+        const input = v.inputs[a.from]!;
+        if (input.op.kind === 'source' && input.op.source.type === 'context') {
+          extra[`copy${n}`] = await checksumSources(this.context(input.op.source), a.src, await this.stats());
+        }
+      }
+    }
+    return cacheKey(op, inputKeys, extra);
+  }
+
+  private result(v: Vertex): Promise<Result> {
+    return this.key(v).then((key) => {
+      let r = this.results.get(key);
+      if (!r) {
+        r = this.compute(v, key);
+        this.results.set(key, r);
+      }
+      // An identical vertex elsewhere in the graph shares the result and is shown once.
+      return r;
+    });
+  }
+
+  private async compute(v: Vertex, key: Digest): Promise<Result> {
+    const op = v.op;
+    if (op.kind === 'source') {
+      if (op.source.type === 'context') return { kind: 'context', tree: this.context(op.source) };
+      if (op.source.type === 'scratch') return { kind: 'chain', chain: [] };
+      const { manifestDigest } = op.source;
+      return this.step(v, async () => {
+        const { manifest, config } = await this.o.resolver.manifest(manifestDigest);
+        const chain = await this.o.snapshots.importImage(manifest.layers, config.rootfs.diff_ids);
+        return { kind: 'chain', chain } as Result;
+      });
+    }
+
+    if (!this.o.noCache) {
+      const rec = await this.cache.get(key);
+      if (rec) {
+        await this.markCached(v, rec);
+        return { kind: 'chain', chain: rec.chain };
+      }
+    }
+    const inputs = await Promise.all(v.inputs.map((i) => this.result(i)));
+    const rootfs = inputs[0];
+    if (rootfs?.kind !== 'chain') throw new Error(`${v.name}: input 0 must be a filesystem`);
+    return this.step(v, async () => {
+      const active = await this.o.snapshots.prepare();
+      try {
+        if (op.kind === 'exec') {
+          await runExec(op, rootfs.chain, active, this.o.snapshots, { id: v.id, name: v.name, progress: this.o.progress, signal: this.o.signal });
+        } else {
+          await this.runFileOp(op, rootfs.chain, inputs, active.upper);
+        }
+      } catch (e) {
+        await this.o.snapshots.discard(active);
+        throw e;
+      }
+      const chain = await this.o.snapshots.commit(active, rootfs.chain, { sourceDateEpoch: this.o.sourceDateEpoch });
+      const rec: CacheRecord = { chain, addedLayer: chain.length > rootfs.chain.length, created: new Date().toISOString() };
+      await this.cache.put(key, rec);
+      this.outcomes.set(v, { addedLayer: rec.addedLayer, created: rec.created, cached: false });
+      return { kind: 'chain', chain } as Result;
+    });
+  }
+
+  private async runFileOp(op: FileOp, rootfs: LayerChain, inputs: Result[], upper: string): Promise<void> {
+    const view = new MergedView(this.o.snapshots.lowerDirs(rootfs));
+    const writer = new UpperWriter(upper, view);
+    const owner = (c: CopyAction['chown']): Owner | undefined => (c ? resolveOwner(view, c.user, c.group) : undefined);
+    for (const a of op.actions) {
+      if (a.type === 'mkdir') {
+        await writer.mkdirAll(a.path, a.mode, owner(a.chown));
+        continue;
+      }
+      const input = inputs[a.from]!;
+      const tree: SourceTree = input.kind === 'context' ? input.tree : new ViewTree(new MergedView(this.o.snapshots.lowerDirs(input.chain)));
+      await writer.copy(tree, a.src, a.dest, { owner: owner(a.chown), mode: a.chmod });
+    }
+    await writer.finish();
+  }
+
+  /** Reports a cache hit for v and, for display, for the steps below it that hit too. */
+  private async markCached(v: Vertex, rec: CacheRecord): Promise<void> {
+    this.outcomes.set(v, { addedLayer: rec.addedLayer, created: rec.created, cached: true });
+    if (this.reported.has(v.id)) return;
+    this.reported.add(v.id);
+    this.o.progress({ type: 'vertex-cached', id: v.id, name: v.name });
+    for (const input of v.inputs) {
+      if (input.op.kind !== 'source') {
+        const r = await this.cache.get(await this.key(input));
+        if (r) await this.markCached(input, r);
+      } else if (input.op.source.type === 'image' && !this.reported.has(input.id)) {
+        this.reported.add(input.id);
+        this.o.progress({ type: 'vertex-cached', id: input.id, name: input.name });
+      }
+    }
+  }
+
+  /** Whether v added a layer and when: known for every vertex the build reached or had cached. */
+  async outcome(v: Vertex): Promise<VertexOutcome | undefined> {
+    const known = this.outcomes.get(v);
+    if (known) return known;
+    const rec = await this.cache.get(await this.key(v));
+    return rec ? { addedLayer: rec.addedLayer, created: rec.created, cached: true } : undefined;
+  }
+
+  private async step<T>(v: Vertex, fn: () => Promise<T>): Promise<T> {
+    this.reported.add(v.id);
+    try {
+      return await step(this.o.progress, v.id, v.name, fn);
+    } catch (e) {
+      // Point the user at the Dockerfile line of the failed step.
+      if (e instanceof Error && v.location && !('location' in e)) Object.assign(e, { location: v.location, step: v.name });
+      throw e;
+    }
+  }
+}

@@ -1,0 +1,126 @@
+// `tsbuild build`: reads the Dockerfile and context, runs the frontend, solves, exports.
+// The only place frontend and builder meet.
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { convertDockerfile } from '../frontend/convert.js';
+import { dockerignoreCandidates } from '../frontend/dockerignore.js';
+import { DockerfileError } from '../frontend/errors.js';
+import { exportImage } from '../builder/export.js';
+import { step, type ProgressSink } from '../builder/progress.js';
+import { ImageResolver } from '../builder/resolver.js';
+import { Solver } from '../builder/solver.js';
+import { ContentStore } from '../snapshotter/content.js';
+import { ImageStore } from '../snapshotter/images.js';
+import { writeOciArchive } from '../snapshotter/ociarchive.js';
+import type { Descriptor, Digest } from '../snapshotter/oci.js';
+import { familiarName, normalizeReference, InvalidReferenceError } from '../snapshotter/reference.js';
+import { Snapshots } from '../snapshotter/snapshots.js';
+import { Store } from '../snapshotter/store.js';
+import { UsageError } from './errors.js';
+
+export interface BuildOptions {
+  context: string;
+  file?: string;
+  tags: string[];
+  buildArgs: Map<string, string>;
+  target?: string;
+  noCache: boolean;
+  outputs: Output[];
+  root?: string;
+  signal?: AbortSignal;
+}
+
+export type Output = { type: 'image' } | { type: 'oci'; dest: string };
+
+export interface BuildResult {
+  manifest: Descriptor;
+  configDigest: Digest;
+  names: string[];
+  /** Dockerfile text, for error reports. */
+  dockerfile: string;
+}
+
+/** `type=oci,dest=out.tar` → Output. */
+export function parseOutput(spec: string): Output {
+  const fields = new Map(spec.split(',').map((kv) => {
+    const eq = kv.indexOf('=');
+    return eq < 0 ? [kv, ''] : [kv.slice(0, eq), kv.slice(eq + 1)];
+  }));
+  const type = fields.get('type') ?? (spec.includes('=') ? undefined : 'local');
+  if (type === 'oci') {
+    const dest = fields.get('dest');
+    if (!dest) throw new UsageError('--output type=oci needs dest=FILE', 'e.g. --output type=oci,dest=image.tar');
+    return { type: 'oci', dest };
+  }
+  if (type === 'image') return { type: 'image' };
+  throw new UsageError(`unsupported --output "${spec}"`, 'supported: type=image (default), type=oci,dest=FILE');
+}
+
+function sourceDateEpoch(buildArgs: Map<string, string>): number | undefined {
+  const v = buildArgs.get('SOURCE_DATE_EPOCH') ?? process.env.SOURCE_DATE_EPOCH;
+  if (v === undefined || v === '') return undefined;
+  if (!/^\d+$/.test(v)) throw new UsageError(`invalid SOURCE_DATE_EPOCH "${v}"`, 'use whole seconds since 1970');
+  return Number(v);
+}
+
+export async function build(o: BuildOptions, progress: ProgressSink, dockerfileText: { value?: string } = {}): Promise<BuildResult> {
+  const contextDir = path.resolve(o.context);
+  if (!(await stat(contextDir).then((s) => s.isDirectory(), () => false))) {
+    throw new UsageError(`build context "${o.context}" is not a directory`, 'pass the directory holding your Dockerfile and files, e.g. `tsbuild -t app .`');
+  }
+  const names = o.tags.map((t) => {
+    try {
+      return normalizeReference(t);
+    } catch (e) {
+      if (e instanceof InvalidReferenceError) throw new UsageError(e.message, 'tags look like name[:tag], e.g. -t app:1 or -t registry.example/team/app:1');
+      throw e;
+    }
+  });
+  const dockerfilePath = path.resolve(o.file ? o.file : path.join(contextDir, 'Dockerfile'));
+  const filename = o.file ? path.relative(process.cwd(), dockerfilePath) || o.file : 'Dockerfile';
+  const dockerfile = await readFile(dockerfilePath, 'utf8').catch(() => {
+    throw new UsageError(`failed to read dockerfile: ${dockerfilePath}: no such file`, o.file ? 'check the -f path' : 'put a Dockerfile in the context directory or pass -f FILE');
+  });
+  dockerfileText.value = dockerfile;
+  let dockerignore: string | undefined;
+  for (const candidate of dockerignoreCandidates(dockerfilePath, contextDir)) {
+    dockerignore = await readFile(candidate, 'utf8').catch(() => undefined);
+    if (dockerignore !== undefined) break;
+  }
+  const epoch = sourceDateEpoch(o.buildArgs);
+
+  const store = Store.open(o.root);
+  try {
+    const content = new ContentStore(store);
+    const images = new ImageStore(store);
+    const snapshots = new Snapshots(store, content);
+    const resolver = new ImageResolver(content, images);
+    const { definition, warnings } = await step(progress, 'definition', `[internal] load build definition from ${path.basename(dockerfilePath)}`, () =>
+      convertDockerfile({
+        dockerfile,
+        filename,
+        dockerignore,
+        buildArgs: o.buildArgs,
+        target: o.target,
+        platform: { os: 'linux', architecture: 'amd64' },
+        resolveImage: (ref) => resolver.resolve(ref),
+      }),
+    );
+    for (const w of warnings) progress({ type: 'warning', rule: w.rule, message: w.message, location: w.location });
+    const solver = new Solver({ store, content, snapshots, resolver, contextDir, progress, noCache: o.noCache, signal: o.signal, sourceDateEpoch: epoch });
+    const chain = await solver.solve(definition.root);
+    const image = await step(progress, 'export', 'exporting to image', async () => {
+      const img = await exportImage(content, solver, definition, chain, { sourceDateEpoch: epoch });
+      for (const name of names) await images.tag(name, img.manifest, img.config.created);
+      for (const out of o.outputs) {
+        if (out.type === 'oci') await writeOciArchive(content, img.manifest, names, path.resolve(out.dest), epoch ?? 0);
+      }
+      return img;
+    });
+    return { manifest: image.manifest, configDigest: image.configDescriptor.digest, names: names.map(familiarName), dockerfile };
+  } finally {
+    await store.close();
+  }
+}
+
+export { DockerfileError };

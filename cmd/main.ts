@@ -1,0 +1,122 @@
+#!/usr/bin/env node
+// The tsbuild CLI: parses arguments and calls the commands. No build logic lives here.
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { build, parseOutput, type Output } from './build.js';
+import { formatError, UsageError } from './errors.js';
+import { inspectImage, listImages, removeImages } from './images.js';
+import { createRenderer, type ProgressMode } from './progress.js';
+import { runImage } from './run.js';
+
+function buildArgs(list: string[] | undefined): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const kv of list ?? []) {
+    const eq = kv.indexOf('=');
+    if (eq < 0) {
+      // --build-arg NAME takes the value from the environment, as docker does.
+      const v = process.env[kv];
+      if (v !== undefined) m.set(kv, v);
+    } else m.set(kv.slice(0, eq), kv.slice(eq + 1));
+  }
+  return m;
+}
+
+let debug = process.argv.includes('--debug');
+let dockerfileForErrors: string | undefined;
+
+async function main(argv: string[]): Promise<number> {
+  let exitCode = 0;
+  const isRun = argv[0] === 'run';
+  await yargs(argv)
+    .scriptName('tsbuild')
+    .usage('$0 [build] [options] CONTEXT\n\nBuild container images from Dockerfiles, without a daemon.')
+    .option('root', { type: 'string', describe: 'store directory (default: $TSBUILD_ROOT, /var/lib/tsbuild as root)' })
+    .option('debug', { type: 'boolean', describe: 'show stack traces for errors' })
+    .command(
+      ['build <context>', '$0 <context>'],
+      'Build an image from a Dockerfile',
+      (y) =>
+        y
+          .positional('context', { type: 'string', demandOption: true, describe: 'build context directory' })
+          .option('tag', { alias: 't', type: 'string', array: true, describe: 'name and optionally a tag (name:tag)' })
+          .option('file', { alias: 'f', type: 'string', describe: 'Dockerfile path (default: CONTEXT/Dockerfile)' })
+          .option('build-arg', { type: 'string', array: true, describe: 'set a build-time variable (K=V)' })
+          .option('target', { type: 'string', describe: 'build this stage' })
+          .option('cache', { type: 'boolean', default: true, describe: 'use the build cache (--no-cache to disable)' })
+          .option('progress', { type: 'string', choices: ['auto', 'plain', 'json', 'quiet'], default: 'auto' })
+          .option('output', { alias: 'o', type: 'string', array: true, describe: 'type=oci,dest=FILE' })
+          .option('quiet', { alias: 'q', type: 'boolean', describe: 'print only the image digest' }),
+      async (a) => {
+        const mode: ProgressMode = a.quiet ? 'quiet' : a.progress === 'json' ? 'json' : a.progress === 'quiet' ? 'quiet' : 'plain';
+        const renderer = createRenderer(mode);
+        const outputs: Output[] = (a.output ?? []).map(parseOutput);
+        const abort = new AbortController();
+        const onSignal = (): void => abort.abort(new UsageError('build cancelled'));
+        process.once('SIGINT', onSignal);
+        process.once('SIGTERM', onSignal);
+        const text: { value?: string } = {};
+        try {
+          const r = await build(
+            { context: a.context!, file: a.file, tags: a.tag ?? [], buildArgs: buildArgs(a['build-arg']), target: a.target, noCache: !a.cache, outputs, root: a.root, signal: abort.signal },
+            renderer.sink,
+            text,
+          );
+          renderer.close();
+          if (a.quiet) process.stdout.write(`${r.manifest.digest}\n`);
+          else {
+            process.stderr.write(`writing image ${r.manifest.digest}${r.names.length ? ` as ${r.names.join(', ')}` : ''}\n`);
+          }
+        } catch (e) {
+          renderer.close();
+          dockerfileForErrors = text.value;
+          throw e;
+        } finally {
+          process.off('SIGINT', onSignal);
+          process.off('SIGTERM', onSignal);
+        }
+      },
+    )
+    .command('images', 'List images in the local store', (y) => y, async (a) => {
+      process.stdout.write(`${await listImages(a.root)}\n`);
+    })
+    .command('rmi <images..>', 'Remove image names from the local store', (y) => y.positional('images', { type: 'string', array: true, demandOption: true }), async (a) => {
+      for (const line of await removeImages(a.images as string[], a.root)) process.stdout.write(`${line}\n`);
+    })
+    .command('inspect <image>', 'Print an image config as JSON', (y) => y.positional('image', { type: 'string', demandOption: true }), async (a) => {
+      process.stdout.write(`${await inspectImage(a.image!, a.root)}\n`);
+    })
+    .command(
+      'run <image> [command..]',
+      'Run a command in an image',
+      (y) =>
+        y
+          .positional('image', { type: 'string', demandOption: true })
+          .positional('command', { type: 'string', array: true })
+          .option('rm', { type: 'boolean', describe: 'accepted for docker compatibility: containers never persist' })
+          .option('env', { alias: 'e', type: 'string', array: true, describe: 'set environment variables (K=V)' })
+          .option('network', { type: 'string', choices: ['host', 'none'], default: 'host' }),
+      async (a) => {
+        exitCode = await runImage({ image: a.image!, command: ((a.command as string[] | undefined) ?? []).map(String), root: a.root, env: a.env ?? [], network: a.network as 'host' | 'none' });
+      },
+    )
+    // `tsbuild run img ls -la`: everything after the image belongs to the command.
+    .parserConfiguration(isRun ? { 'halt-at-non-option': true } : {})
+    .demandCommand(1)
+    .strict()
+    .help()
+    .version()
+    .fail((msg, err) => {
+      throw err ?? new UsageError(msg, 'see tsbuild --help');
+    })
+    .parseAsync();
+  return exitCode;
+}
+
+main(hideBin(process.argv)).then(
+  (code) => process.exit(code),
+  (err) => {
+    debug ||= process.env.TSBUILD_DEBUG === '1';
+    process.stderr.write(`${formatError(err, { dockerfile: dockerfileForErrors, debug })}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,90 @@
+// Renders builder progress events: plain lines in BuildKit's style, or one JSON object per line.
+import type { ProgressEvent, ProgressSink } from '../builder/progress.js';
+
+export type ProgressMode = 'plain' | 'json' | 'quiet';
+
+export interface Renderer {
+  sink: ProgressSink;
+  /** Flushes partial log lines and prints collected warnings. */
+  close(): void;
+}
+
+export function createRenderer(mode: ProgressMode, out: NodeJS.WritableStream = process.stderr): Renderer {
+  if (mode === 'json') return jsonRenderer(out);
+  if (mode === 'quiet') return { sink: () => {}, close: () => {} };
+  return plainRenderer(out);
+}
+
+function jsonRenderer(out: NodeJS.WritableStream): Renderer {
+  return {
+    sink: (e) => {
+      const data = e.type === 'log' ? { ...e, data: e.data.toString('utf8') } : e;
+      out.write(`${JSON.stringify(data)}\n`);
+    },
+    close: () => {},
+  };
+}
+
+function plainRenderer(out: NodeJS.WritableStream): Renderer {
+  const numbers = new Map<string, number>();
+  const starts = new Map<string, number>();
+  const partial = new Map<string, string>();
+  const warnings: Array<Extract<ProgressEvent, { type: 'warning' }>> = [];
+  const num = (id: string): number => {
+    let n = numbers.get(id);
+    if (n === undefined) {
+      n = numbers.size + 1;
+      numbers.set(id, n);
+    }
+    return n;
+  };
+  const secs = (ms: number): string => (ms / 1000).toFixed(1);
+  const logLine = (id: string, line: string): void => {
+    const t = ((Date.now() - (starts.get(id) ?? Date.now())) / 1000).toFixed(3);
+    out.write(`#${num(id)} ${t} ${line}\n`);
+  };
+  const flush = (id: string): void => {
+    const rest = partial.get(id);
+    if (rest) logLine(id, rest);
+    partial.delete(id);
+  };
+  return {
+    sink: (e) => {
+      switch (e.type) {
+        case 'vertex-start':
+          starts.set(e.id, e.time);
+          out.write(`#${num(e.id)} ${e.name}\n`);
+          break;
+        case 'vertex-cached':
+          out.write(`#${num(e.id)} ${e.name}\n#${num(e.id)} CACHED\n\n`);
+          break;
+        case 'log': {
+          const text = (partial.get(e.id) ?? '') + e.data.toString('utf8');
+          const lines = text.split('\n');
+          partial.set(e.id, lines.pop() ?? '');
+          for (const l of lines) logLine(e.id, l);
+          break;
+        }
+        case 'vertex-done':
+          flush(e.id);
+          out.write(`#${num(e.id)} DONE ${secs(e.duration)}s\n\n`);
+          break;
+        case 'vertex-error':
+          flush(e.id);
+          out.write(`#${num(e.id)} ERROR: ${e.message}\n\n`);
+          break;
+        case 'warning':
+          warnings.push(e);
+          break;
+      }
+    },
+    close: () => {
+      if (warnings.length === 0) return;
+      out.write(` ${warnings.length} warning${warnings.length > 1 ? 's' : ''} found:\n`);
+      for (const w of warnings) {
+        const where = w.location ? ` (${w.location.file}:${w.location.startLine})` : '';
+        out.write(` - ${w.rule ? `${w.rule}: ` : ''}${w.message}${where}\n`);
+      }
+    },
+  };
+}

@@ -1,0 +1,2 @@
+#!/bin/sh
+echo "$(cat /srv/greeting) (running as $(id -un) in $(pwd))"

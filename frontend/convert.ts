@@ -1,0 +1,627 @@
+// Dockerfile → op graph. Walks the stages, keeps ARG/ENV scoping, expands words, and emits
+// vertices for FROM/RUN/COPY/WORKDIR; metadata instructions only change the stage's image config.
+import path from 'node:path/posix';
+import type { BuildDefinition, ContextSource, ImageSource, SourceLocation, Vertex, Chown } from '../builder/graph.js';
+import type { ImageConfig, Platform, RunConfig } from '../snapshotter/oci.js';
+import { DockerfileError } from './errors.js';
+import { flagValue, knownInstructions, locationOf, nodeError, parseFlags, suggestInstruction, type Flags } from './instructions.js';
+import { parse, ParseError, type Node } from './parser.js';
+import { ExpansionError, expandWord, expandWords, type Env } from './shell.js';
+import { parseDockerignore } from './dockerignore.js';
+
+export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+const DEFAULT_SHELL = ['/bin/sh', '-c'];
+const HOSTNAME = 'buildkitsandbox';
+/** Available without ARG; kept out of history. */
+const PROXY_ARGS = ['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'FTP_PROXY', 'ftp_proxy', 'NO_PROXY', 'no_proxy', 'ALL_PROXY', 'all_proxy'];
+
+export interface ResolvedImage {
+  source: ImageSource;
+  config: ImageConfig;
+}
+
+export interface FrontendInput {
+  dockerfile: string;
+  /** Name shown in error locations, e.g. "Dockerfile". */
+  filename: string;
+  dockerignore?: string;
+  buildArgs: ReadonlyMap<string, string>;
+  target?: string;
+  platform: Platform;
+  /** Resolves a base image name; throws a user-facing error if it cannot. */
+  resolveImage: (ref: string) => Promise<ResolvedImage>;
+}
+
+export interface Warning {
+  rule: string;
+  message: string;
+  location?: SourceLocation;
+}
+
+export interface FrontendResult {
+  definition: BuildDefinition;
+  warnings: Warning[];
+}
+
+interface HistoryItem {
+  createdBy: string;
+  vertex?: Vertex;
+}
+
+interface Stage {
+  name?: string;
+  index: number;
+  fromNode: Node;
+  nodes: Node[];
+  /** Set once converted. */
+  state?: StageState;
+}
+
+interface StageState {
+  vertex: Vertex;
+  config: RunConfig;
+  env: Map<string, string>;
+  args: Map<string, string | undefined>;
+  shell: string[];
+  history: HistoryItem[];
+  baseHistory: ImageConfig['history'];
+  cmdSet: boolean;
+  /** The stage's platform fields for the image config. */
+  platform: Platform;
+}
+
+function envFromList(list: string[] | undefined): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const kv of list ?? []) {
+    const eq = kv.indexOf('=');
+    if (eq > 0) m.set(kv.slice(0, eq), kv.slice(eq + 1));
+  }
+  return m;
+}
+
+function envToList(m: ReadonlyMap<string, string>): string[] {
+  return [...m].map(([k, v]) => `${k}=${v}`);
+}
+
+/** Go's %q-style rendering of a string slice, as BuildKit writes CMD/ENTRYPOINT history. */
+function goSlice(a: string[]): string {
+  return `[${a.map((s) => JSON.stringify(s)).join(' ')}]`;
+}
+
+class Converter {
+  private readonly warnings: Warning[] = [];
+  private readonly stages: Stage[] = [];
+  private readonly globalArgs = new Map<string, string | undefined>();
+  private vertexCount = 0;
+  private readonly context: Vertex;
+  private readonly multiStage: boolean;
+
+  constructor(private readonly input: FrontendInput, private readonly nodes: Node[], private readonly escape: string) {
+    const excludes = input.dockerignore ? parseDockerignore(input.dockerignore) : [];
+    const source: ContextSource = { type: 'context', name: 'context', excludes };
+    this.context = { id: 'context', op: { kind: 'source', source }, inputs: [], name: '[internal] load build context' };
+    this.splitStages();
+    this.multiStage = this.stages.length > 1;
+  }
+
+  private fail(node: Node, message: string, hint?: string): never {
+    throw nodeError(node, this.input.filename, message, hint);
+  }
+
+  private loc(node: Node): SourceLocation {
+    return locationOf(node, this.input.filename);
+  }
+
+  private newVertex(v: Omit<Vertex, 'id'>): Vertex {
+    return { id: `v${++this.vertexCount}`, ...v };
+  }
+
+  private splitStages(): void {
+    let current: Stage | undefined;
+    for (const node of this.nodes) {
+      if (!(knownInstructions as readonly string[]).includes(node.instruction)) {
+        const s = suggestInstruction(node.keyword);
+        this.fail(node, `unknown instruction: ${node.keyword}`, s ? `did you mean ${s}?` : undefined);
+      }
+      if (node.instruction === 'FROM') {
+        const words = node.rest.split(/[ \t]+/).filter(Boolean);
+        let name: string | undefined;
+        if (words.length === 3 && words[1]!.toUpperCase() === 'AS') {
+          name = words[2]!.toLowerCase();
+          if (!/^[a-z][a-z0-9-_.]*$/.test(name)) this.fail(node, `invalid name for build stage: "${words[2]}", name can't start with a number or contain symbols`);
+          if (this.stages.some((s) => s.name === name)) this.fail(node, `duplicate stage name "${name}"`, 'stage names must be unique; rename one of them');
+          if (name === 'scratch' || name === 'context') this.fail(node, `"${name}" is a reserved stage name`);
+        } else if (words.length !== 1) {
+          this.fail(node, 'FROM requires either one or three arguments', 'FROM <image> [AS <name>]');
+        }
+        current = { name, index: this.stages.length, fromNode: node, nodes: [] };
+        this.stages.push(current);
+      } else if (!current) {
+        if (node.instruction !== 'ARG') {
+          this.fail(node, `no build stage in current context: ${node.instruction} must come after a FROM instruction`, 'start the Dockerfile with FROM (only ARG may come before it)');
+        }
+        for (const [k, v] of this.argPairs(node, new Map())) this.globalArgs.set(k, v);
+      } else {
+        current.nodes.push(node);
+      }
+    }
+    if (this.stages.length === 0) {
+      throw new DockerfileError('the Dockerfile has no FROM instruction', { file: this.input.filename, startLine: 1, endLine: 1 }, 'start the Dockerfile with FROM <image> (or FROM scratch)');
+    }
+  }
+
+  /** Global ARG values as seen by FROM lines: defaults overridden by --build-arg. */
+  private globalEnv(): Map<string, string> {
+    const env = new Map<string, string>();
+    for (const [k, v] of this.globalArgs) {
+      const value = this.input.buildArgs.get(k) ?? v;
+      if (value !== undefined) env.set(k, value);
+    }
+    return env;
+  }
+
+  private expand(node: Node, word: string, env: Env): string {
+    try {
+      return expandWord(word, env, this.escape).value;
+    } catch (e) {
+      if (e instanceof ExpansionError) this.fail(node, e.message);
+      throw e;
+    }
+  }
+
+  private expandList(node: Node, text: string, env: Env): string[] {
+    try {
+      return expandWords(text, env, this.escape).words;
+    } catch (e) {
+      if (e instanceof ExpansionError) this.fail(node, e.message);
+      throw e;
+    }
+  }
+
+  /** ARG a=1 b c=3 → pairs; keys literal, default values expanded in `env`. */
+  private argPairs(node: Node, env: Env): Array<[string, string | undefined]> {
+    const words = splitKeyValueWords(node.rest);
+    if (words.length === 0) this.fail(node, 'ARG requires at least one argument', 'ARG <name>[=<default value>]');
+    return words.map((raw) => {
+      const eq = raw.indexOf('=');
+      const key = eq >= 0 ? raw.slice(0, eq) : raw;
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) this.fail(node, `invalid ARG name "${key}"`, 'ARG names are letters, digits and _ and must not start with a digit');
+      return [key, eq >= 0 ? this.expand(node, raw.slice(eq + 1), env) : undefined];
+    });
+  }
+
+  private stageByName(name: string): Stage | undefined {
+    const lower = name.toLowerCase();
+    return this.stages.find((s) => s.name === lower);
+  }
+
+  async convert(): Promise<FrontendResult> {
+    let target = this.stages[this.stages.length - 1]!;
+    if (this.input.target) {
+      const t = this.stageByName(this.input.target);
+      if (!t) {
+        const names = this.stages.map((s) => s.name).filter(Boolean);
+        throw new DockerfileError(`target stage "${this.input.target}" could not be found`, undefined, names.length ? `stages in ${this.input.filename}: ${names.join(', ')}` : `${this.input.filename} has no named stages (name one with FROM <image> AS <name>)`);
+      }
+      target = t;
+    }
+    const state = await this.convertStage(target, []);
+    const config: ImageConfig = {
+      architecture: state.platform.architecture,
+      os: state.platform.os,
+      ...(state.platform.variant ? { variant: state.platform.variant } : {}),
+      config: state.config,
+      rootfs: { type: 'layers', diff_ids: [] },
+    };
+    return {
+      definition: {
+        root: state.vertex,
+        config,
+        history: state.history,
+        baseHistory: state.baseHistory,
+      },
+      warnings: this.warnings,
+    };
+  }
+
+  private stageLabel(stage: Stage): string {
+    if (!this.multiStage) return '';
+    return `${stage.name ?? `stage-${stage.index}`} `;
+  }
+
+  private stepCount(stage: Stage): number {
+    return 1 + stage.nodes.filter((n) => ['RUN', 'COPY', 'ADD', 'WORKDIR'].includes(n.instruction)).length;
+  }
+
+  private async convertStage(stage: Stage, chain: Stage[]): Promise<StageState> {
+    if (stage.state) return stage.state;
+    if (chain.includes(stage)) {
+      this.fail(stage.fromNode, `circular dependency between stages: ${[...chain, stage].map((s) => s.name ?? `stage-${s.index}`).join(' → ')}`);
+    }
+    const inChain = [...chain, stage];
+    const node = stage.fromNode;
+    const globalEnv = this.globalEnv();
+    const baseWord = node.rest.split(/[ \t]+/)[0]!;
+    const base = this.expand(node, baseWord, globalEnv);
+    if (!base) this.fail(node, `base name (${baseWord}) should not be blank`, 'check the ARG used in FROM has a value');
+    const total = this.stepCount(stage);
+    const label = this.stageLabel(stage);
+    let step = 1;
+    const stepName = (text: string): string => `[${label}${step}/${total}] ${text}`;
+
+    let st: StageState;
+    const parentStage = this.stageByName(base);
+    if (parentStage && parentStage.index < stage.index) {
+      const p = await this.convertStage(parentStage, inChain);
+      st = {
+        ...p,
+        config: structuredClone(p.config),
+        env: new Map(p.env),
+        args: new Map(p.args),
+        shell: [...p.shell],
+        history: [...p.history],
+        cmdSet: false,
+      };
+    } else if (parentStage) {
+      this.fail(node, `stage "${base}" is defined after this FROM`, 'a stage can only build on stages defined above it');
+    } else if (base === 'scratch') {
+      const v = this.newVertex({ op: { kind: 'source', source: { type: 'scratch' } }, inputs: [], name: stepName(`FROM scratch`), location: this.loc(node) });
+      st = this.freshState(v, {}, [], this.input.platform);
+    } else {
+      let img: ResolvedImage;
+      try {
+        img = await this.input.resolveImage(base);
+      } catch (e) {
+        const err = e as Error & { hint?: string };
+        this.fail(node, err.message, err.hint);
+      }
+      const v = this.newVertex({ op: { kind: 'source', source: img.source }, inputs: [], name: stepName(`FROM ${img.source.ref}`), location: this.loc(node) });
+      const cfg = structuredClone(img.config.config ?? {});
+      st = this.freshState(v, cfg, img.config.history ?? [], { os: img.config.os, architecture: img.config.architecture, ...(img.config.variant ? { variant: img.config.variant } : {}) });
+    }
+    // BuildKit puts a default PATH into every image that lacks one.
+    if (!st.env.has('PATH')) {
+      st.env.set('PATH', DEFAULT_PATH);
+      st.config.Env = envToList(st.env);
+    }
+    step++;
+
+    for (const n of stage.nodes) {
+      const flags = parseFlags(n, this.input.filename);
+      const makesVertex = ['RUN', 'COPY', 'ADD', 'WORKDIR'].includes(n.instruction);
+      await this.dispatch(n, flags, st, stepName, stage, inChain);
+      if (makesVertex) step++;
+    }
+    stage.state = st;
+    return st;
+  }
+
+  private freshState(vertex: Vertex, config: RunConfig, baseHistory: ImageConfig['history'], platform: Platform): StageState {
+    return {
+      vertex,
+      config,
+      env: envFromList(config.Env ?? undefined),
+      args: new Map(),
+      shell: config.Shell ?? DEFAULT_SHELL,
+      history: [],
+      baseHistory,
+      cmdSet: false,
+      platform,
+    };
+  }
+
+  /** What words in this stage expand against: ARGs in scope, overridden by ENV. */
+  private scope(st: StageState): Map<string, string> {
+    const m = new Map<string, string>();
+    for (const [k, v] of st.args) if (v !== undefined) m.set(k, v);
+    for (const [k, v] of st.env) m.set(k, v);
+    return m;
+  }
+
+  private async dispatch(n: Node, flags: Flags, st: StageState, stepName: (t: string) => string, stage: Stage, chain: Stage[]): Promise<void> {
+    const scope = this.scope(st);
+    const original = n.original.split('\n')[0]!.trim();
+    switch (n.instruction) {
+      case 'ARG': {
+        for (const [k, def] of this.argPairs(n, scope)) {
+          const fromBuild = this.input.buildArgs.get(k);
+          const global = this.globalArgs.has(k) ? this.globalEnv().get(k) : undefined;
+          const value = fromBuild ?? def ?? global;
+          st.args.set(k, value);
+          st.history.push({ createdBy: `ARG ${k}${def !== undefined ? `=${def}` : ''}` });
+        }
+        return;
+      }
+      case 'ENV': {
+        const pairs = this.keyValues(n, scope, 'ENV');
+        for (const [k, v] of pairs) st.env.set(k, v);
+        st.config.Env = envToList(st.env);
+        st.history.push({ createdBy: `ENV ${pairs.map(([k, v]) => `${k}=${v}`).join(' ')}` });
+        return;
+      }
+      case 'LABEL': {
+        const pairs = this.keyValues(n, scope, 'LABEL');
+        st.config.Labels = { ...(st.config.Labels ?? {}) };
+        for (const [k, v] of pairs) st.config.Labels[k] = v;
+        st.history.push({ createdBy: `LABEL ${pairs.map(([k, v]) => `${k}=${v}`).join(' ')}` });
+        return;
+      }
+      case 'MAINTAINER': {
+        this.warnings.push({ rule: 'MaintainerDeprecated', message: 'Maintainer instruction is deprecated in favor of using label', location: this.loc(n) });
+        st.history.push({ createdBy: `MAINTAINER ${n.rest}` });
+        return;
+      }
+      case 'WORKDIR': {
+        const dir = this.expand(n, n.rest.trim(), scope);
+        if (!dir) this.fail(n, 'WORKDIR requires exactly one argument', 'WORKDIR /path');
+        const abs = path.resolve(st.config.WorkingDir || '/', dir);
+        st.config.WorkingDir = abs;
+        const chown: Chown | undefined = st.config.User ? splitUser(st.config.User) : undefined;
+        st.vertex = this.newVertex({
+          op: { kind: 'file', actions: [{ type: 'mkdir', path: abs, mode: 0o755, parents: true, ...(chown ? { chown } : {}) }] },
+          inputs: [st.vertex],
+          name: stepName(`WORKDIR ${abs}`),
+          location: this.loc(n),
+        });
+        st.history.push({ createdBy: `WORKDIR ${abs}`, vertex: st.vertex });
+        return;
+      }
+      case 'USER': {
+        const user = this.expand(n, n.rest.trim(), scope);
+        if (!user) this.fail(n, 'USER requires exactly one argument', 'USER <user>[:<group>]');
+        st.config.User = user;
+        st.history.push({ createdBy: `USER ${user}` });
+        return;
+      }
+      case 'EXPOSE': {
+        const ports = this.expandList(n, n.rest, scope);
+        if (ports.length === 0) this.fail(n, 'EXPOSE requires at least one argument', 'EXPOSE <port>[/<protocol>]');
+        st.config.ExposedPorts = { ...(st.config.ExposedPorts ?? {}) };
+        for (const p of ports) {
+          const m = /^(\d+)(?:-(\d+))?(?:\/(tcp|udp|sctp))?$/i.exec(p);
+          if (!m) this.fail(n, `invalid port "${p}" in EXPOSE`, 'EXPOSE takes <port>[/tcp|/udp] or a range like 8000-8010');
+          const proto = (m[3] ?? 'tcp').toLowerCase();
+          const from = Number(m[1]);
+          const to = m[2] ? Number(m[2]) : from;
+          for (let port = from; port <= to; port++) st.config.ExposedPorts[`${port}/${proto}`] = {};
+        }
+        const keys = Object.keys(st.config.ExposedPorts).sort();
+        st.history.push({ createdBy: `EXPOSE map[${keys.map((k) => `${k}:{}`).join(' ')}]` });
+        return;
+      }
+      case 'CMD':
+      case 'ENTRYPOINT': {
+        const args = n.json ?? [...st.shell, n.rest];
+        if (n.instruction === 'CMD') {
+          st.config.Cmd = args;
+          st.cmdSet = true;
+        } else {
+          st.config.Entrypoint = args;
+          if (!st.cmdSet) st.config.Cmd = null;
+        }
+        st.history.push({ createdBy: `${n.instruction} ${goSlice(args)}` });
+        return;
+      }
+      case 'VOLUME': {
+        const vols = n.json ?? this.expandList(n, n.rest, scope);
+        if (vols.length === 0) this.fail(n, 'VOLUME requires at least one argument');
+        st.config.Volumes = { ...(st.config.Volumes ?? {}) };
+        for (const v of vols) st.config.Volumes[this.expand(n, v, scope)] = {};
+        st.history.push({ createdBy: `VOLUME ${goSlice(vols)}` });
+        return;
+      }
+      case 'STOPSIGNAL': {
+        const sig = this.expand(n, n.rest.trim(), scope);
+        if (!/^(SIG[A-Z0-9+-]+|\d+)$/.test(sig)) this.fail(n, `invalid signal "${sig}"`, 'use a name like SIGTERM or a number');
+        st.config.StopSignal = sig;
+        st.history.push({ createdBy: `STOPSIGNAL ${sig}` });
+        return;
+      }
+      case 'SHELL': {
+        if (!n.json || n.json.length === 0) this.fail(n, 'SHELL requires the arguments to be in JSON form', 'SHELL ["executable", "parameters"]');
+        st.shell = n.json;
+        st.config.Shell = n.json;
+        st.history.push({ createdBy: `SHELL ${goSlice(n.json)}` });
+        return;
+      }
+      case 'RUN':
+        return this.run(n, flags, st, stepName);
+      case 'COPY':
+        return this.copy(n, flags, st, stepName, scope, stage, chain);
+      case 'ADD':
+        this.fail(n, 'ADD is not supported by this version of tsbuild yet', 'use COPY for local files');
+        return;
+      case 'ONBUILD':
+      case 'HEALTHCHECK':
+        this.fail(n, `${n.instruction} is not supported by this version of tsbuild yet`);
+        return;
+      case 'FROM':
+        return;
+    }
+  }
+
+  /** ENV/LABEL `k=v k2=v2` or legacy `k v`. */
+  private keyValues(n: Node, scope: Env, what: string): Array<[string, string]> {
+    const words = splitKeyValueWords(n.rest);
+    if (words.length === 0) this.fail(n, `${what} requires at least one argument`, `${what} <key>=<value> ...`);
+    if (!words[0]!.includes('=')) {
+      // Legacy form: the first word is the key, the rest of the line the value.
+      const m = /^(\S+)\s+([\s\S]*)$/.exec(n.rest.trim());
+      if (!m) this.fail(n, `${what} names can not be blank`, `${what} <key>=<value>`);
+      this.warnings.push({ rule: 'LegacyKeyValueFormat', message: `"${what} key=value" should be used instead of legacy "${what} key value" format`, location: this.loc(n) });
+      return [[this.expand(n, m[1]!, scope), this.expand(n, m[2]!, scope)]];
+    }
+    return words.map((w) => {
+      const eq = w.indexOf('=');
+      if (eq < 0) this.fail(n, `${what} ${w}: missing "=" (every word must be key=value)`, `${what} ${w}=<value>`);
+      const key = this.expand(n, w.slice(0, eq), scope);
+      if (!key) this.fail(n, `${what} names can not be blank`);
+      return [key, this.expand(n, w.slice(eq + 1), scope)] as [string, string];
+    });
+  }
+
+  private run(n: Node, flags: Flags, st: StageState, stepName: (t: string) => string): void {
+    let args: string[];
+    let display: string;
+    if (n.json) {
+      args = n.json;
+      display = n.json.join(' ');
+    } else if (n.heredocs.length > 0) {
+      if (n.heredocs.length > 1 || !new RegExp(`^<<-?\\s*['"]?${n.heredocs[0]!.name}['"]?\\s*$`).test(n.rest.trim())) {
+        this.fail(n, 'this heredoc form of RUN is not supported by this version of tsbuild yet', 'use RUN <<EOF alone on the line');
+      }
+      // The shell expands the script's variables itself, quoted delimiter or not.
+      const body = n.heredocs[0]!.content;
+      if (body.startsWith('#!')) this.fail(n, 'RUN heredocs with a shebang are not supported by this version of tsbuild yet');
+      args = [...st.shell, body];
+      display = `${st.shell.join(' ')} ${body}`;
+    } else {
+      if (!n.rest.trim()) this.fail(n, 'RUN requires at least one argument', 'RUN <command>');
+      args = [...st.shell, n.rest];
+      display = `${st.shell.join(' ')} ${n.rest}`;
+    }
+    const network = flagValue(flags, 'network') ?? 'default';
+    if (!['default', 'none', 'host'].includes(network)) this.fail(n, `invalid --network value "${network}"`, 'use --network=default, none or host');
+    // ARGs reach RUN as environment (ENV of the same name wins); proxies even undeclared.
+    const env = new Map<string, string>();
+    const argEnv: string[] = [];
+    for (const [k, v] of st.args) {
+      if (v !== undefined && !st.env.has(k)) {
+        env.set(k, v);
+        argEnv.push(`${k}=${v}`);
+      }
+    }
+    for (const p of PROXY_ARGS) {
+      const v = this.input.buildArgs.get(p);
+      if (v !== undefined && !st.args.has(p)) env.set(p, v);
+    }
+    for (const [k, v] of st.env) env.set(k, v);
+    st.vertex = this.newVertex({
+      op: { kind: 'exec', args, env: envToList(env), cwd: st.config.WorkingDir || '/', user: st.config.User ?? '', network: network as 'default' | 'none' | 'host', hostname: HOSTNAME },
+      inputs: [st.vertex],
+      name: stepName(`RUN ${display.replace(/\n/g, '\\n')}`.replace(/^RUN \/bin\/sh -c /, 'RUN ')),
+      location: this.loc(n),
+    });
+    const argPrefix = argEnv.length ? `|${argEnv.length} ${argEnv.join(' ')} ` : '';
+    st.history.push({ createdBy: `RUN ${argPrefix}${display} # buildkit`, vertex: st.vertex });
+  }
+
+  private async copy(n: Node, flags: Flags, st: StageState, stepName: (t: string) => string, scope: Map<string, string>, stage: Stage, chain: Stage[]): Promise<void> {
+    let words: string[];
+    if (n.json) words = n.json.map((w) => this.expand(n, w, scope));
+    else if (n.heredocs.length) {
+      this.fail(n, 'COPY heredocs are not supported by this version of tsbuild yet');
+    } else words = this.expandList(n, n.rest, scope);
+    if (words.length < 2) this.fail(n, 'COPY requires at least two arguments, but only one was provided', 'COPY <src>... <dest>');
+    const dest0 = words[words.length - 1]!;
+    const srcs = words.slice(0, -1);
+    const wd = st.config.WorkingDir || '/';
+    let dest = dest0.startsWith('/') ? dest0 : path.join(wd, dest0);
+    if ((dest0.endsWith('/') || dest0 === '.' || dest0.endsWith('/.')) && !dest.endsWith('/')) dest += '/';
+    if (srcs.length > 1 && !dest.endsWith('/')) {
+      this.fail(n, 'When using COPY with more than one source file, the destination must be a directory and end with a /', `COPY ${srcs.join(' ')} ${dest0}/`);
+    }
+
+    let fromVertex = this.context;
+    const from = flagValue(flags, 'from');
+    let fromLabel = '';
+    if (from !== undefined) {
+      const name = this.expand(n, from, scope);
+      if (!name) this.fail(n, '--from requires a stage name, index or image');
+      let src: Stage | undefined = /^\d+$/.test(name) ? this.stages[Number(name)] : this.stageByName(name);
+      if (src === stage) this.fail(n, `COPY --from=${name} refers to the stage it is in`, 'copy from an earlier stage');
+      if (src && src.index > stage.index && !/^\d+$/.test(name)) src = undefined;
+      if (/^\d+$/.test(name) && (!src || src.index >= stage.index)) this.fail(n, `invalid stage index ${name} in COPY --from`, `use an index below ${stage.index}`);
+      if (src) {
+        fromVertex = (await this.convertStage(src, chain)).vertex;
+        fromLabel = `--from=${name} `;
+      } else {
+        let img: ResolvedImage;
+        try {
+          img = await this.input.resolveImage(name);
+        } catch (e) {
+          const err = e as Error & { hint?: string };
+          this.fail(n, err.message, err.hint ?? `--from=${name} is neither a stage of this Dockerfile nor an image`);
+        }
+        fromVertex = this.newVertex({ op: { kind: 'source', source: img.source }, inputs: [], name: `[internal] load image ${img.source.ref}`, location: this.loc(n) });
+        fromLabel = `--from=${name} `;
+      }
+    } else {
+      for (const s of srcs) {
+        if (path.normalize(s).startsWith('..')) {
+          this.fail(n, `COPY source "${s}" is outside the build context`, 'paths are relative to the context directory; move the file into the context or use a parent directory as the context');
+        }
+      }
+    }
+
+    const chownRaw = flagValue(flags, 'chown');
+    const chown = chownRaw !== undefined ? splitUser(this.expand(n, chownRaw, scope)) : undefined;
+    const chmodRaw = flagValue(flags, 'chmod');
+    let chmod: number | undefined;
+    if (chmodRaw !== undefined) {
+      const c = this.expand(n, chmodRaw, scope);
+      if (!/^[0-7]{3,4}$/.test(c)) this.fail(n, `invalid --chmod value "${c}"`, 'use an octal mode such as 755 or 0644');
+      chmod = parseInt(c, 8);
+    }
+    st.vertex = this.newVertex({
+      op: { kind: 'file', actions: [{ type: 'copy', from: 1, src: srcs, dest, ...(chown ? { chown } : {}), ...(chmod !== undefined ? { chmod } : {}) }] },
+      inputs: [st.vertex, fromVertex],
+      name: stepName(`COPY ${fromLabel}${srcs.join(' ')} ${dest0}`),
+      location: this.loc(n),
+    });
+    st.history.push({ createdBy: `COPY ${fromLabel}${srcs.join(' ')} ${dest0} # buildkit`, vertex: st.vertex });
+  }
+}
+
+function splitUser(s: string): Chown {
+  const i = s.indexOf(':');
+  return i >= 0 ? { user: s.slice(0, i), group: s.slice(i + 1) } : { user: s };
+}
+
+/** Splits `a=1 b="x y" c` into words keeping quotes (expanded later per part). */
+function splitKeyValueWords(text: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  let quote = '';
+  let has = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (quote) {
+      cur += c;
+      if (c === '\\' && quote === '"' && i + 1 < text.length) cur += text[++i];
+      else if (c === quote) quote = '';
+    } else if (c === '"' || c === "'") {
+      quote = c;
+      cur += c;
+      has = true;
+    } else if (c === '\\' && i + 1 < text.length) {
+      cur += c + text[++i];
+      has = true;
+    } else if (/\s/.test(c)) {
+      if (has) out.push(cur);
+      cur = '';
+      has = false;
+    } else {
+      cur += c;
+      has = true;
+    }
+  }
+  if (has) out.push(cur);
+  return out;
+}
+
+export async function convertDockerfile(input: FrontendInput): Promise<FrontendResult> {
+  let parsed;
+  try {
+    parsed = parse(input.dockerfile);
+  } catch (e) {
+    if (e instanceof ParseError) {
+      throw new DockerfileError(e.message, { file: input.filename, startLine: e.line, endLine: e.line }, e.hint, e.source);
+    }
+    throw e;
+  }
+  const c = new Converter(input, parsed.nodes, parsed.directives.escape);
+  const result = await c.convert();
+  for (const w of parsed.warnings) result.warnings.unshift({ rule: w.rule, message: w.message, location: { file: input.filename, startLine: w.line, endLine: w.line } });
+  return result;
+}

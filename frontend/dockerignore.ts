@@ -1,0 +1,34 @@
+// .dockerignore: lines → patterns, cleaned as BuildKit (moby/patternmatcher) reads them.
+// Matching itself happens in builder/patterns.ts, where the context is walked.
+import path from 'node:path/posix';
+
+export function parseDockerignore(content: string): string[] {
+  const out: string[] = [];
+  const lines = content.replace(/^\uFEFF/, '').split(/\r?\n/);
+  for (const raw of lines) {
+    if (raw.startsWith('#')) continue;
+    let line = raw.trim();
+    if (!line) continue;
+    let neg = false;
+    if (line.startsWith('!')) {
+      neg = true;
+      line = line.slice(1).trim();
+    }
+    if (line.length > 0) {
+      line = path.normalize(line);
+      if (line.startsWith('/')) line = line.replace(/^\/+/, '') || '.';
+      if (line.endsWith('/') && line.length > 1) line = line.replace(/\/+$/, '');
+    }
+    if (!line || line === '.') {
+      if (!neg) out.push('.');
+      continue;
+    }
+    out.push(neg ? `!${line}` : line);
+  }
+  return out;
+}
+
+/** Which Dockerfile-specific ignore file applies: `<Dockerfile>.dockerignore` first, then the context's. */
+export function dockerignoreCandidates(dockerfilePath: string, contextDir: string): string[] {
+  return [`${dockerfilePath}.dockerignore`, path.join(contextDir, '.dockerignore')];
+}

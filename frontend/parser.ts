@@ -1,0 +1,245 @@
+// The Dockerfile line parser: text → directives and instruction nodes with source positions.
+// Owns escape handling, continuations, comments, JSON-form detection, flags and heredoc bodies.
+// Imports nothing but its own types, as BuildKit's parser package does.
+
+export interface Heredoc {
+  name: string;
+  /** The body, with <<- tab stripping applied. */
+  content: string;
+  /** Quoted delimiter: the body is taken literally (no expansion). */
+  expand: boolean;
+  chomp: boolean;
+}
+
+export interface Node {
+  /** Upper-cased instruction keyword. */
+  instruction: string;
+  /** The keyword as written (for casing checks). */
+  keyword: string;
+  /** `--name=value` flags from the start of the arguments, as written. */
+  flags: string[];
+  /** The argument text after the flags (continuations joined, heredoc bodies removed). */
+  rest: string;
+  /** Present when `rest` is a JSON array of strings (exec form). */
+  json?: string[];
+  heredocs: Heredoc[];
+  startLine: number;
+  endLine: number;
+  /** The source lines of the instruction, for error messages. */
+  original: string;
+}
+
+export interface Directives {
+  syntax?: string;
+  escape: string;
+  check?: string;
+}
+
+export interface ParseResult {
+  directives: Directives;
+  nodes: Node[];
+  warnings: Array<{ rule: string; message: string; line: number }>;
+}
+
+export class ParseError extends Error {
+  constructor(message: string, readonly line: number, readonly source: string, readonly hint?: string) {
+    super(message);
+  }
+}
+
+const directiveRe = /^#[ \t]*([a-zA-Z][a-zA-Z0-9]*)[ \t]*=[ \t]*(.+?)[ \t]*$/;
+const heredocInstructions = new Set(['RUN', 'COPY', 'ADD']);
+const jsonInstructions = new Set(['RUN', 'CMD', 'ENTRYPOINT', 'SHELL', 'COPY', 'ADD', 'VOLUME', 'HEALTHCHECK', 'ONBUILD']);
+const MAX_LINE = 65535;
+
+function parseDirectives(lines: string[]): { directives: Directives; start: number } {
+  const directives: Directives = { escape: '\\' };
+  const seen = new Set<string>();
+  let i = 0;
+  for (; i < lines.length; i++) {
+    const line = i === 0 ? lines[i]!.replace(/^\uFEFF/, '') : lines[i]!;
+    const m = directiveRe.exec(line);
+    if (!m) break;
+    const key = m[1]!.toLowerCase();
+    if (!['syntax', 'escape', 'check'].includes(key)) break;
+    if (seen.has(key)) throw new ParseError(`only one ${key} parser directive can be used`, i + 1, line);
+    seen.add(key);
+    const value = m[2]!;
+    if (key === 'escape') {
+      if (value !== '\\' && value !== '`') {
+        throw new ParseError(`invalid escape token '${value}' does not match ` + '` or \\', i + 1, line, 'use # escape=\\ or # escape=`');
+      }
+      directives.escape = value;
+    } else if (key === 'syntax') directives.syntax = value;
+    else directives.check = value;
+  }
+  return { directives, start: i };
+}
+
+function isComment(line: string): boolean {
+  return /^[ \t]*#/.test(line);
+}
+
+function isBlank(line: string): boolean {
+  return /^[ \t]*$/.test(line);
+}
+
+/** Splits leading `--flag[=value]` words off the arguments, honouring quotes in values. */
+export function splitFlags(args: string): { flags: string[]; rest: string } {
+  const flags: string[] = [];
+  let s = args;
+  for (;;) {
+    s = s.replace(/^[ \t]+/, '');
+    if (!s.startsWith('--')) break;
+    let i = 0;
+    let quote = '';
+    let word = '';
+    for (; i < s.length; i++) {
+      const c = s[i]!;
+      if (quote) {
+        if (c === quote) quote = '';
+        word += c;
+      } else if (c === '"' || c === "'") {
+        quote = c;
+        word += c;
+      } else if (c === ' ' || c === '\t') break;
+      else word += c;
+    }
+    if (word === '--') {
+      s = s.slice(i);
+      break;
+    }
+    flags.push(word);
+    s = s.slice(i);
+  }
+  return { flags, rest: s.replace(/^[ \t]+/, '') };
+}
+
+/** Exec form: a JSON array of strings, exactly; anything else is shell form. */
+export function parseJSONForm(rest: string): string[] | undefined {
+  const t = rest.trim();
+  if (!t.startsWith('[')) return undefined;
+  try {
+    const v: unknown = JSON.parse(t);
+    if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v as string[];
+  } catch {
+    // not JSON: shell form, as BuildKit does
+  }
+  return undefined;
+}
+
+const heredocRe = /<<(-?)\s*(?:(['"])([^'"\s]+)\2|([A-Za-z_][\w.-]*))/g;
+
+/** Heredoc markers on an instruction line, in order. */
+function findHeredocs(text: string): Array<{ name: string; expand: boolean; chomp: boolean }> {
+  const out: Array<{ name: string; expand: boolean; chomp: boolean }> = [];
+  let quote = '';
+  // Only markers outside quotes count.
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (quote) {
+      if (c === quote) quote = '';
+      continue;
+    }
+    if (c === '"' || c === "'") {
+      quote = c;
+      continue;
+    }
+    if (c === '<' && text[i + 1] === '<' && text[i + 2] !== '<') {
+      heredocRe.lastIndex = i;
+      const m = heredocRe.exec(text);
+      if (m && m.index === i) {
+        out.push({ name: m[3] ?? m[4]!, expand: !m[2], chomp: m[1] === '-' });
+        i = heredocRe.lastIndex - 1;
+      }
+    }
+  }
+  return out;
+}
+
+export function parse(text: string): ParseResult {
+  const lines = text.split(/\r?\n/);
+  const { directives, start } = parseDirectives(lines);
+  const esc = directives.escape;
+  const nodes: Node[] = [];
+  const warnings: ParseResult['warnings'] = [];
+  const continuation = new RegExp(`${esc === '\\' ? '\\\\' : esc}[ \\t]*$`);
+
+  let i = start;
+  while (i < lines.length) {
+    const first = lines[i]!;
+    if (first.length > MAX_LINE) throw new ParseError(`dockerfile line greater than max allowed size of ${MAX_LINE}`, i + 1, first.slice(0, 80));
+    if (isBlank(first) || isComment(first)) {
+      i++;
+      continue;
+    }
+    const startLine = i + 1;
+    const originalLines = [first];
+    let logical = '';
+    let line = first;
+    let emptyInContinuation = false;
+    for (;;) {
+      if (continuation.test(line)) {
+        logical += line.replace(continuation, '');
+        i++;
+        // Comments and blank lines inside a continuation are dropped.
+        while (i < lines.length && (isComment(lines[i]!) || isBlank(lines[i]!))) {
+          if (isBlank(lines[i]!)) emptyInContinuation = true;
+          originalLines.push(lines[i]!);
+          i++;
+        }
+        if (i >= lines.length) break; // continuation at EOF: take what we have, as BuildKit does
+        line = lines[i]!;
+        originalLines.push(line);
+        continue;
+      }
+      logical += line;
+      i++;
+      break;
+    }
+    const endLineBeforeHeredoc = i;
+    if (emptyInContinuation) warnings.push({ rule: 'NoEmptyContinuation', message: 'Empty continuation line', line: startLine });
+
+    const m = /^[ \t]*(\S+)(?:[ \t]+([\s\S]*))?$/.exec(logical);
+    const keyword = m?.[1] ?? '';
+    const instruction = keyword.toUpperCase();
+    const args = (m?.[2] ?? '').replace(/[ \t]+$/, '');
+    const { flags, rest } = instruction === 'ONBUILD' ? { flags: [], rest: args } : splitFlags(args);
+
+    const heredocs: Heredoc[] = [];
+    if (heredocInstructions.has(instruction) && !parseJSONForm(rest)) {
+      for (const h of findHeredocs(rest)) {
+        const body: string[] = [];
+        let closed = false;
+        while (i < lines.length) {
+          const l = lines[i]!;
+          originalLines.push(l);
+          i++;
+          const candidate = h.chomp ? l.replace(/^\t+/, '') : l;
+          if (candidate === h.name) {
+            closed = true;
+            break;
+          }
+          body.push(candidate);
+        }
+        if (!closed) {
+          throw new ParseError(`unterminated heredoc "${h.name}": no line "${h.name}" ends it`, startLine, originalLines.join('\n'), `add a line containing only ${h.name}`);
+        }
+        heredocs.push({ name: h.name, content: body.length ? `${body.join('\n')}\n` : '', expand: h.expand, chomp: h.chomp });
+      }
+    }
+    const endLine = heredocs.length ? i : endLineBeforeHeredoc;
+    nodes.push({
+      instruction,
+      keyword,
+      flags,
+      rest,
+      json: jsonInstructions.has(instruction) ? parseJSONForm(rest) : undefined,
+      heredocs,
+      startLine,
+      endLine,
+      original: originalLines.join('\n'),
+    });
+  }
+  return { directives, nodes, warnings };
+}

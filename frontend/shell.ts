@@ -1,0 +1,284 @@
+// Word expansion as BuildKit's shell lexer does it: quotes, escapes, $VAR and ${VAR...} with the
+// -, +, ?, #, %, / modifiers. RUN/CMD/ENTRYPOINT are not expanded here (the shell does that);
+// every other instruction's words are. Imports nothing but its own types.
+
+export type Env = ReadonlyMap<string, string>;
+
+export class ExpansionError extends Error {}
+
+export interface ExpandResult {
+  value: string;
+  /** Variable names referenced but unset (for the UndefinedVar check). */
+  unmatched: Set<string>;
+}
+
+const specialParams = new Set(['@', '*', '#', '?', '-', '$', '!', '0']);
+
+class Lexer {
+  private i = 0;
+  readonly unmatched = new Set<string>();
+  /** Words for processWords; null while in single-word mode. */
+  private words: string[] | null = null;
+  private cur = '';
+  private inWord = false;
+
+  constructor(private readonly s: string, private readonly env: Env, private readonly escape: string) {}
+
+  private peek(): string | undefined {
+    return this.s[this.i];
+  }
+
+  private next(): string | undefined {
+    return this.s[this.i++];
+  }
+
+  /** Appends raw text (from quotes or escapes): never splits. */
+  private raw(t: string): void {
+    this.cur += t;
+    this.inWord = true;
+  }
+
+  /** Appends text from an unquoted expansion: splits on whitespace in words mode. */
+  private expanded(t: string): void {
+    if (!this.words) {
+      this.cur += t;
+      return;
+    }
+    for (const c of t) {
+      if (/\s/.test(c)) this.endWord();
+      else this.raw(c);
+    }
+  }
+
+  private endWord(): void {
+    if (this.words && this.inWord) this.words.push(this.cur);
+    this.cur = '';
+    this.inWord = false;
+  }
+
+  word(): string {
+    this.run();
+    return this.cur;
+  }
+
+  wordList(): string[] {
+    this.words = [];
+    this.run();
+    this.endWord();
+    return this.words;
+  }
+
+  private run(): void {
+    while (this.i < this.s.length) {
+      const c = this.peek()!;
+      if (this.words && /\s/.test(c)) {
+        this.next();
+        this.endWord();
+      } else if (c === "'") {
+        this.next();
+        this.raw(this.singleQuoted());
+      } else if (c === '"') {
+        this.next();
+        this.raw(this.doubleQuoted());
+      } else if (c === '$') {
+        this.expanded(this.dollar());
+      } else if (c === this.escape) {
+        this.next();
+        const n = this.next();
+        if (n !== undefined) this.raw(n); // escape at end of word is dropped
+      } else {
+        this.next();
+        this.raw(c);
+      }
+    }
+  }
+
+  private singleQuoted(): string {
+    let out = '';
+    for (;;) {
+      const c = this.next();
+      if (c === undefined) throw new ExpansionError('unexpected end of statement while looking for matching single-quote');
+      if (c === "'") return out;
+      out += c;
+    }
+  }
+
+  private doubleQuoted(): string {
+    let out = '';
+    for (;;) {
+      const c = this.peek();
+      if (c === undefined) throw new ExpansionError('unexpected end of statement while looking for matching double-quote');
+      if (c === '"') {
+        this.next();
+        return out;
+      }
+      if (c === '$') {
+        out += this.dollar();
+        continue;
+      }
+      this.next();
+      if (c === this.escape) {
+        const n = this.peek();
+        if (n === undefined) continue;
+        if (n === '"' || n === '$' || n === this.escape) {
+          out += this.next();
+          continue;
+        }
+      }
+      out += c;
+    }
+  }
+
+  private name(): string {
+    let name = '';
+    const first = this.peek();
+    if (first !== undefined && /[0-9]/.test(first)) {
+      while (this.peek() !== undefined && /[0-9]/.test(this.peek()!)) name += this.next();
+      return name;
+    }
+    if (first !== undefined && specialParams.has(first)) return this.next()!;
+    while (this.peek() !== undefined && /[\p{L}\p{N}_]/u.test(this.peek()!)) name += this.next();
+    return name;
+  }
+
+  private lookup(name: string): string | undefined {
+    const v = this.env.get(name);
+    if (v === undefined) this.unmatched.add(name);
+    return v;
+  }
+
+  private dollar(): string {
+    this.next(); // $
+    if (this.peek() !== '{') {
+      const name = this.name();
+      if (!name) return '$';
+      return this.lookup(name) ?? '';
+    }
+    this.next(); // {
+    const name = this.name();
+    if (!name) throw new ExpansionError('bad substitution: ${} needs a variable name');
+    const c = this.next();
+    if (c === '}') return this.lookup(name) ?? '';
+    if (c === undefined) throw new ExpansionError(`missing '}' in \${${name}`);
+    const value = this.lookup(name);
+    if (c === ':') {
+      const op = this.next();
+      const word = this.untilBrace();
+      if (op === '-') return value ? value : word;
+      if (op === '+') return value ? word : '';
+      if (op === '?') {
+        if (!value) throw new ExpansionError(`${name}: ${word || 'is not allowed to be unset'}`);
+        return value;
+      }
+      throw new ExpansionError(`unsupported modifier (:${op ?? ''}) in substitution`);
+    }
+    if (c === '-' || c === '+' || c === '?') {
+      const word = this.untilBrace();
+      if (c === '-') return value ?? word;
+      if (c === '+') return value !== undefined ? word : '';
+      if (value === undefined) throw new ExpansionError(`${name}: ${word || 'is not allowed to be unset'}`);
+      return value;
+    }
+    if (c === '#' || c === '%') {
+      const longest = this.peek() === c;
+      if (longest) this.next();
+      const pattern = this.untilBrace(true);
+      return trimPattern(value ?? '', pattern, c === '#', longest);
+    }
+    if (c === '/') {
+      const all = this.peek() === '/';
+      if (all) this.next();
+      const pattern = this.untilChar('/', true);
+      const replacement = this.untilBrace();
+      return replacePattern(value ?? '', pattern, replacement, all);
+    }
+    throw new ExpansionError(`unsupported modifier (${c}) in substitution`);
+  }
+
+  /** The word inside ${...} up to the closing brace, itself expanded. */
+  private untilBrace(keepEscapes = false): string {
+    return this.untilChar('}', keepEscapes, true);
+  }
+
+  private untilChar(end: string, keepEscapes: boolean, final = false): string {
+    let out = '';
+    for (;;) {
+      const c = this.peek();
+      if (c === undefined) throw new ExpansionError(`missing '${final ? '}' : end}' in substitution`);
+      if (c === end) {
+        this.next();
+        return out;
+      }
+      if (c === '$') out += this.dollar();
+      else if (c === "'" ) {
+        this.next();
+        out += this.singleQuoted();
+      } else if (c === '"') {
+        this.next();
+        out += this.doubleQuoted();
+      } else if (c === this.escape) {
+        this.next();
+        const n = this.next();
+        if (n !== undefined) out += keepEscapes ? `\\${n}` : n;
+      } else out += this.next();
+    }
+  }
+}
+
+/** Shell glob (* ? \x, [..]) to a regex source. */
+function globToRegex(pattern: string, greedy: boolean): string {
+  let re = '';
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i]!;
+    if (c === '\\' && i + 1 < pattern.length) re += escapeRe(pattern[++i]!);
+    else if (c === '*') re += greedy ? '.*' : '.*?';
+    else if (c === '?') re += '.';
+    else if (c === '[') {
+      const close = pattern.indexOf(']', i + 1);
+      if (close < 0) re += '\\[';
+      else {
+        re += `[${pattern.slice(i + 1, close).replace(/^!/, '^').replace(/\\/g, '\\\\')}]`;
+        i = close;
+      }
+    } else re += escapeRe(c);
+  }
+  return re;
+}
+
+function escapeRe(c: string): string {
+  return c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+}
+
+function trimPattern(value: string, pattern: string, prefix: boolean, longest: boolean): string {
+  const body = globToRegex(pattern, longest);
+  if (prefix) {
+    const m = new RegExp(`^(?:${body})`, 's').exec(value);
+    return m ? value.slice(m[0].length) : value;
+  }
+  // Suffix: try start positions from the right (shortest) or left (longest).
+  const re = new RegExp(`^(?:${globToRegex(pattern, true)})$`, 's');
+  if (longest) {
+    for (let k = 0; k <= value.length; k++) if (re.test(value.slice(k))) return value.slice(0, k);
+  } else {
+    for (let k = value.length; k >= 0; k--) if (re.test(value.slice(k))) return value.slice(0, k);
+  }
+  return value;
+}
+
+function replacePattern(value: string, pattern: string, replacement: string, all: boolean): string {
+  if (!pattern) return value;
+  const re = new RegExp(globToRegex(pattern, true), all ? 'gs' : 's');
+  return value.replace(re, () => replacement);
+}
+
+/** Expands one word (quote removal included). */
+export function expandWord(word: string, env: Env, escape = '\\'): ExpandResult {
+  const lx = new Lexer(word, env, escape);
+  return { value: lx.word(), unmatched: lx.unmatched };
+}
+
+/** Expands and splits into words on unquoted whitespace. */
+export function expandWords(text: string, env: Env, escape = '\\'): { words: string[]; unmatched: Set<string> } {
+  const lx = new Lexer(text, env, escape);
+  return { words: lx.wordList(), unmatched: lx.unmatched };
+}

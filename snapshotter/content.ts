@@ -1,0 +1,102 @@
+// Content store: blobs addressed by sha256 under blobs/sha256/. Writes are streamed through the hash
+// into a temp file and renamed into place, so a blob path, once present, is always complete.
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { readFile, rename, stat, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Store } from './store.js';
+import type { Digest } from './oci.js';
+
+export class DigestMismatchError extends Error {
+  constructor(readonly expected: Digest, readonly actual: Digest) {
+    super(`content digest mismatch: expected ${expected}, got ${actual}`);
+  }
+}
+
+export class BlobNotFoundError extends Error {
+  constructor(readonly digest: Digest) {
+    super(`blob ${digest} is not in the content store`);
+  }
+}
+
+/** A pass-through stream that counts and hashes what flows through it. */
+export class HashingStream extends Transform {
+  private readonly hash = createHash('sha256');
+  private result: Digest | undefined;
+  size = 0;
+  constructor() {
+    super();
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: () => void): void {
+    this.hash.update(chunk);
+    this.size += chunk.length;
+    this.push(chunk);
+    cb();
+  }
+  /** Valid once the stream has ended; may be called repeatedly. */
+  digest(): Digest {
+    this.result ??= `sha256:${this.hash.digest('hex')}`;
+    return this.result;
+  }
+}
+
+export class ContentStore {
+  constructor(private readonly store: Store) {}
+
+  path(digest: Digest): string {
+    return path.join(this.store.blobsDir, digest.slice('sha256:'.length));
+  }
+
+  async has(digest: Digest): Promise<boolean> {
+    return stat(this.path(digest)).then(() => true, () => false);
+  }
+
+  async size(digest: Digest): Promise<number> {
+    return (await stat(this.path(digest))).size;
+  }
+
+  /** Streams a blob in; if `expected` is given and differs, nothing is stored. */
+  async put(input: Readable, expected?: Digest): Promise<{ digest: Digest; size: number }> {
+    const tmp = this.store.tmpPath('blob');
+    const hasher = new HashingStream();
+    await pipeline(input, hasher, createWriteStream(tmp));
+    const digest = hasher.digest();
+    if (expected && expected !== digest) {
+      await unlink(tmp);
+      throw new DigestMismatchError(expected, digest);
+    }
+    await rename(tmp, this.path(digest));
+    return { digest, size: hasher.size };
+  }
+
+  async putBytes(data: string | Buffer): Promise<{ digest: Digest; size: number }> {
+    const buf = typeof data === 'string' ? Buffer.from(data) : data;
+    const digest: Digest = `sha256:${createHash('sha256').update(buf).digest('hex')}`;
+    if (!(await this.has(digest))) await this.store.writeFileAtomic(this.path(digest), buf);
+    return { digest, size: buf.length };
+  }
+
+  /** Adopts a file already written under the store's tmp dir, whose digest the caller computed. */
+  async adopt(tmpFile: string, digest: Digest): Promise<void> {
+    await rename(tmpFile, this.path(digest));
+  }
+
+  read(digest: Digest): Readable {
+    return createReadStream(this.path(digest));
+  }
+
+  async readBytes(digest: Digest): Promise<Buffer> {
+    try {
+      return await readFile(this.path(digest));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new BlobNotFoundError(digest);
+      throw e;
+    }
+  }
+
+  async readJSON<T>(digest: Digest): Promise<T> {
+    return JSON.parse((await this.readBytes(digest)).toString('utf8')) as T;
+  }
+}

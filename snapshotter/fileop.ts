@@ -1,0 +1,156 @@
+// File operations (COPY, WORKDIR's mkdir) written straight into a new snapshot's upper dir.
+// Paths are resolved against the merged view of the layers below, the way an overlay mount would
+// show them, so nothing is mounted on the host.
+import { createReadStream, createWriteStream, type Stats } from 'node:fs';
+import { chmod, lchown, lstat, mkdir, rm, symlink, utimes, lutimes } from 'node:fs/promises';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { glob, hasGlob, type SourceTree } from './tree.js';
+import type { MergedView } from './view.js';
+
+export interface Owner {
+  uid: number;
+  gid: number;
+}
+
+export class FileOpError extends Error {
+  readonly userError = true;
+  constructor(message: string, readonly hint?: string) {
+    super(message);
+  }
+}
+
+/** The target of file ops: an upper dir over a merged view of the layers below. */
+export class UpperWriter {
+  /** Directories whose mtime must be restored after their contents are written. */
+  private readonly dirTimes = new Map<string, Stats>();
+
+  constructor(private readonly upper: string, private readonly lower: MergedView) {}
+
+  private host(p: string): string {
+    return path.join(this.upper, p);
+  }
+
+  private async upperStat(p: string): Promise<Stats | null> {
+    return lstat(this.host(p)).catch(() => null);
+  }
+
+  /** The effective stat of an absolute path: the upper's copy if written, else the layers'. */
+  private async stat(p: string): Promise<Stats | null> {
+    return (await this.upperStat(p)) ?? this.lower.lookup(p)?.stat ?? null;
+  }
+
+  /** Symlink resolution across upper and lower, as the merged mount would do it. */
+  private async resolve(p: string): Promise<string> {
+    // Entries written by this op are never symlinks in a parent position unless copied as such;
+    // resolving through the lower view covers what the Dockerfile author can see.
+    return this.lower.resolve(p);
+  }
+
+  /** mkdir -p inside the snapshot; existing lower dirs are copied up with their metadata. */
+  async mkdirAll(p: string, mode: number, owner: Owner | undefined): Promise<string> {
+    const resolved = await this.resolve(p);
+    const parts = resolved.split('/').filter(Boolean);
+    let cur = '';
+    for (const part of parts) {
+      cur = `${cur}/${part}`;
+      const up = await this.upperStat(cur);
+      if (up) {
+        if (!up.isDirectory()) throw new FileOpError(`cannot create directory ${cur}: a file is in the way`);
+        continue;
+      }
+      const low = this.lower.lookup(cur);
+      if (low && !low.stat.isDirectory()) {
+        throw new FileOpError(`cannot create directory ${cur}: it exists and is not a directory`);
+      }
+      await mkdir(this.host(cur));
+      if (low) {
+        await lchown(this.host(cur), low.stat.uid, low.stat.gid);
+        await chmod(this.host(cur), low.stat.mode & 0o7777);
+        this.dirTimes.set(cur, low.stat);
+      } else {
+        if (owner) await lchown(this.host(cur), owner.uid, owner.gid);
+        await chmod(this.host(cur), mode);
+      }
+    }
+    return resolved;
+  }
+
+  /**
+   * COPY semantics: each source (globs expanded) is copied to dest; a directory source copies its
+   * contents; dest is a directory when it ends with '/', has several sources, or already is one.
+   */
+  async copy(tree: SourceTree, sources: string[], dest: string, opts: { owner?: Owner; mode?: number }): Promise<void> {
+    const matched: string[] = [];
+    for (const s of sources) {
+      const clean = path.posix.normalize(`/${s}`).slice(1);
+      if (hasGlob(clean)) {
+        const hits = glob(tree, clean);
+        if (hits.length === 0) throw new FileOpError(`no source files were specified matching "${s}"`, 'check the pattern and the .dockerignore file');
+        matched.push(...hits);
+      } else {
+        if (!tree.lstat(clean === '' ? '' : tree.resolve(clean)) && clean !== '') {
+          throw new FileOpError(`"/${clean}": not found`, 'the path must exist in the build context (or the --from source) and not be excluded by .dockerignore');
+        }
+        matched.push(clean);
+      }
+    }
+    const destStat = await this.stat(await this.resolve(dest));
+    const intoDir = dest.endsWith('/') || matched.length > 1 || (destStat?.isDirectory() ?? false);
+    for (const src of matched) {
+      const real = src === '' ? '' : tree.resolve(src);
+      const st = tree.lstat(real);
+      if (!st) throw new FileOpError(`"/${src}": not found`);
+      if (st.isDirectory()) {
+        const target = await this.mkdirAll(dest, 0o755, opts.owner);
+        await this.copyDirContents(tree, real, target, opts);
+      } else {
+        const target = intoDir ? path.posix.join(dest, path.posix.basename(src)) : dest;
+        const parent = await this.mkdirAll(path.posix.dirname(target), 0o755, opts.owner);
+        await this.copyEntry(tree, real, st, path.posix.join(parent, path.posix.basename(target)), opts);
+      }
+    }
+  }
+
+  private async copyDirContents(tree: SourceTree, srcDir: string, destDir: string, opts: { owner?: Owner; mode?: number }): Promise<void> {
+    for (const name of tree.readdir(srcDir)) {
+      const rel = srcDir ? `${srcDir}/${name}` : name;
+      const st = tree.lstat(rel);
+      if (!st) continue;
+      await this.copyEntry(tree, rel, st, path.posix.join(destDir, name), opts);
+    }
+  }
+
+  private async copyEntry(tree: SourceTree, rel: string, st: Stats, dest: string, opts: { owner?: Owner; mode?: number }): Promise<void> {
+    const host = this.host(dest);
+    const existing = await this.upperStat(dest);
+    const owner = opts.owner ?? (tree.keepsOwnership ? { uid: st.uid, gid: st.gid } : { uid: 0, gid: 0 });
+    if (st.isDirectory()) {
+      if (existing && !existing.isDirectory()) await rm(host, { recursive: true, force: true });
+      if (!existing?.isDirectory()) await mkdir(host);
+      await lchown(host, owner.uid, owner.gid);
+      await chmod(host, opts.mode ?? st.mode & 0o7777);
+      await this.copyDirContents(tree, rel, dest, opts);
+      this.dirTimes.set(dest, st);
+      return;
+    }
+    if (existing) await rm(host, { recursive: true, force: true });
+    if (st.isSymbolicLink()) {
+      await symlink(tree.readlink(rel), host);
+      await lchown(host, owner.uid, owner.gid);
+      await lutimes(host, st.atime, st.mtime);
+      return;
+    }
+    if (!st.isFile()) return; // devices, sockets and fifos are not copied, as BuildKit's context transfer skips them
+    await pipeline(createReadStream(tree.hostPath(rel)), createWriteStream(host, { mode: 0o600 }));
+    await lchown(host, owner.uid, owner.gid);
+    await chmod(host, opts.mode ?? st.mode & 0o7777);
+    await utimes(host, st.atime, st.mtime);
+  }
+
+  /** Restores directory mtimes changed by writing into them. */
+  async finish(): Promise<void> {
+    const dirs = [...this.dirTimes].sort((a, b) => b[0].length - a[0].length);
+    for (const [p, st] of dirs) await utimes(this.host(p), st.atime, st.mtime).catch(() => {});
+  }
+}

@@ -1,0 +1,62 @@
+// Tagged images: the manifests listed in the store's index.json, named by annotation, so other tools
+// (skopeo oci:, umoci) can read the store as a plain OCI image layout.
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Descriptor, Index } from './oci.js';
+import { MediaType } from './oci.js';
+import type { Store } from './store.js';
+
+export const RefNameAnnotation = 'org.opencontainers.image.ref.name';
+export const ContainerdNameAnnotation = 'io.containerd.image.name';
+export const CreatedAnnotation = 'org.opencontainers.image.created';
+
+export interface TaggedImage {
+  name: string;          // fully qualified reference
+  descriptor: Descriptor;
+}
+
+export class ImageStore {
+  constructor(private readonly store: Store) {}
+
+  private get indexPath(): string {
+    return path.join(this.store.root, 'index.json');
+  }
+
+  private async readIndex(): Promise<Index> {
+    return JSON.parse(await readFile(this.indexPath, 'utf8')) as Index;
+  }
+
+  async list(): Promise<TaggedImage[]> {
+    const index = await this.readIndex();
+    return index.manifests
+      .filter((d) => d.annotations?.[ContainerdNameAnnotation])
+      .map((d) => ({ name: d.annotations![ContainerdNameAnnotation]!, descriptor: d }));
+  }
+
+  async resolve(name: string): Promise<Descriptor | undefined> {
+    return (await this.list()).find((i) => i.name === name)?.descriptor;
+  }
+
+  /** Points `name` at the manifest `desc`, replacing any previous image of that name. */
+  async tag(name: string, desc: Descriptor, created?: string): Promise<void> {
+    await this.store.withLock('index', async () => {
+      const index = await this.readIndex();
+      index.manifests = index.manifests.filter((d) => d.annotations?.[ContainerdNameAnnotation] !== name);
+      const annotations: Record<string, string> = { [ContainerdNameAnnotation]: name, [RefNameAnnotation]: name };
+      if (created) annotations[CreatedAnnotation] = created;
+      index.manifests.push({ mediaType: desc.mediaType ?? MediaType.ociManifest, digest: desc.digest, size: desc.size, annotations });
+      index.manifests.sort((a, b) => (a.annotations?.[ContainerdNameAnnotation] ?? '').localeCompare(b.annotations?.[ContainerdNameAnnotation] ?? ''));
+      await this.store.writeFileAtomic(this.indexPath, JSON.stringify(index, null, 2));
+    });
+  }
+
+  async untag(name: string): Promise<boolean> {
+    return this.store.withLock('index', async () => {
+      const index = await this.readIndex();
+      const before = index.manifests.length;
+      index.manifests = index.manifests.filter((d) => d.annotations?.[ContainerdNameAnnotation] !== name);
+      await this.store.writeFileAtomic(this.indexPath, JSON.stringify(index, null, 2));
+      return index.manifests.length !== before;
+    });
+  }
+}

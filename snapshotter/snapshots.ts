@@ -1,0 +1,136 @@
+// Snapshots: one directory per layer, named by its chain ID, so a layer applied or built once is
+// shared by every image that has it. A snapshot's fs/ holds only that layer's changes, in overlay
+// upper-dir form (whiteouts are 0/0 char devices, opaque dirs carry trusted.overlay.opaque).
+// A chain (bottom → top) is mounted as overlay lowerdirs, top-most first.
+import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { applyLayer } from './apply.js';
+import type { ContentStore } from './content.js';
+import { diffUpperDir } from './diff.js';
+import { openLayer, storeLayer, type CompressOptions } from './layer.js';
+import { sha256, type Descriptor, type Digest } from './oci.js';
+import type { Store } from './store.js';
+
+export interface Layer {
+  diffID: Digest;
+  chainID: Digest;
+  blob: Descriptor;
+}
+
+/** An immutable filesystem: its layers, bottom first. Empty = scratch. */
+export type LayerChain = readonly Layer[];
+
+/** A writable upper dir being prepared in the store's tmp area; becomes a snapshot on commit. */
+export interface ActiveSnapshot {
+  dir: string;
+  upper: string;
+  work: string;
+  mountpoint: string;
+}
+
+export function chainIDOf(parent: Digest | undefined, diffID: Digest): Digest {
+  return parent ? sha256(`${parent} ${diffID}`) : diffID;
+}
+
+export class Snapshots {
+  constructor(private readonly store: Store, private readonly content: ContentStore) {}
+
+  /** Short names keep overlay's lowerdir option (one page) able to hold deep chains. */
+  dir(chainID: Digest): string {
+    return path.join(this.store.snapshotsDir, chainID.slice(7, 23));
+  }
+
+  fsDir(chainID: Digest): string {
+    return path.join(this.dir(chainID), 'fs');
+  }
+
+  /** The chain's directories, top-most first, as overlay wants its lowerdirs. */
+  lowerDirs(chain: LayerChain): string[] {
+    return chain.map((l) => this.fsDir(l.chainID)).reverse();
+  }
+
+  async has(chainID: Digest): Promise<boolean> {
+    return stat(path.join(this.dir(chainID), 'layer.json')).then(() => true, () => false);
+  }
+
+  async prepare(): Promise<ActiveSnapshot> {
+    const dir = this.store.tmpPath('snap');
+    const a = { dir, upper: path.join(dir, 'fs'), work: path.join(dir, 'work'), mountpoint: path.join(dir, 'rootfs') };
+    await mkdir(a.upper, { recursive: true, mode: 0o755 });
+    await mkdir(a.work);
+    await mkdir(a.mountpoint);
+    return a;
+  }
+
+  async discard(a: ActiveSnapshot): Promise<void> {
+    await rm(a.dir, { recursive: true, force: true });
+  }
+
+  /**
+   * Turns an active upper dir into a layer on top of `parent`. Returns `parent` unchanged when
+   * nothing changed; otherwise the layer is compressed into the content store and the upper dir
+   * becomes the snapshot for the new chain ID.
+   */
+  async commit(a: ActiveSnapshot, parent: LayerChain, opts: CompressOptions & { sourceDateEpoch?: number } = {}): Promise<LayerChain> {
+    const stored = await storeLayer(this.store, this.content, diffUpperDir(a.upper, { sourceDateEpoch: opts.sourceDateEpoch }), opts);
+    if (!stored) {
+      await this.discard(a);
+      return parent;
+    }
+    const layer: Layer = { diffID: stored.diffID, chainID: chainIDOf(parent.at(-1)?.chainID, stored.diffID), blob: stored.blob };
+    await this.adopt(a, layer);
+    return [...parent, layer];
+  }
+
+  /** Ensures the snapshot for `blob` on top of `parent` exists, applying the layer if needed. */
+  async importLayer(parent: LayerChain, blob: Descriptor, diffID: Digest): Promise<LayerChain> {
+    const layer: Layer = { diffID, chainID: chainIDOf(parent.at(-1)?.chainID, diffID), blob };
+    if (await this.has(layer.chainID)) return [...parent, layer];
+    const a = await this.prepare();
+    try {
+      const { tar, verify } = openLayer(this.content, blob, diffID);
+      await applyLayer(tar, a.upper, { whiteouts: 'overlay' });
+      verify();
+      await this.adopt(a, layer);
+    } catch (e) {
+      await this.discard(a);
+      throw e;
+    }
+    return [...parent, layer];
+  }
+
+  /** Ensures snapshots for an image's layers, bottom first, and returns the chain. */
+  async importImage(layers: readonly Descriptor[], diffIDs: readonly Digest[]): Promise<LayerChain> {
+    if (layers.length !== diffIDs.length) {
+      throw new Error(`image has ${layers.length} layers but ${diffIDs.length} diff_ids in its config`);
+    }
+    let chain: LayerChain = [];
+    for (const [i, blob] of layers.entries()) chain = await this.importLayer(chain, blob, diffIDs[i]!);
+    return chain;
+  }
+
+  /** Moves an upper dir into place; another build may have produced the same layer first. */
+  private async adopt(a: ActiveSnapshot, layer: Layer): Promise<void> {
+    await this.store.withLock(`snapshot-${layer.chainID.slice(7, 23)}`, async () => {
+      if (await this.has(layer.chainID)) {
+        await this.discard(a);
+        return;
+      }
+      const dest = this.dir(layer.chainID);
+      await rm(dest, { recursive: true, force: true }); // a half-adopted dir from a crash
+      await rm(a.work, { recursive: true, force: true });
+      await rm(a.mountpoint, { recursive: true, force: true });
+      await rename(a.dir, dest);
+      // layer.json written last marks the snapshot complete.
+      await this.store.writeFileAtomic(path.join(dest, 'layer.json'), JSON.stringify(layer));
+    });
+  }
+
+  async readLayer(chainID: Digest): Promise<Layer | undefined> {
+    try {
+      return JSON.parse(await readFile(path.join(this.dir(chainID), 'layer.json'), 'utf8')) as Layer;
+    } catch {
+      return undefined;
+    }
+  }
+}

@@ -1,0 +1,149 @@
+// A read-only tree that COPY reads from: the build context (a host directory filtered by
+// .dockerignore) or another stage's filesystem (a merged layer view). Paths are clean and relative.
+import { lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
+import path from 'node:path';
+import type { MergedView } from './view.js';
+
+export interface SourceTree {
+  lstat(rel: string): Stats | null;
+  /** Sorted names, excluded entries omitted. */
+  readdir(rel: string): string[];
+  /** Where to read the file's content on the host. */
+  hostPath(rel: string): string;
+  readlink(rel: string): string;
+  /** Follows symlinks inside the tree (chroot semantics); returns a clean relative path. */
+  resolve(rel: string): string;
+  /** Whether ownership in this tree is meaningful (false for the context: files become 0:0). */
+  readonly keepsOwnership: boolean;
+}
+
+export type ExcludeFn = (rel: string) => boolean;
+
+function lstatOrNull(p: string): Stats | null {
+  try {
+    return lstatSync(p);
+  } catch {
+    return null;
+  }
+}
+
+export class DirTree implements SourceTree {
+  readonly keepsOwnership = false;
+  constructor(readonly root: string, private readonly excluded: ExcludeFn = () => false) {}
+
+  lstat(rel: string): Stats | null {
+    if (rel && this.excluded(rel)) return null;
+    return lstatOrNull(path.join(this.root, rel));
+  }
+
+  readdir(rel: string): string[] {
+    let names: string[];
+    try {
+      names = readdirSync(path.join(this.root, rel));
+    } catch {
+      return [];
+    }
+    return names.filter((n) => !this.excluded(rel ? `${rel}/${n}` : n)).sort();
+  }
+
+  hostPath(rel: string): string {
+    return path.join(this.root, rel);
+  }
+
+  readlink(rel: string): string {
+    return readlinkSync(path.join(this.root, rel));
+  }
+
+  resolve(rel: string, depth = 0): string {
+    const parts = rel.split('/').filter((c) => c && c !== '.');
+    const out: string[] = [];
+    for (let i = 0; i < parts.length; i++) {
+      const part = parts[i]!;
+      if (part === '..') {
+        out.pop();
+        continue;
+      }
+      out.push(part);
+      const st = lstatOrNull(path.join(this.root, ...out));
+      if (st?.isSymbolicLink() && depth < 40) {
+        const target = readlinkSync(path.join(this.root, ...out));
+        out.pop();
+        const base = target.startsWith('/') ? target : [...out, target].join('/');
+        return this.resolve([base, ...parts.slice(i + 1)].join('/'), depth + 1);
+      }
+    }
+    return out.join('/');
+  }
+}
+
+export class ViewTree implements SourceTree {
+  readonly keepsOwnership = true;
+  constructor(private readonly view: MergedView) {}
+
+  lstat(rel: string): Stats | null {
+    return this.view.lookup(`/${rel}`)?.stat ?? null;
+  }
+
+  readdir(rel: string): string[] {
+    return this.view.readdir(`/${rel}`);
+  }
+
+  hostPath(rel: string): string {
+    const e = this.view.lookup(`/${rel}`);
+    if (!e) throw new Error(`${rel}: not found`);
+    return e.hostPath;
+  }
+
+  readlink(rel: string): string {
+    return readlinkSync(this.hostPath(rel));
+  }
+
+  resolve(rel: string): string {
+    return this.view.resolve(`/${rel}`).slice(1);
+  }
+}
+
+/** Go's filepath.Match for one path component. */
+export function matchComponent(pattern: string, name: string): boolean {
+  let re = '^';
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i]!;
+    if (c === '*') re += '[^/]*';
+    else if (c === '?') re += '[^/]';
+    else if (c === '\\' && i + 1 < pattern.length) re += `\\${pattern[++i]}`;
+    else if (c === '[') {
+      const close = pattern.indexOf(']', i + 1);
+      if (close < 0) re += '\\[';
+      else {
+        re += `[${pattern.slice(i + 1, close).replace(/^\^/, '^').replace(/^!/, '^')}]`;
+        i = close;
+      }
+    } else re += c.replace(/[.+()|{}$^]/g, '\\$&');
+  }
+  return new RegExp(`${re}$`, 's').test(name);
+}
+
+export function hasGlob(p: string): boolean {
+  return /[*?[]/.test(p);
+}
+
+/** Expands a source pattern against the tree, component by component. */
+export function glob(tree: SourceTree, pattern: string): string[] {
+  const parts = pattern.split('/').filter((c) => c && c !== '.');
+  let cur = [''];
+  for (const part of parts) {
+    const next: string[] = [];
+    for (const base of cur) {
+      if (!hasGlob(part)) {
+        const p = base ? `${base}/${part}` : part;
+        if (tree.lstat(p)) next.push(p);
+        continue;
+      }
+      for (const name of tree.readdir(base)) {
+        if (matchComponent(part, name)) next.push(base ? `${base}/${name}` : name);
+      }
+    }
+    cur = next;
+  }
+  return cur;
+}
