@@ -178,12 +178,11 @@ export class Solver {
     await writer.finish();
   }
 
-  /** Reports a cache hit for v and, for display, for the steps below it that hit too. */
+  /** Reports a cache hit for v and, for display, first for the steps below it that hit too. */
   private async markCached(v: Vertex, rec: CacheRecord): Promise<void> {
     this.outcomes.set(v, { addedLayer: rec.addedLayer, created: rec.created, cached: true });
     if (this.reported.has(v.id)) return;
     this.reported.add(v.id);
-    this.o.progress({ type: 'vertex-cached', id: v.id, name: v.name });
     for (const input of v.inputs) {
       if (input.op.kind !== 'source') {
         const r = await this.cache.get(await this.key(input));
@@ -193,6 +192,7 @@ export class Solver {
         this.o.progress({ type: 'vertex-cached', id: input.id, name: input.name });
       }
     }
+    this.o.progress({ type: 'vertex-cached', id: v.id, name: v.name });
   }
 
   /** Whether v added a layer and when: known for every vertex the build reached or had cached. */

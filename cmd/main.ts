@@ -6,7 +6,7 @@ import { build, parseOutput, type Output } from './build.js';
 import { formatError, UsageError } from './errors.js';
 import { inspectImage, listImages, removeImages } from './images.js';
 import { createRenderer, type ProgressMode } from './progress.js';
-import { runImage } from './run.js';
+import { runImage, type RunOptions } from './run.js';
 
 function buildArgs(list: string[] | undefined): Map<string, string> {
   const m = new Map<string, string>();
@@ -21,12 +21,18 @@ function buildArgs(list: string[] | undefined): Map<string, string> {
   return m;
 }
 
+/** Repeatable options: yargs gives a string once, an array when repeated. (`array: true` would swallow the positional context.) */
+function list(v: string | string[] | undefined): string[] {
+  return v === undefined ? [] : Array.isArray(v) ? v.map(String) : [String(v)];
+}
+
 let debug = process.argv.includes('--debug');
 let dockerfileForErrors: string | undefined;
 
 async function main(argv: string[]): Promise<number> {
-  let exitCode = 0;
-  const isRun = argv[0] === 'run';
+  // `tsbuild run img ls -la`: everything after the image belongs to the command, which yargs can't
+  // express without also halting at the word "run"; so run's few options are parsed here.
+  if (argv[0] === 'run' && !argv.includes('--help')) return runImage(parseRunArgs(argv.slice(1)));
   await yargs(argv)
     .scriptName('tsbuild')
     .usage('$0 [build] [options] CONTEXT\n\nBuild container images from Dockerfiles, without a daemon.')
@@ -38,13 +44,13 @@ async function main(argv: string[]): Promise<number> {
       (y) =>
         y
           .positional('context', { type: 'string', demandOption: true, describe: 'build context directory' })
-          .option('tag', { alias: 't', type: 'string', array: true, describe: 'name and optionally a tag (name:tag)' })
+          .option('tag', { alias: 't', type: 'string', coerce: list, describe: 'name and optionally a tag (name:tag); repeatable' })
           .option('file', { alias: 'f', type: 'string', describe: 'Dockerfile path (default: CONTEXT/Dockerfile)' })
-          .option('build-arg', { type: 'string', array: true, describe: 'set a build-time variable (K=V)' })
+          .option('build-arg', { type: 'string', coerce: list, describe: 'set a build-time variable (K=V); repeatable' })
           .option('target', { type: 'string', describe: 'build this stage' })
           .option('cache', { type: 'boolean', default: true, describe: 'use the build cache (--no-cache to disable)' })
           .option('progress', { type: 'string', choices: ['auto', 'plain', 'json', 'quiet'], default: 'auto' })
-          .option('output', { alias: 'o', type: 'string', array: true, describe: 'type=oci,dest=FILE' })
+          .option('output', { alias: 'o', type: 'string', coerce: list, describe: 'type=oci,dest=FILE; repeatable' })
           .option('quiet', { alias: 'q', type: 'boolean', describe: 'print only the image digest' }),
       async (a) => {
         const mode: ProgressMode = a.quiet ? 'quiet' : a.progress === 'json' ? 'json' : a.progress === 'quiet' ? 'quiet' : 'plain';
@@ -85,22 +91,7 @@ async function main(argv: string[]): Promise<number> {
     .command('inspect <image>', 'Print an image config as JSON', (y) => y.positional('image', { type: 'string', demandOption: true }), async (a) => {
       process.stdout.write(`${await inspectImage(a.image!, a.root)}\n`);
     })
-    .command(
-      'run <image> [command..]',
-      'Run a command in an image',
-      (y) =>
-        y
-          .positional('image', { type: 'string', demandOption: true })
-          .positional('command', { type: 'string', array: true })
-          .option('rm', { type: 'boolean', describe: 'accepted for docker compatibility: containers never persist' })
-          .option('env', { alias: 'e', type: 'string', array: true, describe: 'set environment variables (K=V)' })
-          .option('network', { type: 'string', choices: ['host', 'none'], default: 'host' }),
-      async (a) => {
-        exitCode = await runImage({ image: a.image!, command: ((a.command as string[] | undefined) ?? []).map(String), root: a.root, env: a.env ?? [], network: a.network as 'host' | 'none' });
-      },
-    )
-    // `tsbuild run img ls -la`: everything after the image belongs to the command.
-    .parserConfiguration(isRun ? { 'halt-at-non-option': true } : {})
+    .command('run <image> [command..]', 'Run a command in an image (options: --rm, -e K=V, --network host|none)', (y) => y.help(false).version(false).strict(false), () => {})
     .demandCommand(1)
     .strict()
     .help()
@@ -109,7 +100,35 @@ async function main(argv: string[]): Promise<number> {
       throw err ?? new UsageError(msg, 'see tsbuild --help');
     })
     .parseAsync();
-  return exitCode;
+  return 0;
+}
+
+function parseRunArgs(args: string[]): RunOptions {
+  const o: RunOptions = { image: '', command: [], env: [], network: 'host' };
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    const value = (): string => {
+      const eq = a.indexOf('=');
+      if (eq > 0) return a.slice(eq + 1);
+      const v = args[++i];
+      if (v === undefined) throw new UsageError(`${a} needs a value`, 'see tsbuild run --help');
+      return v;
+    };
+    if (a === '--rm' || a === '--debug') continue;
+    else if (a === '-e' || a.startsWith('--env')) o.env.push(value());
+    else if (a.startsWith('--network')) {
+      const n = value();
+      if (n !== 'host' && n !== 'none') throw new UsageError(`invalid --network "${n}"`, 'use --network=host or --network=none');
+      o.network = n;
+    } else if (a.startsWith('--root')) o.root = value();
+    else if (a.startsWith('-')) throw new UsageError(`unknown option for run: ${a}`, 'tsbuild run [--rm] [-e K=V] [--network host|none] IMAGE [COMMAND...]');
+    else {
+      o.image = a;
+      o.command = args.slice(i + 1);
+      return o;
+    }
+  }
+  throw new UsageError('run needs an image', 'tsbuild run [--rm] IMAGE [COMMAND...]');
 }
 
 main(hideBin(process.argv)).then(
