@@ -1,0 +1,92 @@
+// Runs the compiled tsbuild CLI against a private store, and makes the offline busybox base image.
+import { execFileSync, spawn } from 'node:child_process';
+import { cpSync, mkdtempSync, mkdirSync, chmodSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const cliPath = path.join(repoRoot, 'dist', 'cmd', 'main.js');
+export const sharedDir = path.resolve(repoRoot, '..', 'shared');
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function tmpDir(prefix = 'tsbuild-test-'): string {
+  return mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+export function tsbuild(args: string[], opts: { root: string; cwd?: string; env?: NodeJS.ProcessEnv } = { root: '' }): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [cliPath, ...args], {
+      cwd: opts.cwd ?? repoRoot,
+      env: { ...process.env, TSBUILD_ROOT: opts.root, ...opts.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** Fails the caller with the CLI's output when it did not succeed. */
+export async function tsbuildOk(args: string[], opts: { root: string; cwd?: string; env?: NodeJS.ProcessEnv }): Promise<CliResult> {
+  const r = await tsbuild(args, opts);
+  if (r.code !== 0) throw new Error(`tsbuild ${args.join(' ')} exited ${r.code}\n${r.stderr}\n${r.stdout}`);
+  return r;
+}
+
+/** A store with the offline busybox base tagged as busybox:latest and localhost:5000/busybox:latest. */
+export async function storeWithBusybox(): Promise<string> {
+  const root = tmpDir('tsbuild-root-');
+  const ctx = tmpDir('tsbuild-bb-');
+  execFileSync('bash', [path.join(repoRoot, 'scripts', 'busybox-context.sh'), ctx]);
+  await tsbuildOk(['build', '-q', '-t', 'busybox:latest', '-t', 'localhost:5000/busybox:latest', ctx], { root });
+  return root;
+}
+
+/** A writable copy of a directory (shared/ is read-only). */
+export function copyDir(src: string): string {
+  const dest = tmpDir('tsbuild-ctx-');
+  cpSync(src, dest, { recursive: true });
+  const makeWritable = (p: string): void => {
+    const st = statSync(p);
+    chmodSync(p, st.mode | 0o200);
+    if (st.isDirectory()) for (const n of readdirSync(p)) makeWritable(path.join(p, n));
+  };
+  makeWritable(dest);
+  return dest;
+}
+
+/** A context directory from a map of file name → content. */
+export function makeContext(files: Record<string, string>): string {
+  const dir = tmpDir('tsbuild-ctx-');
+  for (const [name, content] of Object.entries(files)) {
+    const p = path.join(dir, name);
+    mkdirSync(path.dirname(p), { recursive: true });
+    writeFileSync(p, content);
+  }
+  return dir;
+}
+
+
+export interface JsonEvent {
+  type: string;
+  id?: string;
+  name?: string;
+  data?: string;
+  message?: string;
+}
+
+export function jsonEvents(stderr: string): JsonEvent[] {
+  return stderr
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as JsonEvent);
+}
