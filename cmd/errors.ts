@@ -22,7 +22,7 @@ interface Reportable {
 
 /** BuildKit's excerpt: the offending lines marked with >>>, a little context around them. */
 function excerpt(text: string, loc: SourceLocation): string {
-  const lines = text.split(/\r?\n/);
+  const lines = text.replace(/\r?\n$/, '').split(/\r?\n/);
   const from = Math.max(1, loc.startLine - 2);
   const to = Math.min(lines.length, loc.endLine + 2);
   const width = String(to).length + 2;

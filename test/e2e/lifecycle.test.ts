@@ -1,0 +1,82 @@
+// Failure and interruption: a failing RUN reports step, exit code and output and leaves the store
+// usable; kill -9 of tsbuild mid-RUN leaves no container process and no mount behind.
+import test from 'ava';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { cliPath, makeContext, storeWithBusybox, tsbuild, tsbuildOk } from '../helpers/cli.js';
+
+let rootP: Promise<string> | undefined;
+const root = (): Promise<string> => (rootP ??= storeWithBusybox());
+
+function processesWith(marker: string): number[] {
+  const pids: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0').join(' ').includes(marker)) pids.push(Number(name));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return pids;
+}
+
+function mountsUnder(dir: string): string[] {
+  return ['/proc/self/mountinfo', '/proc/1/mountinfo'].flatMap((f) => readFileSync(f, 'utf8').split('\n').filter((l) => l.includes(dir)));
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+test('a failing RUN names the step, the exit code and its last output lines; the next build works', async (t) => {
+  const r0 = await root();
+  const lines = Array.from({ length: 15 }, (_, i) => `echo out${i + 1}`).join('; ');
+  const ctx = makeContext({ Dockerfile: `FROM busybox\nRUN echo fine > /ok\nRUN ${lines}; echo to-stderr >&2; exit 3\n` });
+  const r = await tsbuild(['build', '--progress=plain', '-t', 'fail:1', ctx], { root: r0 });
+  t.is(r.code, 1);
+  t.regex(r.stderr, /> \[3\/3\] RUN echo out1; .*exit 3:/);
+  t.regex(r.stderr, /did not complete successfully: exit code: 3/);
+  t.regex(r.stderr, /Dockerfile:3\n/);
+  t.regex(r.stderr, /   out15\n   to-stderr\n------/);
+  t.notRegex(r.stderr, / {3}out1\n/, 'only the last lines are repeated in the summary');
+  t.notRegex(r.stderr, /\n\s+at .+:\d+:\d+/);
+  // Nothing tagged, nothing left in the store's temporaries.
+  t.notRegex((await tsbuildOk(['images'], { root: r0 })).stdout, /fail/);
+  t.deepEqual(readdirSync(path.join(r0, 'tmp')), []);
+  // Fix the step: the first RUN is reused from the cache.
+  const ctx2 = makeContext({ Dockerfile: 'FROM busybox\nRUN echo fine > /ok\nRUN cat /ok\n' });
+  const ok = await tsbuildOk(['build', '--progress=plain', '-t', 'fail:1', ctx2], { root: r0 });
+  t.regex(ok.stderr, /\[2\/3\] RUN echo fine > \/ok\n#\d+ CACHED/);
+  t.regex(ok.stderr, /#\d+ \d+\.\d+ fine\n/);
+});
+
+test('kill -9 of tsbuild during RUN sleep leaves no container process and no mount', async (t) => {
+  const r0 = await root();
+  const marker = '61.4321';
+  const ctx = makeContext({ Dockerfile: `FROM busybox\nRUN echo started && sleep ${marker}\n` });
+  const child = spawn(process.execPath, [cliPath, 'build', '--progress=json', ctx], { env: { ...process.env, TSBUILD_ROOT: r0 }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const deadline = Date.now() + 20_000;
+  while (processesWith(`sleep ${marker}`).length === 0) {
+    if (Date.now() > deadline) t.fail(`the RUN never started:\n${stderr}`);
+    await sleep(50);
+  }
+  t.true(mountsUnder(r0).length === 0, 'the rootfs is mounted only inside the container mount namespace');
+  // The container's init is the sleep's parent (host pid).
+  const sleepPid = processesWith(`sleep ${marker}`)[0]!;
+  const initPid = Number(readFileSync(`/proc/${sleepPid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
+  t.regex(readFileSync(`/proc/${initPid}/cmdline`, 'utf8'), /tsbuild-init/);
+  const exited = new Promise((r) => child.on('exit', r));
+  process.kill(child.pid!, 'SIGKILL');
+  await exited;
+  const gone = Date.now() + 5_000;
+  while (processesWith(`sleep ${marker}`).length > 0 && Date.now() < gone) await sleep(50);
+  t.deepEqual(processesWith(`sleep ${marker}`), [], 'the container process died with tsbuild');
+  t.false(existsSync(`/proc/${initPid}`), 'the container init died with tsbuild');
+  t.deepEqual(mountsUnder(r0), [], 'no mount left on the host');
+  // The next build cleans the dead build's temporaries and works.
+  const again = await tsbuildOk(['build', '-t', 'after-kill:1', makeContext({ Dockerfile: 'FROM busybox\nRUN echo ok\n' })], { root: r0 });
+  t.regex(again.stderr, /writing image/);
+  t.deepEqual(readdirSync(path.join(r0, 'tmp')), []);
+});
