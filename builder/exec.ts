@@ -59,13 +59,13 @@ export async function runExec(
   snapshots: Snapshots,
   ctx: { id: string; name: string; progress: ProgressSink; signal?: AbortSignal },
 ): Promise<void> {
-  const lower = snapshots.lowerDirs(rootfs);
-  const user = resolveUser(new MergedView(lower), op.user);
+  const user = resolveUser(new MergedView(snapshots.lowerDirs(rootfs)), op.user);
+  const mount = await snapshots.mount(rootfs, active);
   const container = (() => {
     try {
       return spawnContainer(
         {
-          rootfs: { kind: 'overlay', lowerdirs: lower, upperdir: active.upper, workdir: active.work, mountpoint: active.mountpoint },
+          rootfs: mount,
           argv: op.args,
           env: op.env,
           cwd: op.cwd,
@@ -92,6 +92,7 @@ export async function runExec(
   container.stdout?.on('data', forward('stdout'));
   container.stderr?.on('data', forward('stderr'));
   const status = await container.wait();
+  await snapshots.unmount(rootfs, active);
   if (ctx.signal?.aborted) throw ctx.signal.reason instanceof Error ? ctx.signal.reason : new Error('build cancelled');
   if (status.exitCode !== 0) {
     throw new ExecError(ctx.name, op.args.join(' '), status.exitCode, status.signal, tail.all());

@@ -36,7 +36,7 @@ export async function runImage(o: RunOptions): Promise<number> {
     const active = await snapshots.prepare();
     try {
       const container = spawnContainer({
-        rootfs: { kind: 'overlay', lowerdirs: lower, upperdir: active.upper, workdir: active.work, mountpoint: active.mountpoint },
+        rootfs: await snapshots.mount(chain, active),
         argv,
         env: [...(rc.Env ?? []), ...o.env],
         cwd: rc.WorkingDir || '/',

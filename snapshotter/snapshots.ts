@@ -2,7 +2,8 @@
 // shared by every image that has it. A snapshot's fs/ holds only that layer's changes, in overlay
 // upper-dir form (whiteouts are 0/0 char devices, opaque dirs carry trusted.overlay.opaque).
 // A chain (bottom → top) is mounted as overlay lowerdirs, top-most first.
-import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { lstat, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { applyLayer } from './apply.js';
 import type { ContentStore } from './content.js';
@@ -10,6 +11,9 @@ import { diffUpperDir } from './diff.js';
 import { openLayer, storeLayer, type CompressOptions } from './layer.js';
 import { sha256, type Descriptor, type Digest } from './oci.js';
 import type { Store } from './store.js';
+import { captureChanges, materialize } from './copying.js';
+import { MergedView } from './view.js';
+import { getXattr } from '../native/fsops.js';
 
 export interface Layer {
   diffID: Digest;
@@ -26,6 +30,33 @@ export interface ActiveSnapshot {
   upper: string;
   work: string;
   mountpoint: string;
+  /** Mount targets the executor will have to create (missing in the rootfs), removed after the run. */
+  stubs?: string[];
+}
+
+/** What the executor mounts over, besides RUN --mount targets. */
+const MOUNT_STUBS = ['/etc/hosts', '/etc/resolv.conf', '/proc', '/sys', '/dev'];
+
+function isOpaqueDir(p: string): boolean {
+  return getXattr(p, 'trusted.overlay.opaque')?.toString() === 'y';
+}
+
+/** How a RUN sees its rootfs: an overlay of the chain, or (copying mode) a full copy. */
+export type RootfsMount =
+  | { kind: 'overlay'; lowerdirs: string[]; upperdir: string; workdir: string; mountpoint: string }
+  | { kind: 'dir'; path: string };
+
+export type SnapshotterMode = 'overlay' | 'copy';
+
+/** overlay where the kernel has it; TSBUILD_SNAPSHOTTER=copy|overlay overrides. */
+export function detectMode(): SnapshotterMode {
+  const forced = process.env.TSBUILD_SNAPSHOTTER;
+  if (forced === 'copy' || forced === 'overlay') return forced;
+  try {
+    return /\toverlay\n/.test(readFileSync('/proc/filesystems', 'utf8')) ? 'overlay' : 'copy';
+  } catch {
+    return 'copy';
+  }
 }
 
 export function chainIDOf(parent: Digest | undefined, diffID: Digest): Digest {
@@ -33,7 +64,45 @@ export function chainIDOf(parent: Digest | undefined, diffID: Digest): Digest {
 }
 
 export class Snapshots {
-  constructor(private readonly store: Store, private readonly content: ContentStore) {}
+  constructor(
+    private readonly store: Store,
+    private readonly content: ContentStore,
+    readonly mode: SnapshotterMode = detectMode(),
+  ) {}
+
+  /** The rootfs to hand the executor for a container over `chain` writing into `a`. */
+  async mount(chain: LayerChain, a: ActiveSnapshot): Promise<RootfsMount> {
+    const lowerdirs = this.lowerDirs(chain);
+    const view = new MergedView(lowerdirs);
+    a.stubs = MOUNT_STUBS.filter((p) => !view.lookup(p));
+    if (this.mode === 'overlay') return { kind: 'overlay', lowerdirs, upperdir: a.upper, workdir: a.work, mountpoint: a.mountpoint };
+    materialize(view, a.mountpoint);
+    return { kind: 'dir', path: a.mountpoint };
+  }
+
+  /**
+   * After the container exited: remove the empty mount targets the executor had to create (they
+   * are not the RUN's doing, and BuildKit leaves them out too); in copying mode, turn the rootfs copy
+   * into upper-dir changes.
+   */
+  async unmount(chain: LayerChain, a: ActiveSnapshot): Promise<void> {
+    const view = new MergedView(this.lowerDirs(chain));
+    const writable = this.mode === 'overlay' ? a.upper : a.mountpoint;
+    for (const stub of a.stubs ?? []) {
+      const p = path.join(writable, stub);
+      const st = await lstat(p).catch(() => null);
+      if (!st || (st.isFile() && st.size > 0) || (st.isDirectory() && (await readdir(p)).length > 0)) continue;
+      await rm(p, { recursive: true });
+      // The stub's parent was copied up only to hold it: drop it if nothing else changed there.
+      const parent = path.posix.dirname(stub);
+      const up = await lstat(path.join(a.upper, parent)).catch(() => null);
+      const low = view.lookup(parent)?.stat;
+      if (this.mode === 'overlay' && up?.isDirectory() && low && (await readdir(path.join(a.upper, parent))).length === 0 && up.mode === low.mode && up.uid === low.uid && up.gid === low.gid && !isOpaqueDir(path.join(a.upper, parent))) {
+        await rm(path.join(a.upper, parent), { recursive: true });
+      }
+    }
+    if (this.mode === 'copy') captureChanges(view, a.mountpoint, a.upper);
+  }
 
   /** Short names keep overlay's lowerdir option (one page) able to hold deep chains. */
   dir(chainID: Digest): string {

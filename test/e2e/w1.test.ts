@@ -4,7 +4,7 @@ import test from 'ava';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { copyDir, jsonEvents, sharedDir, storeWithBusybox, tmpDir, tsbuild, tsbuildOk } from '../helpers/cli.js';
+import { copyDir, jsonEvents, repoRoot, sharedDir, storeWithBusybox, tmpDir, tsbuild, tsbuildOk } from '../helpers/cli.js';
 
 const w1 = path.join(sharedDir, 'bench', 'w1-hello');
 
@@ -152,4 +152,34 @@ test('store layout is an OCI image layout that skopeo reads', async (t) => {
   const info = JSON.parse(execFileSync('skopeo', ['inspect', `oci:${root}:docker.io/library/w1:1`], { encoding: 'utf8' }));
   t.is(info.Digest, digest);
   t.true(readdirSync(path.join(root, 'blobs', 'sha256')).length > 5);
+});
+
+test('w1: RUN layers hold only the RUN changes (no /etc/hosts or resolv.conf mount stubs)', async (t) => {
+  const { archive } = await buildW1();
+  const layout = tmpDir('tsbuild-oci-');
+  execFileSync('tar', ['-xf', archive, '-C', layout]);
+  const index = JSON.parse(readFileSync(path.join(layout, 'index.json'), 'utf8'));
+  const manifest = JSON.parse(readFileSync(path.join(layout, 'blobs', 'sha256', index.manifests[0].digest.slice(7)), 'utf8'));
+  const firstRun = manifest.layers[2];
+  const names = execFileSync('tar', ['-tzf', path.join(layout, 'blobs', 'sha256', firstRun.digest.slice(7))], { encoding: 'utf8' }).split('\n').filter(Boolean);
+  t.deepEqual(names.sort(), ['data/', 'data/1', 'greeting']);
+});
+
+test('w1: the copying snapshotter (no overlayfs) builds the same file tree', async (t) => {
+  const { archive, ctx } = await buildW1();
+  const root = tmpDir('tsbuild-root-');
+  const env = { TSBUILD_SNAPSHOTTER: 'copy' };
+  const bb = tmpDir('tsbuild-bb-');
+  execFileSync('bash', [path.join(repoRoot, 'scripts', 'busybox-context.sh'), bb]);
+  await tsbuildOk(['build', '-q', '-t', 'localhost:5000/busybox:latest', bb], { root, env });
+  const copyArchive = path.join(tmpDir(), 'w1-copy.tar');
+  await tsbuildOk(['build', '-t', 'w1:1', '--output', `type=oci,dest=${copyArchive}`, ctx], { root, env });
+  t.is((await tsbuildOk(['run', 'w1:1'], { root, env })).stdout, 'hello\n');
+  const summary = (a: string) => JSON.parse(execFileSync('python3', [path.join(sharedDir, 'lab', 'image-summary.py'), a], { encoding: 'utf8' }));
+  const overlayTree = summary(archive).tree;
+  const copyTree = summary(copyArchive).tree;
+  // /listing holds `ls -la` output with times of day: its content differs between the two builds.
+  delete overlayTree['/listing'].sha256;
+  delete copyTree['/listing'].sha256;
+  t.deepEqual(copyTree, overlayTree);
 });
