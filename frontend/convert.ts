@@ -528,9 +528,8 @@ class Converter {
     if (from !== undefined) {
       const name = this.expand(n, from, scope);
       if (!name) this.fail(n, '--from requires a stage name, index or image');
-      let src: Stage | undefined = /^\d+$/.test(name) ? this.stages[Number(name)] : this.stageByName(name);
+      const src: Stage | undefined = /^\d+$/.test(name) ? this.stages[Number(name)] : this.stageByName(name);
       if (src === stage) this.fail(n, `COPY --from=${name} refers to the stage it is in`, 'copy from an earlier stage');
-      if (src && src.index > stage.index && !/^\d+$/.test(name)) src = undefined;
       if (/^\d+$/.test(name) && (!src || src.index >= stage.index)) this.fail(n, `invalid stage index ${name} in COPY --from`, `use an index below ${stage.index}`);
       if (src) {
         fromVertex = (await this.convertStage(src, chain)).vertex;

@@ -189,7 +189,7 @@ class Lexer {
       const all = this.peek() === '/';
       if (all) this.next();
       const pattern = this.untilChar('/', true);
-      const replacement = this.untilBrace();
+      const replacement = this.untilBrace(true);
       return replacePattern(value ?? '', pattern, replacement, all);
     }
     throw new ExpansionError(`unsupported modifier (${c}) in substitution`);
@@ -234,8 +234,9 @@ function globToRegex(pattern: string, greedy: boolean): string {
     else if (c === '*') re += greedy ? '.*' : '.*?';
     else if (c === '?') re += '.';
     else if (c === '[') {
-      const close = pattern.indexOf(']', i + 1);
-      if (close < 0) re += '\\[';
+      // A class needs at least one member: `[]` is literal, as in BuildKit.
+      const close = pattern.indexOf(']', i + 2);
+      if (close < 0 || pattern[i + 1] === ']') re += '\\[';
       else {
         re += `[${pattern.slice(i + 1, close).replace(/^!/, '^').replace(/\\/g, '\\\\')}]`;
         i = close;
@@ -266,7 +267,6 @@ function trimPattern(value: string, pattern: string, prefix: boolean, longest: b
 }
 
 function replacePattern(value: string, pattern: string, replacement: string, all: boolean): string {
-  if (!pattern) return value;
   const re = new RegExp(globToRegex(pattern, true), all ? 'gs' : 's');
   return value.replace(re, () => replacement);
 }
