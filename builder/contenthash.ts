@@ -7,7 +7,8 @@ import { createReadStream, type Stats } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import xxhash from 'xxhash-wasm';
-import { glob, hasGlob, type SourceTree } from '../snapshotter/tree.js';
+import { glob, hasGlob } from '../snapshotter/glob.js';
+import type { SourceTree } from '../snapshotter/tree.js';
 import type { Store } from '../snapshotter/store.js';
 
 interface StatEntry {

@@ -1,37 +1,13 @@
 // Exclude patterns with moby/patternmatcher semantics (what BuildKit uses for .dockerignore):
 // `*` and `?` stay within one path component, `**` spans any number, the last matching pattern
 // wins, `!` re-includes, and a pattern matching a parent directory excludes everything below it.
+import { globRegExp } from '../snapshotter/glob.js';
 
 interface Compiled {
   negative: boolean;
   re: RegExp;
   /** The pattern's leading literal directories: a dir outside them can't hold a re-included path. */
   dirs: string[];
-}
-
-function compile(pattern: string): RegExp {
-  let re = '^';
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i]!;
-    if (c === '*') {
-      if (pattern[i + 1] === '*') {
-        i++;
-        if (pattern[i + 1] === '/') i++;
-        re += i + 1 >= pattern.length ? '.*' : '(.*/)?';
-      } else re += '[^/]*';
-    } else if (c === '?') re += '[^/]';
-    else if (c === '\\' && i + 1 < pattern.length) re += `\\${pattern[++i]}`;
-    else if (c === '[') {
-      const close = pattern.indexOf(']', i + 1);
-      if (close < 0) re += '\\[';
-      else {
-        re += `[${pattern.slice(i + 1, close).replace(/^\^/, '^').replace(/^!/, '^')}]`;
-        i = close;
-      }
-    } else if ('.+()|{}$^'.includes(c)) re += `\\${c}`;
-    else re += c;
-  }
-  return new RegExp(`${re}$`, 's');
 }
 
 export class PatternMatcher {
@@ -42,7 +18,7 @@ export class PatternMatcher {
     this.patterns = patterns.map((p) => {
       const negative = p.startsWith('!');
       const body = negative ? p.slice(1) : p;
-      return { negative, re: compile(body), dirs: body.split('/') };
+      return { negative, re: globRegExp(body, { doubleStar: true }), dirs: body.split('/') };
     });
     this.hasExclusions = this.patterns.some((p) => p.negative);
   }

@@ -5,7 +5,8 @@ import { createReadStream, createWriteStream, type Stats } from 'node:fs';
 import { chmod, lchown, lstat, mkdir, rm, symlink, utimes, lutimes } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { glob, hasGlob, type SourceTree } from './tree.js';
+import { glob, hasGlob } from './glob.js';
+import type { SourceTree } from './tree.js';
 import type { MergedView } from './view.js';
 
 export interface Owner {

@@ -1,8 +1,8 @@
 // A read-only tree that COPY reads from: the build context (a host directory filtered by
 // .dockerignore) or another stage's filesystem (a merged layer view). Paths are clean and relative.
-import { lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
+import { readdirSync, readlinkSync, type Stats } from 'node:fs';
 import path from 'node:path';
-import type { MergedView } from './view.js';
+import { lstatOrNull, type MergedView } from './view.js';
 
 export interface SourceTree {
   lstat(rel: string): Stats | null;
@@ -18,14 +18,6 @@ export interface SourceTree {
 }
 
 export type ExcludeFn = (rel: string) => boolean;
-
-function lstatOrNull(p: string): Stats | null {
-  try {
-    return lstatSync(p);
-  } catch {
-    return null;
-  }
-}
 
 export class DirTree implements SourceTree {
   readonly keepsOwnership = false;
@@ -101,49 +93,4 @@ export class ViewTree implements SourceTree {
   resolve(rel: string): string {
     return this.view.resolve(`/${rel}`).slice(1);
   }
-}
-
-/** Go's filepath.Match for one path component. */
-export function matchComponent(pattern: string, name: string): boolean {
-  let re = '^';
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i]!;
-    if (c === '*') re += '[^/]*';
-    else if (c === '?') re += '[^/]';
-    else if (c === '\\' && i + 1 < pattern.length) re += `\\${pattern[++i]}`;
-    else if (c === '[') {
-      const close = pattern.indexOf(']', i + 1);
-      if (close < 0) re += '\\[';
-      else {
-        re += `[${pattern.slice(i + 1, close).replace(/^\^/, '^').replace(/^!/, '^')}]`;
-        i = close;
-      }
-    } else re += c.replace(/[.+()|{}$^]/g, '\\$&');
-  }
-  return new RegExp(`${re}$`, 's').test(name);
-}
-
-export function hasGlob(p: string): boolean {
-  return /[*?[]/.test(p);
-}
-
-/** Expands a source pattern against the tree, component by component. */
-export function glob(tree: SourceTree, pattern: string): string[] {
-  const parts = pattern.split('/').filter((c) => c && c !== '.');
-  let cur = [''];
-  for (const part of parts) {
-    const next: string[] = [];
-    for (const base of cur) {
-      if (!hasGlob(part)) {
-        const p = base ? `${base}/${part}` : part;
-        if (tree.lstat(p)) next.push(p);
-        continue;
-      }
-      for (const name of tree.readdir(base)) {
-        if (matchComponent(part, name)) next.push(base ? `${base}/${name}` : name);
-      }
-    }
-    cur = next;
-  }
-  return cur;
 }

@@ -22,7 +22,7 @@ function isOpaque(hostPath: string): boolean {
   return v !== null && v.toString() === 'y';
 }
 
-function lstatOrNull(p: string): Stats | null {
+export function lstatOrNull(p: string): Stats | null {
   try {
     return lstatSync(p);
   } catch {

@@ -38,6 +38,16 @@ function unpackOci(archive: string): { layout: string; rootfs: string } {
   return { layout, rootfs: path.join(bundle, 'rootfs') };
 }
 
+/** The layer blobs of the archive's image, as paths in an extracted copy, bottom first. */
+function archiveLayers(archive: string): Array<{ mediaType: string; path: string }> {
+  const layout = tmpDir('tsbuild-oci-');
+  execFileSync('tar', ['-xf', archive, '-C', layout]);
+  const blob = (digest: string): string => path.join(layout, 'blobs', 'sha256', digest.slice(7));
+  const index = JSON.parse(readFileSync(path.join(layout, 'index.json'), 'utf8'));
+  const manifest = JSON.parse(readFileSync(blob(index.manifests[0].digest), 'utf8'));
+  return manifest.layers.map((l: { mediaType: string; digest: string }) => ({ mediaType: l.mediaType, path: blob(l.digest) }));
+}
+
 test('w1: tsbuild run prints hello', async (t) => {
   const { root } = await buildW1();
   const r = await tsbuildOk(['run', '--rm', 'w1:1'], { root });
@@ -97,13 +107,9 @@ test('w1: the OCI archive is accepted by skopeo and umoci, and its rootfs is wha
 
 test('w1: /data/1 is removed through a whiteout in the last layer', async (t) => {
   const { archive } = await buildW1();
-  const layout = tmpDir('tsbuild-oci-');
-  execFileSync('tar', ['-xf', archive, '-C', layout]);
-  const index = JSON.parse(readFileSync(path.join(layout, 'index.json'), 'utf8'));
-  const manifest = JSON.parse(readFileSync(path.join(layout, 'blobs', 'sha256', index.manifests[0].digest.slice(7)), 'utf8'));
-  const last = manifest.layers.at(-1);
+  const last = archiveLayers(archive).at(-1)!;
   t.is(last.mediaType, 'application/vnd.oci.image.layer.v1.tar+gzip');
-  const listing = execFileSync('tar', ['-tzvf', path.join(layout, 'blobs', 'sha256', last.digest.slice(7))], { encoding: 'utf8' });
+  const listing = execFileSync('tar', ['-tzvf', last.path], { encoding: 'utf8' });
   t.regex(listing, / data\/\.wh\.1\n/);
   t.regex(listing, / listing\n/);
 });
@@ -156,12 +162,8 @@ test('store layout is an OCI image layout that skopeo reads', async (t) => {
 
 test('w1: RUN layers hold only the RUN changes (no /etc/hosts or resolv.conf mount stubs)', async (t) => {
   const { archive } = await buildW1();
-  const layout = tmpDir('tsbuild-oci-');
-  execFileSync('tar', ['-xf', archive, '-C', layout]);
-  const index = JSON.parse(readFileSync(path.join(layout, 'index.json'), 'utf8'));
-  const manifest = JSON.parse(readFileSync(path.join(layout, 'blobs', 'sha256', index.manifests[0].digest.slice(7)), 'utf8'));
-  const firstRun = manifest.layers[2];
-  const names = execFileSync('tar', ['-tzf', path.join(layout, 'blobs', 'sha256', firstRun.digest.slice(7))], { encoding: 'utf8' }).split('\n').filter(Boolean);
+  const firstRun = archiveLayers(archive)[2]!;
+  const names = execFileSync('tar', ['-tzf', firstRun.path], { encoding: 'utf8' }).split('\n').filter(Boolean);
   t.deepEqual(names.sort(), ['data/', 'data/1', 'greeting']);
 });
 
