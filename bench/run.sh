@@ -79,9 +79,10 @@ record() { # record WORKLOAD SCENARIO TOOL SECONDS LOG
   say "  $3 $1 $2: $4"
   if [ "$4" = FAIL ]; then failed+=("$3 $1 $2 (log $5)"); tail -15 "$5" | sed 's/^/    | /' >&2; fi
 }
-# fresh copy of a workload, writable so the one-file change can be applied
+# fresh copy of a workload, writable so the one-file change can be applied; the same file mtimes for
+# every tool (w1's RUN ls -la lands in the image)
 context() { # context SRC DEST
-  rm -rf "$2"; cp -r "$1" "$2"; chmod -R u+w "$2"
+  rm -rf "$2"; cp -r --preserve=timestamps "$1" "$2"; chmod -R u+w "$2"
 }
 CHANGE='// bench: one-line change'
 

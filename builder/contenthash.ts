@@ -3,7 +3,7 @@
 // size, mtime and ctime, so an unchanged file is read once ever. Metadata that lands in the layer
 // (path, type, mode, size, link target) is part of the checksum; mtime is not (as BuildKit).
 import { createHash } from 'node:crypto';
-import { createReadStream, type Stats } from 'node:fs';
+import { createReadStream, readFileSync, type Stats } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import xxhash from 'xxhash-wasm';
@@ -17,6 +17,9 @@ interface StatEntry {
   ctime: string;
   hash: string;
 }
+
+/** Files up to this size are read in one call. */
+const SMALL_FILE = 1 << 20;
 
 let hasher: Awaited<ReturnType<typeof xxhash>> | undefined;
 
@@ -50,9 +53,16 @@ export class StatCache {
     const hit = this.entries.get(id);
     if (hit && hit.size === st.size && hit.mtime === mtime && hit.ctime === ctime) return hit.hash;
     hasher ??= await xxhash();
-    const h = hasher.create64();
-    for await (const chunk of createReadStream(hostPath)) h.update(chunk as Uint8Array);
-    const hash = h.digest().toString(16).padStart(16, '0');
+    let digest: bigint;
+    if (st.size <= SMALL_FILE) {
+      // One synchronous read beats a stream's threadpool round trips for the many small files of a context.
+      digest = hasher.h64Raw(readFileSync(hostPath));
+    } else {
+      const h = hasher.create64();
+      for await (const chunk of createReadStream(hostPath)) h.update(chunk as Uint8Array);
+      digest = h.digest();
+    }
+    const hash = digest.toString(16).padStart(16, '0');
     this.entries.set(id, { size: st.size, mtime, ctime, hash });
     this.dirty = true;
     return hash;
