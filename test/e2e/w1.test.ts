@@ -2,7 +2,7 @@
 // checked by running it, by its config, its file tree and layers, and by skopeo and umoci.
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { copyDir, jsonEvents, repoRoot, sharedDir, storeWithBusybox, tmpDir, tsbuild, tsbuildOk } from '../helpers/cli.js';
 
@@ -126,9 +126,12 @@ test('w1: the file tree matches the shared image-summary of the archive', async 
   t.like(get('/bin/sh'), { type: 'symlink', target: 'busybox' });
 });
 
-test('rebuild with no change: every step cached, same digest, no RUN executed', async (t) => {
+test.serial('rebuild with no change: every step cached, same digest, no RUN executed, no blob written', async (t) => {
   const { root, ctx, digest } = await buildW1();
+  const blobs = (): string[] => readdirSync(path.join(root, 'blobs', 'sha256')).map((b) => `${b}@${statSync(path.join(root, 'blobs', 'sha256', b)).mtimeMs}`).sort();
+  const before = blobs();
   const r = await tsbuildOk(['build', '-t', 'w1:1', '--progress=json', ctx], { root });
+  t.deepEqual(blobs(), before, 'no blob (layer, config or manifest) written');
   const events = jsonEvents(r.stderr);
   const started = events.filter((e) => e.type === 'vertex-start').map((e) => e.name);
   t.deepEqual(started.filter((n) => /\] (RUN|COPY|WORKDIR|FROM) /.test(n ?? '')), []);
