@@ -109,6 +109,7 @@ run_tsbuild() {
   unset TSBUILD_ROOT
 }
 
+bk_old=()
 # BuildKit WORKLOAD SRC CHANGEFILE: cold = build cache pruned, base image kept in dockerd's image store
 run_buildkit() {
   local w=$1 src=$2 change=$3 d=$W/buildkit-$1 l=$W/logs/buildkit-$1
@@ -121,6 +122,7 @@ run_buildkit() {
     $DOCKER save -o "$W/img/buildkit-w1.tar" "bench-$w" 2>>"$l-export.log" || say "  docker save bench-w1 failed"
   fi
   if [ -n "$change" ]; then
+    bk_old+=("$($DOCKER image inspect -f '{{.Id}}' "bench-$w" 2>/dev/null)")  # untagged by the next build
     echo "$CHANGE" >> "$d/ctx/$change"
     record "$w" change buildkit "$(timed "$l-change.log" bash "$ANCHORS" buildkit "$d/ctx" --progress=plain -t "bench-$w")" "$l-change.log"
   fi
@@ -173,7 +175,7 @@ done
 
 # --- 4. report -------------------------------------------------------------------------------------
 echo
-echo "tsbuild $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null) vs references on $(nproc) CPUs; one run per figure, wall-clock seconds"
+echo "tsbuild (HEAD $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null), dist/ as found: built only if missing) vs references on $(nproc) CPUs; one run per figure, wall-clock seconds"
 echo "workloads: w1 = ../shared/bench/w1-hello, w3 = ../shared/bench/w3-parallel$( [ "$big" = 1 ] && echo ', big = gen-bigctx.sh 20000 (COPY 20k files + RUN du)')"
 echo "scenarios: cold = first build with no build cache; rebuild = same build again, nothing changed;"
 echo "           change = after appending one line to app.js (w1 only)"
@@ -201,6 +203,10 @@ if [ "$anchors" = 1 ]; then
       if summ "$ref"; then
         out=$(python3 "$C" "$I/$ref-w1.json" "$I/tsbuild-w1.json"); rc=$?
         if [ $rc = 0 ]; then echo "  vs $ref: identical"; else echo "  vs $ref: differences:"; printf '%s\n' "$out" | sed 's/^/    /'; fi
+        case $out in *"tree /listing:"*)
+          echo "    (/listing is w1's 'ls -la /app' output, so it differs when a mode, size or mtime (to the minute) in /app differs)" ;; esac
+        case $out in *"tree /etc/hosts:"*|*"tree /etc/hostname:"*|*"tree /etc/resolv.conf:"*)
+          echo "    (/etc/hosts, /etc/hostname, /etc/resolv.conf, /run: RUN-step mount points left in a layer by whichever side has them)" ;; esac
       else
         echo "  vs $ref: no image to compare (export or summary failed)"
       fi
@@ -213,7 +219,7 @@ if [ "$anchors" = 1 ]; then
     echo "  tsbuild's w1 image could not be exported or summarised"
   fi
   # leave the anchors as `up` left them, minus the bench's images and cache
-  $DOCKER rmi -f bench-w1 bench-w3 bench-big >/dev/null 2>&1
+  $DOCKER rmi -f bench-w1 bench-w3 bench-big "${bk_old[@]}" >/dev/null 2>&1
   $DOCKER builder prune -af >/dev/null 2>&1
   buildah_reset
 fi
