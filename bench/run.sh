@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 SHARED=$(cd "$ROOT/../shared" && pwd)
 ANCHORS=$SHARED/lab/anchors.sh
-TSB="node $ROOT/dist/cmd/main.js"
+TSB="node $ROOT/dist/tsbuild.mjs"
 DOCKER=/usr/bin/docker
 export DOCKER_HOST=unix://${LAB:-/tmp/lab}/docker.sock DOCKER_BUILDKIT=1
 BASE=localhost:5000/busybox:latest
@@ -36,10 +36,8 @@ mkdir -p "$W/logs" "$W/img"
 RES=$W/results.tsv; : > "$RES"
 
 # --- 1. tsbuild itself ---------------------------------------------------------------------------
-if [ ! -f dist/cmd/main.js ]; then
-  say "dist/cmd/main.js missing: npm run build"
-  npm run build >"$W/logs/npm-build.log" 2>&1 || { tail -30 "$W/logs/npm-build.log" >&2; say "bench: npm run build failed"; exit 1; }
-fi
+# Always build, so the figures are those of the checked-out source.
+npm run build >"$W/logs/npm-build.log" 2>&1 || { tail -30 "$W/logs/npm-build.log" >&2; say "bench: npm run build failed"; exit 1; }
 if [ ! -x /usr/bin/busybox ] || [ -n "$(ldd /usr/bin/busybox 2>/dev/null | grep '=>')" ]; then
   say "installing busybox-static (tsbuild's offline base image)"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static >/dev/null
@@ -175,7 +173,7 @@ done
 
 # --- 4. report -------------------------------------------------------------------------------------
 echo
-echo "tsbuild (HEAD $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null), dist/ as found: built only if missing) vs references on $(nproc) CPUs; one run per figure, wall-clock seconds"
+echo "tsbuild (HEAD $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null), built from the working tree) vs references on $(nproc) CPUs; one run per figure, wall-clock seconds"
 echo "workloads: w1 = ../shared/bench/w1-hello, w3 = ../shared/bench/w3-parallel$( [ "$big" = 1 ] && echo ', big = gen-bigctx.sh 20000 (COPY 20k files + RUN du)')"
 echo "scenarios: cold = first build with no build cache; rebuild = same build again, nothing changed;"
 echo "           change = after appending one line to app.js (w1 only)"

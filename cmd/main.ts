@@ -26,6 +26,10 @@ function list(v: string | string[] | undefined): string[] {
   return v === undefined ? [] : Array.isArray(v) ? v.map(String) : [String(v)];
 }
 
+/** Set by the bundler; when running from source, read it from package.json. */
+declare const TSBUILD_VERSION: string | undefined;
+const version = typeof TSBUILD_VERSION === 'string' ? TSBUILD_VERSION : 'dev';
+
 let debug = process.argv.includes('--debug');
 let dockerfileForErrors: string | undefined;
 
@@ -95,7 +99,7 @@ async function main(argv: string[]): Promise<number> {
     .demandCommand(1)
     .strict()
     .help()
-    .version()
+    .version(version)
     .fail((msg, err) => {
       throw err ?? new UsageError(msg, 'see tsbuild --help');
     })

@@ -10,6 +10,6 @@ fi
 base=$(mktemp -d)
 trap 'rm -rf "$base"' EXIT
 bash scripts/busybox-context.sh "$base"
-node dist/cmd/main.js build -t busybox:latest "$base"
-node dist/cmd/main.js build -t example:1 example
-node dist/cmd/main.js run --rm example:1
+node dist/tsbuild.mjs build -t busybox:latest "$base"
+node dist/tsbuild.mjs build -t example:1 example
+node dist/tsbuild.mjs run --rm example:1

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const cliPath = path.join(repoRoot, 'dist', 'cmd', 'main.js');
+export const cliPath = path.join(repoRoot, 'dist', 'tsbuild.mjs');
 export const sharedDir = path.resolve(repoRoot, '..', 'shared');
 
 export interface CliResult {

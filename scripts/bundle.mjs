@@ -1,0 +1,19 @@
+// Bundles the CLI into one ESM file: loading ~80 modules through Node's ESM loader cost ~150 ms of
+// every invocation; one file costs ~70 ms. tsc still type-checks (npm run build:ts).
+import { build } from 'esbuild';
+import { readFileSync } from 'node:fs';
+
+const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+await build({
+  entryPoints: ['cmd/main.ts'],
+  outfile: 'dist/tsbuild.mjs',
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  sourcemap: 'linked',
+  logLevel: 'warning',
+  define: { TSBUILD_VERSION: JSON.stringify(pkg.version) },
+  // Some dependencies are CommonJS and call require(): give the bundle one.
+  banner: { js: "import { createRequire as __tsbuildRequire } from 'node:module'; const require = __tsbuildRequire(import.meta.url);" },
+});
