@@ -40,6 +40,13 @@ export interface VertexOutcome {
   cached: boolean;
 }
 
+function reachesContext(v: Vertex, seen = new Set<Vertex>()): boolean {
+  if (seen.has(v)) return false;
+  seen.add(v);
+  if (v.op.kind === 'source' && v.op.source.type === 'context') return true;
+  return v.inputs.some((i) => reachesContext(i, seen));
+}
+
 export class Solver {
   private readonly cache: BuildCache;
   private readonly keys = new Map<Vertex, Promise<Digest>>();
@@ -68,6 +75,9 @@ export class Solver {
   }
 
   async solve(root: Vertex): Promise<LayerChain> {
+    // Every key (so every context checksum) is known before anything runs: show that phase as
+    // BuildKit's context-loading step when the build reads the context.
+    if (reachesContext(root)) await step(this.o.progress, 'context', '[internal] load build context', () => this.key(root));
     const r = await this.result(root);
     if (r.kind !== 'chain') throw new Error('the build target is not a filesystem');
     await (await this.stats()).save(this.o.store);
