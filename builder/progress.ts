@@ -7,7 +7,9 @@ export type ProgressEvent =
   | { type: 'vertex-done'; id: string; time: number; duration: number }
   | { type: 'vertex-error'; id: string; message: string; duration: number }
   | { type: 'log'; id: string; stream: 'stdout' | 'stderr'; data: Buffer; time: number }
-  | { type: 'warning'; rule?: string; message: string; location?: SourceLocation };
+  | { type: 'warning'; rule?: string; message: string; location?: SourceLocation }
+  /** Byte progress of one blob moving to or from a registry, under the step `id`. */
+  | { type: 'transfer'; id: string; digest: string; current: number; total: number; state: 'running' | 'done' | 'exists' | 'mounted' };
 
 export type ProgressSink = (e: ProgressEvent) => void;
 

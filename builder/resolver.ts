@@ -8,7 +8,20 @@ import type { ContentStore } from '../snapshotter/content.js';
 import type { ImageStore } from '../snapshotter/images.js';
 import { RefNameAnnotation } from '../snapshotter/images.js';
 import { hostPlatform, isDigest, MediaType, type Descriptor, type Digest, type ImageConfig, type Index, type Manifest, type Platform } from '../snapshotter/oci.js';
-import { InvalidReferenceError, normalizeReference, familiarName } from '../snapshotter/reference.js';
+import { InvalidReferenceError, normalizeReference, familiarName, parseReference, formatReference } from '../snapshotter/reference.js';
+import type { Registries } from '../snapshotter/registry/registries.js';
+import type { BlobSources } from '../snapshotter/registry/sources.js';
+import { pullImage } from '../snapshotter/registry/transfer.js';
+import { step, type ProgressSink } from './progress.js';
+
+/** Where images not in the local store come from. */
+export interface PullSource {
+  registries: Registries;
+  sources: BlobSources;
+  progress?: ProgressSink;
+  /** Resolve tags against the registry even when the image is in the local store (`--pull`). */
+  always?: boolean;
+}
 
 export class ImageNotFoundError extends Error {
   readonly userError = true;
@@ -31,7 +44,14 @@ function platformMatches(p: Platform | undefined, want: Platform): boolean {
 }
 
 export class ImageResolver {
-  constructor(private readonly content: ContentStore, private readonly images: ImageStore, private readonly platform: Platform = hostPlatform()) {}
+  private readonly pulled = new Map<string, Promise<Descriptor>>();
+
+  constructor(
+    private readonly content: ContentStore,
+    private readonly images: ImageStore,
+    private readonly platform: Platform = hostPlatform(),
+    private readonly remote?: PullSource,
+  ) {}
 
   async resolve(ref: string): Promise<ResolvedImage> {
     if (ref.startsWith('oci-layout://')) return this.fromLayout(ref);
@@ -42,12 +62,39 @@ export class ImageResolver {
       if (e instanceof InvalidReferenceError) throw new ImageNotFoundError(ref, e.message);
       throw e;
     }
-    const desc = await this.images.resolve(name);
+    let desc = this.remote?.always ? undefined : await this.images.resolve(name);
+    if (!desc && this.remote) desc = await this.pull(name);
     if (!desc) {
       throw new ImageNotFoundError(ref, `no image named ${familiarName(name)} in the local store (see \`tsbuild images\`); build or import it first, e.g. FROM oci-layout://DIR:TAG`);
     }
     const { manifestDigest, config } = await this.pickManifest(desc);
     return { source: { type: 'image', ref: familiarName(name), origin: { kind: 'store' }, manifestDigest, platform: this.platform }, config };
+  }
+
+  /** Pulls `name` into the store and tags it there; each name is pulled once per build. */
+  pull(name: string): Promise<Descriptor> {
+    let p = this.pulled.get(name);
+    if (!p) {
+      p = this.pullOnce(name);
+      this.pulled.set(name, p);
+    }
+    return p;
+  }
+
+  private async pullOnce(name: string): Promise<Descriptor> {
+    const remote = this.remote!;
+    const progress = remote.progress ?? (() => {});
+    const id = `pull:${name}`;
+    const ref = parseReference(name);
+    return step(progress, id, `[internal] load metadata for ${formatReference(ref)}`, async () => {
+      const img = await pullImage(remote.registries, this.content, remote.sources, ref, {
+        platform: this.platform,
+        onTransfer: (t) => progress({ type: 'transfer', id, digest: t.digest, current: t.current, total: t.size, state: t.state }),
+      });
+      // A pull by digest is kept under its digest; by tag, under the tag.
+      await this.images.tag(name, img.manifest);
+      return img.manifest;
+    });
   }
 
   /** Walks an index down to the manifest for our platform. */

@@ -17,6 +17,9 @@ import { familiarName, normalizeReference, InvalidReferenceError } from '../snap
 import { Snapshots } from '../snapshotter/snapshots.js';
 import { Store } from '../snapshotter/store.js';
 import { UsageError } from './errors.js';
+import { openRegistries, pushManifest, type RegistryFlags } from './registry.js';
+import type { ManifestFormat } from '../snapshotter/registry/format.js';
+import { BlobSources } from '../snapshotter/registry/sources.js';
 
 export interface BuildOptions {
   context: string;
@@ -28,6 +31,12 @@ export interface BuildOptions {
   outputs: Output[];
   root?: string;
   signal?: AbortSignal;
+  /** Push every tag after the build. */
+  push?: boolean;
+  /** Resolve base images against their registry even when stored locally. */
+  pull?: boolean;
+  format?: ManifestFormat;
+  registry?: RegistryFlags;
 }
 
 export type Output = { type: 'image' } | { type: 'oci'; dest: string };
@@ -76,6 +85,7 @@ export async function build(o: BuildOptions, progress: ProgressSink, dockerfileT
       throw e;
     }
   });
+  if (o.push && names.length === 0) throw new UsageError('--push needs a name to push to', 'add -t registry.example/team/app:tag');
   const dockerfilePath = path.resolve(o.file ? o.file : path.join(contextDir, 'Dockerfile'));
   const filename = o.file ? path.relative(process.cwd(), dockerfilePath) || o.file : 'Dockerfile';
   const dockerfile = await readFile(dockerfilePath, 'utf8').catch(() => {
@@ -90,11 +100,13 @@ export async function build(o: BuildOptions, progress: ProgressSink, dockerfileT
   const epoch = sourceDateEpoch(o.buildArgs);
 
   const store = Store.open(o.root);
+  const registries = openRegistries(o.registry ?? { insecureRegistries: [] });
   try {
     const content = new ContentStore(store);
     const images = new ImageStore(store);
     const snapshots = new Snapshots(store, content);
-    const resolver = new ImageResolver(content, images);
+    const sources = new BlobSources(store);
+    const resolver = new ImageResolver(content, images, undefined, { registries, sources, progress, always: o.pull });
     const { definition, warnings } = await step(progress, 'definition', `[internal] load build definition from ${path.basename(dockerfilePath)}`, () =>
       convertDockerfile({
         dockerfile,
@@ -117,8 +129,12 @@ export async function build(o: BuildOptions, progress: ProgressSink, dockerfileT
       }
       return img;
     });
+    if (o.push) {
+      for (const name of names) await pushManifest({ content, registries, sources, progress }, image.manifest, name, o.format ?? 'oci');
+    }
     return { manifest: image.manifest, configDigest: image.configDescriptor.digest, names: names.map(familiarName), dockerfile };
   } finally {
+    await registries.close();
     await store.close();
   }
 }

@@ -7,6 +7,8 @@ import { formatError, UsageError } from './errors.js';
 import { inspectImage, listImages, removeImages } from './images.js';
 import { createRenderer, type ProgressMode } from './progress.js';
 import { runImage, type RunOptions } from './run.js';
+import { loginCommand, loginHost, logoutCommand, pullCommand, pushCommand, tagCommand, type RegistryFlags } from './registry.js';
+import type { ManifestFormat } from '../snapshotter/registry/format.js';
 
 function buildArgs(list: string[] | undefined): Map<string, string> {
   const m = new Map<string, string>();
@@ -42,6 +44,8 @@ async function main(argv: string[]): Promise<number> {
     .usage('$0 [build] [options] CONTEXT\n\nBuild container images from Dockerfiles, without a daemon.')
     .option('root', { type: 'string', describe: 'store directory (default: $TSBUILD_ROOT, /var/lib/tsbuild as root)' })
     .option('debug', { type: 'boolean', describe: 'show stack traces for errors' })
+    .option('insecure-registry', { type: 'string', coerce: list, describe: 'registry host allowed plain HTTP or unverified TLS; repeatable' })
+    .option('registry-ca', { type: 'string', describe: 'PEM file of an extra CA to trust for registries' })
     .command(
       ['build <context>', '$0 <context>'],
       'Build an image from a Dockerfile',
@@ -55,9 +59,12 @@ async function main(argv: string[]): Promise<number> {
           .option('cache', { type: 'boolean', default: true, describe: 'use the build cache (--no-cache to disable)' })
           .option('progress', { type: 'string', choices: ['auto', 'plain', 'json', 'quiet'], default: 'auto' })
           .option('output', { alias: 'o', type: 'string', coerce: list, describe: 'type=oci,dest=FILE; repeatable' })
-          .option('quiet', { alias: 'q', type: 'boolean', describe: 'print only the image digest' }),
+          .option('quiet', { alias: 'q', type: 'boolean', describe: 'print only the image digest' })
+          .option('push', { type: 'boolean', describe: 'push every -t name to its registry after the build' })
+          .option('pull', { type: 'boolean', describe: 'resolve base images against their registry even when stored locally' })
+          .option('format', { type: 'string', choices: ['oci', 'docker'], default: 'oci', describe: 'manifest format to push' }),
       async (a) => {
-        const mode: ProgressMode = a.quiet ? 'quiet' : a.progress === 'json' ? 'json' : a.progress === 'quiet' ? 'quiet' : 'plain';
+        const mode: ProgressMode = a.quiet ? 'quiet' : progressMode(a.progress);
         const renderer = createRenderer(mode);
         const outputs: Output[] = (a.output ?? []).map(parseOutput);
         const abort = new AbortController();
@@ -67,7 +74,21 @@ async function main(argv: string[]): Promise<number> {
         const text: { value?: string } = {};
         try {
           const r = await build(
-            { context: a.context!, file: a.file, tags: a.tag ?? [], buildArgs: buildArgs(a['build-arg']), target: a.target, noCache: !a.cache, outputs, root: a.root, signal: abort.signal },
+            {
+              context: a.context!,
+              file: a.file,
+              tags: a.tag ?? [],
+              buildArgs: buildArgs(a['build-arg']),
+              target: a.target,
+              noCache: !a.cache,
+              outputs,
+              root: a.root,
+              signal: abort.signal,
+              push: a.push,
+              pull: a.pull,
+              format: a.format as ManifestFormat,
+              registry: registryFlags(a, abort.signal),
+            },
             renderer.sink,
             text,
           );
@@ -86,6 +107,58 @@ async function main(argv: string[]): Promise<number> {
         }
       },
     )
+    .command('pull <image>', 'Pull an image from a registry into the local store', (y) => y.positional('image', { type: 'string', demandOption: true }).option('progress', progressOption), async (a) => {
+      const renderer = createRenderer(progressMode(a.progress));
+      try {
+        const digest = await pullCommand(a.image!, registryFlags(a), a.root, renderer.sink);
+        process.stdout.write(`${digest}\n`);
+      } finally {
+        renderer.close();
+      }
+    })
+    .command(
+      'push <image> [destination]',
+      'Push an image from the local store to a registry',
+      (y) =>
+        y
+          .positional('image', { type: 'string', demandOption: true })
+          .positional('destination', { type: 'string', describe: 'another name to push to (default: the image name)' })
+          .option('format', { type: 'string', choices: ['oci', 'docker'], default: 'oci' })
+          .option('progress', progressOption),
+      async (a) => {
+        const renderer = createRenderer(progressMode(a.progress));
+        try {
+          const digest = await pushCommand(a.image!, a.destination, a.format as ManifestFormat, registryFlags(a), a.root, renderer.sink);
+          process.stdout.write(`${digest}\n`);
+        } finally {
+          renderer.close();
+        }
+      },
+    )
+    .command('tag <source> <target>', 'Give an image in the local store another name', (y) => y.positional('source', { type: 'string', demandOption: true }).positional('target', { type: 'string', demandOption: true }), async (a) => {
+      await tagCommand(a.source!, a.target!, a.root);
+    })
+    .command(
+      'login [server]',
+      'Save credentials for a registry (in docker config.json or its credential helper)',
+      (y) =>
+        y
+          .positional('server', { type: 'string', describe: 'registry host (default: Docker Hub)' })
+          .option('username', { alias: 'u', type: 'string', demandOption: true })
+          .option('password', { alias: 'p', type: 'string', describe: 'insecure: visible in the process list; prefer --password-stdin' })
+          .option('password-stdin', { type: 'boolean', describe: 'read the password from standard input' }),
+      async (a) => {
+        let password = a.password;
+        if (a['password-stdin']) password = (await readStdin()).replace(/\r?\n$/, '');
+        if (!password) throw new UsageError('login needs a password', 'pass --password-stdin (e.g. echo "$TOKEN" | tsbuild login -u me --password-stdin registry.example)');
+        const where = await loginCommand(a.server, a.username!, password, registryFlags(a));
+        process.stdout.write(`Login Succeeded (credentials saved in ${where})\n`);
+      },
+    )
+    .command('logout [server]', 'Remove saved credentials for a registry', (y) => y.positional('server', { type: 'string' }), async (a) => {
+      const removed = await logoutCommand(a.server);
+      process.stdout.write(removed ? `Removing login credentials for ${loginHost(a.server)}\n` : `Not logged in to ${loginHost(a.server)}\n`);
+    })
     .command('images', 'List images in the local store', (y) => y, async (a) => {
       process.stdout.write(`${await listImages(a.root)}\n`);
     })
@@ -105,6 +178,22 @@ async function main(argv: string[]): Promise<number> {
     })
     .parseAsync();
   return 0;
+}
+
+const progressOption = { type: 'string', choices: ['auto', 'plain', 'json', 'quiet'], default: 'auto' } as const;
+
+function progressMode(p: string | undefined): ProgressMode {
+  return p === 'json' ? 'json' : p === 'quiet' ? 'quiet' : 'plain';
+}
+
+function registryFlags(a: { 'insecure-registry'?: string[]; 'registry-ca'?: string }, signal?: AbortSignal): RegistryFlags {
+  return { insecureRegistries: a['insecure-registry'] ?? [], registryCa: a['registry-ca'], signal };
+}
+
+async function readStdin(): Promise<string> {
+  let s = '';
+  for await (const chunk of process.stdin) s += chunk;
+  return s;
 }
 
 function parseRunArgs(args: string[]): RunOptions {

@@ -16,13 +16,24 @@ export function createRenderer(mode: ProgressMode, out: NodeJS.WritableStream = 
 }
 
 function jsonRenderer(out: NodeJS.WritableStream): Renderer {
+  // Running transfers report every chunk: keep one event per blob per 200 ms.
+  const lastTransfer = new Map<string, number>();
   return {
     sink: (e) => {
+      if (e.type === 'transfer' && e.state === 'running') {
+        const now = Date.now();
+        if (now - (lastTransfer.get(e.digest) ?? 0) < 200) return;
+        lastTransfer.set(e.digest, now);
+      }
       const data = e.type === 'log' ? { ...e, data: e.data.toString('utf8') } : e;
       out.write(`${JSON.stringify(data)}\n`);
     },
     close: () => {},
   };
+}
+
+function megabytes(n: number): string {
+  return n < 1e6 ? `${(n / 1e3).toFixed(1)}kB` : `${(n / 1e6).toFixed(1)}MB`;
 }
 
 function plainRenderer(out: NodeJS.WritableStream): Renderer {
@@ -76,6 +87,12 @@ function plainRenderer(out: NodeJS.WritableStream): Renderer {
         case 'warning':
           warnings.push(e);
           break;
+        case 'transfer': {
+          if (e.state === 'running') break; // plain output keeps one line per blob
+          const what = e.state === 'done' ? `${megabytes(e.total)} done` : e.state === 'exists' ? 'already exists' : 'mounted from another repository';
+          out.write(`#${num(e.id)} ${e.digest} ${what}\n`);
+          break;
+        }
       }
     },
     close: () => {
