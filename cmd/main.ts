@@ -224,9 +224,22 @@ function parseRunArgs(args: string[]): RunOptions {
   throw new UsageError('run needs an image', 'tsbuild run [--rm] IMAGE [COMMAND...]');
 }
 
+// If the event loop drains while a command is still awaiting something, a promise was left
+// unsettled (a bug): never let that look like success.
+let finished = false;
+process.on('beforeExit', () => {
+  if (finished) return;
+  process.stderr.write('ERROR: tsbuild stopped with its work unfinished (an internal error; please report it with --debug output)\n');
+  process.exit(1);
+});
+
 main(hideBin(process.argv)).then(
-  (code) => process.exit(code),
+  (code) => {
+    finished = true;
+    process.exit(code);
+  },
   (err) => {
+    finished = true;
     debug ||= process.env.TSBUILD_DEBUG === '1';
     process.stderr.write(`${formatError(err, { dockerfile: dockerfileForErrors, debug })}\n`);
     process.exit(1);

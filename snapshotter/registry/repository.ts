@@ -2,7 +2,7 @@
 // is checked against its digest (the exact bytes received, never re-serialised); uploads check the
 // registry first and mount from a sibling repository when they can.
 import { createHash } from 'node:crypto';
-import { Transform, type Readable } from 'node:stream';
+import { pipeline, Transform, type Readable } from 'node:stream';
 import { DigestMismatchError, type ContentStore } from '../content.js';
 import { MediaType, type Descriptor, type Digest } from '../oci.js';
 import { describeErrorBody, RegistryError } from './errors.js';
@@ -28,13 +28,16 @@ function digestOf(bytes: Buffer): Digest {
   return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 }
 
-function counter(onProgress?: ProgressFn): Transform {
-  return new Transform({
+/** `source` with byte progress. pipeline(), not pipe(): an error in the source (a reset
+ *  connection, a vanished file) must fail the consumer instead of leaving it waiting forever. */
+function counted(source: Readable, onProgress?: ProgressFn): Readable {
+  const counter = new Transform({
     transform(chunk: Buffer, _enc, cb) {
       onProgress?.(chunk.length);
       cb(null, chunk);
     },
   });
+  return pipeline(source, counter, () => {});
 }
 
 export class Repository {
@@ -104,10 +107,10 @@ export class Repository {
           res = await this.transport.send({ method: 'GET', path: location, scopes: [this.scope('pull')] });
         }
         if (res.status !== 200) await this.fail(res, `GET blob ${desc.digest}`);
-        await content.put(res.body.pipe(counter((n) => {
+        await content.put(counted(res.body, (n) => {
           received += n;
           onProgress?.(n);
-        })), desc.digest);
+        }), desc.digest);
         return;
       } catch (e) {
         onProgress?.(-received);
@@ -148,7 +151,7 @@ export class Repository {
         if (start.status !== 202) throw new RegistryError(`starting upload of ${desc.digest}: ${start.status}`, this.host, start.status);
         let location = this.absolute(responseHeader(start.headers, 'location'));
         if (desc.size <= MONOLITHIC_LIMIT) {
-          await this.finish(location, desc, () => open().pipe(counter(progress)), desc.size);
+          await this.finish(location, desc, () => counted(open(), progress), desc.size);
           return 'uploaded';
         }
         for (let offset = 0; offset < desc.size; offset += CHUNK_SIZE) {
@@ -157,7 +160,7 @@ export class Repository {
             method: 'PATCH',
             path: location,
             headers: { 'content-type': 'application/octet-stream', 'content-range': `${offset}-${end}`, 'content-length': String(end - offset + 1) },
-            body: () => open(offset, end).pipe(counter(progress)),
+            body: () => counted(open(offset, end), progress),
             scopes: [this.scope('pull,push')],
             retry: false,
           });

@@ -115,13 +115,21 @@ export class RegistryTransport {
     this.base ??= (async () => {
       const api = apiHost(this.host);
       const mayHttp = this.insecure || isLoopback(this.host);
+      let httpsError: unknown;
       try {
         await this.ping(`https://${api}`);
         return `https://${api}`;
       } catch (e) {
         if (!mayHttp || e instanceof RegistryError) throw e;
+        httpsError = e;
       }
-      await this.ping(`http://${api}`);
+      try {
+        await this.ping(`http://${api}`);
+      } catch {
+        // Neither works: the https failure (often an untrusted certificate) is the useful one.
+        const err = httpsError as NodeJS.ErrnoException;
+        throw new RegistryError(`cannot reach ${this.host}: ${err.message}`, this.host, undefined, err.code, /CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(err.code ?? '') ? `trust its CA with --registry-ca FILE, or pass --insecure-registry ${this.host}` : 'is the registry running?');
+      }
       return `http://${api}`;
     })();
     return this.base;
@@ -191,7 +199,10 @@ export class RegistryTransport {
       if (status === 401 || status === 403) {
         const { text } = describeErrorBody(await res.body.text());
         const creds = await this.credentials();
-        throw new AuthError(this.host, status === 403 || creds ? `access denied (${text || status})` : `the registry requires authentication (${text || status})`, creds ? `the credentials for ${this.host} lack access to this repository` : `log in first: tsbuild login ${this.host}`);
+        if (!creds) throw new AuthError(this.host, `the registry requires authentication (${text || status})`, `log in first: tsbuild login ${this.host}`);
+        // With Basic auth a 401 can only mean the credentials are wrong; a 403 means they lack access.
+        if (status === 401 && this.challenge?.scheme === 'basic') throw new AuthError(this.host, 'incorrect username or password', `tsbuild login ${this.host} with valid credentials`);
+        throw new AuthError(this.host, `access denied (${text || status})`, `the credentials for ${this.host} lack access to this repository`);
       }
       return { status, headers: res.headers, body: res.body };
     }

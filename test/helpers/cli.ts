@@ -19,13 +19,14 @@ export function tmpDir(prefix = 'tsbuild-test-'): string {
   return mkdtempSync(path.join(os.tmpdir(), prefix));
 }
 
-export function tsbuild(args: string[], opts: { root: string; cwd?: string; env?: NodeJS.ProcessEnv } = { root: '' }): Promise<CliResult> {
+export function tsbuild(args: string[], opts: { root: string; cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = { root: '' }): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [cliPath, ...args], {
       cwd: opts.cwd ?? repoRoot,
       env: { ...process.env, TSBUILD_ROOT: opts.root, ...opts.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });
+    child.stdin?.end(opts.input);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -36,7 +37,7 @@ export function tsbuild(args: string[], opts: { root: string; cwd?: string; env?
 }
 
 /** Fails the caller with the CLI's output when it did not succeed. */
-export async function tsbuildOk(args: string[], opts: { root: string; cwd?: string; env?: NodeJS.ProcessEnv }): Promise<CliResult> {
+export async function tsbuildOk(args: string[], opts: { root: string; cwd?: string; env?: NodeJS.ProcessEnv; input?: string }): Promise<CliResult> {
   const r = await tsbuild(args, opts);
   if (r.code !== 0) throw new Error(`tsbuild ${args.join(' ')} exited ${r.code}\n${r.stderr}\n${r.stdout}`);
   return r;
