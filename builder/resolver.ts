@@ -12,6 +12,7 @@ import { InvalidReferenceError, normalizeReference, familiarName, parseReference
 import type { Registries } from '../snapshotter/registry/registries.js';
 import type { BlobSources } from '../snapshotter/registry/sources.js';
 import { pullImage } from '../snapshotter/registry/transfer.js';
+import { RegistryError } from '../snapshotter/registry/errors.js';
 import { step, type ProgressSink } from './progress.js';
 
 /** Where images not in the local store come from. */
@@ -25,8 +26,8 @@ export interface PullSource {
 
 export class ImageNotFoundError extends Error {
   readonly userError = true;
-  constructor(readonly ref: string, readonly hint?: string) {
-    super(`failed to resolve source metadata for ${ref}: image not found`);
+  constructor(readonly ref: string, readonly hint?: string, reason = 'image not found') {
+    super(`failed to resolve source metadata for ${ref}: ${reason}`);
   }
 }
 
@@ -63,7 +64,15 @@ export class ImageResolver {
       throw e;
     }
     let desc = this.remote?.always ? undefined : await this.images.resolve(name);
-    if (!desc && this.remote) desc = await this.pull(name);
+    if (!desc && this.remote) {
+      try {
+        desc = await this.pull(name);
+      } catch (e) {
+        if (!(e instanceof RegistryError)) throw e;
+        const local = this.remote.always ? '' : ` It is not in the local store either (see \`tsbuild images\`).`;
+        throw new ImageNotFoundError(name, `${e.hint ? `${e.hint}.` : ''}${local}`.trim() || undefined, `image not found: ${e.message}`);
+      }
+    }
     if (!desc) {
       throw new ImageNotFoundError(ref, `no image named ${familiarName(name)} in the local store (see \`tsbuild images\`); build or import it first, e.g. FROM oci-layout://DIR:TAG`);
     }

@@ -142,7 +142,8 @@ export class RegistryTransport {
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
       if (base.startsWith('https:') && !this.insecure && !isLoopback(this.host)) {
-        throw new RegistryError(`cannot reach ${this.host} over https: ${err.message}`, this.host, undefined, err.code, 'check the name and network; for a registry without TLS pass --insecure-registry ' + this.host);
+        const tlsProblem = /EPROTO|ERR_SSL|CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(`${err.code} ${err.message}`);
+        throw new RegistryError(`cannot reach ${this.host} over https: ${err.message}`, this.host, undefined, err.code, tlsProblem ? `for a registry without valid TLS pass --insecure-registry ${this.host}, or trust its CA with --registry-ca FILE` : 'check the registry name and the network connection');
       }
       throw e;
     }
