@@ -151,8 +151,11 @@ test('faults: 5xx, 429 with Retry-After, resets and truncated bodies are retried
     { method: 'HEAD', path: /\/blobs\//, times: 2, fault: { kind: 'status', status: 503 } },
     { method: 'POST', path: /\/blobs\/uploads\//, times: 1, fault: { kind: 'status', status: 500 } },
     { method: 'PUT', path: /\/manifests\//, times: 1, fault: { kind: 'status', status: 429, headers: { 'retry-after': '1' } } },
+    // An upload that fails at its last step restarts from a new session.
+    { method: 'PUT', path: /\/blobs\/uploads\//, times: 1, fault: { kind: 'status', status: 500 } },
   );
   t.is(digestOf((await tsbuildOk(['push', name], { root })).stdout), digest);
+  t.true(px.requests.filter((r) => r.method === 'POST').length >= 3, 'the failed upload started over');
   px.clear();
   px.addFaults(
     { method: 'GET', path: /\/manifests\//, times: 1, fault: { kind: 'status', status: 502 } },
@@ -163,6 +166,24 @@ test('faults: 5xx, 429 with Retry-After, resets and truncated bodies are retried
   t.is(digestOf((await tsbuildOk(['pull', name], { root: fresh })).stdout), digest);
   t.is((await tsbuildOk(['run', name, 'cat', '/payload'], { root: fresh })).stdout, 'flaky\n');
   t.true(px.requests.some((r) => r.fault === 'reset') && px.requests.some((r) => r.fault === 'truncate'));
+});
+
+test('a large layer goes up in chunks and comes back identical', async (t) => {
+  const reg = await registry();
+  const px = await proxy(reg);
+  const name = `${px.host}/large:1`;
+  const root = await storeWithBusybox();
+  // 20 MB of random data: above the 16 MiB monolithic limit, and incompressible.
+  const built = await tsbuildOk(['build', '-q', '-t', name, makeContext({ Dockerfile: 'FROM busybox\nRUN head -c 20000000 /dev/urandom > /big\n' })], { root });
+  const digest = built.stdout.trim();
+  t.is(digestOf((await tsbuildOk(['push', name], { root })).stdout), digest);
+  const patches = px.requests.filter((r) => r.method === 'PATCH');
+  t.is(patches.length, 2);
+  t.true(patches.every((p) => p.status === 202 && p.bytesIn > 0));
+  const fresh = tmpDir('tsbuild-root-');
+  t.is(digestOf((await tsbuildOk(['pull', name], { root: fresh })).stdout), digest);
+  const sum = (r: string) => tsbuildOk(['run', name, 'md5sum', '/big'], { root: r }).then((x) => x.stdout);
+  t.is(await sum(fresh), await sum(root));
 });
 
 test('a blob with a wrong digest is never stored or tagged', async (t) => {
