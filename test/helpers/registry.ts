@@ -13,6 +13,9 @@
 //     recording every request and injecting faults (status / reset / truncate / corrupt / delay).
 //   writeTestImage(dir) → a tiny single-layer OCI image layout, for `skopeo copy oci:DIR:TAG …`.
 //
+// The token server and the proxy run inside the test process: drive clients (curl, skopeo, the
+// CLI) with async child_process calls — execFileSync blocks the event loop and deadlocks them.
+//
 // Everything listens on 127.0.0.1 only. Registries are spawned under `setpriv --pdeathsig KILL`
 // so the kernel kills them if the test process dies without running its exit handlers, and a
 // process 'exit' handler kills whatever stop() was not called for.
