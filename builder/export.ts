@@ -42,6 +42,7 @@ export async function exportImage(
     history.push(entry);
   }
   const config: ImageConfig = {
+    ...(def.config.author ? { author: def.config.author } : {}),
     architecture: def.config.architecture,
     os: def.config.os,
     ...(def.config.variant ? { variant: def.config.variant } : {}),

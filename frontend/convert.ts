@@ -5,7 +5,7 @@ import type { BuildDefinition, ContextSource, ImageSource, SourceLocation, Verte
 import type { ImageConfig, Platform, RunConfig } from '../snapshotter/oci.js';
 import { DockerfileError } from './errors.js';
 import { flagValue, knownInstructions, locationOf, nodeError, parseFlags, suggestInstruction, type Flags } from './instructions.js';
-import { parse, ParseError, type Node } from './parser.js';
+import { parse, parseJSONForm, ParseError, type Node } from './parser.js';
 import { ExpansionError, expandWord, expandWords, type Env } from './shell.js';
 import { parseDockerignore } from './dockerignore.js';
 
@@ -66,6 +66,7 @@ interface StageState {
   history: HistoryItem[];
   baseHistory: ImageConfig['history'];
   cmdSet: boolean;
+  author?: string;
   /** The stage's platform fields for the image config. */
   platform: Platform;
 }
@@ -150,9 +151,23 @@ class Converter {
     }
   }
 
+  /** TARGETPLATFORM & co.: predefined in the global scope (a stage must redeclare them). */
+  private platformArgs(): Map<string, string> {
+    const p = this.input.platform;
+    const platform = `${p.os}/${p.architecture}${p.variant ? `/${p.variant}` : ''}`;
+    const m = new Map<string, string>();
+    for (const prefix of ['TARGET', 'BUILD']) {
+      m.set(`${prefix}PLATFORM`, platform);
+      m.set(`${prefix}OS`, p.os);
+      m.set(`${prefix}ARCH`, p.architecture);
+      m.set(`${prefix}VARIANT`, p.variant ?? '');
+    }
+    return m;
+  }
+
   /** Global ARG values as seen by FROM lines: defaults overridden by --build-arg. */
   private globalEnv(): Map<string, string> {
-    const env = new Map<string, string>();
+    const env = this.platformArgs();
     for (const [k, v] of this.globalArgs) {
       const value = this.input.buildArgs.get(k) ?? v;
       if (value !== undefined) env.set(k, value);
@@ -207,6 +222,7 @@ class Converter {
     }
     const state = await this.convertStage(target, []);
     const config: ImageConfig = {
+      ...(state.author ? { author: state.author } : {}),
       architecture: state.platform.architecture,
       os: state.platform.os,
       ...(state.platform.variant ? { variant: state.platform.variant } : {}),
@@ -244,9 +260,17 @@ class Converter {
     const baseWord = node.rest.split(/[ \t]+/)[0]!;
     const base = this.expand(node, baseWord, globalEnv);
     if (!base) this.fail(node, `base name (${baseWord}) should not be blank`, 'check the ARG used in FROM has a value');
-    const total = this.stepCount(stage);
+    const platformFlag = flagValue(parseFlags(node, this.input.filename), 'platform');
+    if (platformFlag !== undefined) {
+      const want = this.expand(node, platformFlag, globalEnv);
+      const host = globalEnv.get('BUILDPLATFORM')!;
+      if (want.replace(/\/v8$/, '') !== host.replace(/\/v8$/, '')) {
+        this.fail(node, `FROM --platform=${want}: building for another platform than ${host} is not supported by this version of tsbuild yet`, 'drop --platform, or use --platform=$BUILDPLATFORM');
+      }
+    }
     const label = this.stageLabel(stage);
     let step = 1;
+    let total = this.stepCount(stage);
     const stepName = (text: string): string => `[${label}${step}/${total}] ${text}`;
 
     let st: StageState;
@@ -286,7 +310,12 @@ class Converter {
     }
     step++;
 
-    for (const n of stage.nodes) {
+    // ONBUILD triggers of the base run first, once: the child image does not pass them on.
+    const triggers = this.onbuildTriggers(node, st.config.OnBuild ?? []);
+    if (st.config.OnBuild) st.config.OnBuild = null;
+    total += triggers.filter((n) => ['RUN', 'COPY', 'ADD', 'WORKDIR'].includes(n.instruction)).length;
+
+    for (const n of [...triggers, ...stage.nodes]) {
       const flags = parseFlags(n, this.input.filename);
       const makesVertex = ['RUN', 'COPY', 'ADD', 'WORKDIR'].includes(n.instruction);
       await this.dispatch(n, flags, st, stepName, stage, inChain);
@@ -294,6 +323,20 @@ class Converter {
     }
     stage.state = st;
     return st;
+  }
+
+  /** Parses a base image's ONBUILD triggers as instructions located at the FROM line. */
+  private onbuildTriggers(from: Node, triggers: string[]): Node[] {
+    return triggers.flatMap((t) => {
+      let parsed;
+      try {
+        parsed = parse(t);
+      } catch (e) {
+        if (e instanceof ParseError) this.fail(from, `invalid ONBUILD trigger "${t}" in the base image: ${e.message}`);
+        throw e;
+      }
+      return parsed.nodes.map((n) => ({ ...n, startLine: from.startLine, endLine: from.endLine, original: `${from.original.split('\n')[0]} (ONBUILD ${t})` }));
+    });
   }
 
   private freshState(vertex: Vertex, config: RunConfig, baseHistory: ImageConfig['history'], platform: Platform): StageState {
@@ -325,7 +368,7 @@ class Converter {
       case 'ARG': {
         for (const [k, def] of this.argPairs(n, scope)) {
           const fromBuild = this.input.buildArgs.get(k);
-          const global = this.globalArgs.has(k) ? this.globalEnv().get(k) : undefined;
+          const global = this.globalArgs.has(k) || this.platformArgs().has(k) ? this.globalEnv().get(k) : undefined;
           const value = fromBuild ?? def ?? global;
           st.args.set(k, value);
           st.history.push({ createdBy: `ARG ${k}${def !== undefined ? `=${def}` : ''}` });
@@ -348,7 +391,21 @@ class Converter {
       }
       case 'MAINTAINER': {
         this.warnings.push({ rule: 'MaintainerDeprecated', message: 'Maintainer instruction is deprecated in favor of using label', location: this.loc(n) });
-        st.history.push({ createdBy: `MAINTAINER ${n.rest}` });
+        st.author = n.rest.trim();
+        st.history.push({ createdBy: `MAINTAINER ${st.author}` });
+        return;
+      }
+      case 'HEALTHCHECK':
+        return this.healthcheck(n, flags, st);
+      case 'ONBUILD': {
+        const trigger = n.rest.trim();
+        const word = trigger.split(/\s+/)[0]?.toUpperCase() ?? '';
+        if (!word) this.fail(n, 'ONBUILD requires at least one argument', 'ONBUILD <instruction>');
+        if (word === 'ONBUILD') this.fail(n, 'Chaining ONBUILD via `ONBUILD ONBUILD` isn\'t allowed');
+        if (word === 'FROM' || word === 'MAINTAINER') this.fail(n, `${word} isn't allowed as an ONBUILD trigger`);
+        if (!(knownInstructions as readonly string[]).includes(word)) this.fail(n, `unknown instruction in ONBUILD: ${word}`);
+        st.config.OnBuild = [...(st.config.OnBuild ?? []), trigger];
+        st.history.push({ createdBy: `ONBUILD ${trigger}` });
         return;
       }
       case 'WORKDIR': {
@@ -431,13 +488,44 @@ class Converter {
       case 'ADD':
         this.fail(n, 'ADD is not supported by this version of tsbuild yet', 'use COPY for local files');
         return;
-      case 'ONBUILD':
-      case 'HEALTHCHECK':
-        this.fail(n, `${n.instruction} is not supported by this version of tsbuild yet`);
-        return;
       case 'FROM':
         return;
     }
+  }
+
+  private healthcheck(n: Node, flags: Flags, st: StageState): void {
+    const rest = n.rest.trim();
+    const word = rest.split(/\s+/)[0]?.toUpperCase();
+    if (word === 'NONE') {
+      if (rest.split(/\s+/).length > 1 || flags.size > 0) this.fail(n, 'HEALTHCHECK NONE takes no other arguments');
+      st.config.Healthcheck = { Test: ['NONE'] };
+      st.history.push({ createdBy: 'HEALTHCHECK NONE' });
+      return;
+    }
+    if (word !== 'CMD') this.fail(n, 'HEALTHCHECK requires CMD or NONE', 'HEALTHCHECK [--interval=30s ...] CMD <command>');
+    const cmdText = rest.replace(/^\S+\s*/, '');
+    if (!cmdText) this.fail(n, 'HEALTHCHECK CMD needs a command');
+    const json = parseJSONForm(cmdText);
+    const test = json ? ['CMD', ...json] : ['CMD-SHELL', cmdText];
+    const hc: NonNullable<RunConfig['Healthcheck']> = { Test: test };
+    const durations: Array<[string, 'Interval' | 'Timeout' | 'StartPeriod' | 'StartInterval']> = [
+      ['interval', 'Interval'], ['timeout', 'Timeout'], ['start-period', 'StartPeriod'], ['start-interval', 'StartInterval'],
+    ];
+    for (const [flag, field] of durations) {
+      const v = flagValue(flags, flag);
+      if (v === undefined) continue;
+      const ns = parseDuration(v);
+      if (ns === undefined) this.fail(n, `invalid --${flag} "${v}"`, 'use a duration such as 30s, 1m30s or 500ms');
+      if (ns !== 0 && ns < 1e6) this.fail(n, `Interval "--${flag}" cannot be less than 1ms`);
+      if (ns) hc[field] = ns;
+    }
+    const retries = flagValue(flags, 'retries');
+    if (retries !== undefined) {
+      if (!/^\d+$/.test(retries)) this.fail(n, `invalid --retries "${retries}"`, 'use a whole number');
+      if (Number(retries)) hc.Retries = Number(retries);
+    }
+    st.config.Healthcheck = hc;
+    st.history.push({ createdBy: `HEALTHCHECK &{${goSlice(test)} "${formatDuration(hc.Interval)}" "${formatDuration(hc.Timeout)}" "${formatDuration(hc.StartPeriod)}" "${formatDuration(hc.StartInterval)}" '\\x${(hc.Retries ?? 0).toString(16).padStart(2, '0')}'}` });
   }
 
   /** ENV/LABEL `k=v k2=v2` or legacy `k v`. */
@@ -570,6 +658,35 @@ class Converter {
     });
     st.history.push({ createdBy: `COPY ${fromLabel}${srcs.join(' ')} ${dest0} # buildkit`, vertex: st.vertex });
   }
+}
+
+const durationUnits: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
+
+/** Go's time.ParseDuration, in nanoseconds. */
+export function parseDuration(s: string): number | undefined {
+  if (s === '0') return 0;
+  const re = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)/gy;
+  let total = 0;
+  let pos = 0;
+  for (let m = re.exec(s); m; m = re.exec(s)) {
+    total += Number(m[1]) * durationUnits[m[2]!]!;
+    pos = re.lastIndex;
+  }
+  return pos === s.length && s.length > 0 ? Math.round(total) : undefined;
+}
+
+/** Go's Duration.String(): 1m30s, 500ms, 0s. */
+export function formatDuration(ns: number | undefined): string {
+  if (!ns) return '0s';
+  if (ns < 1e3) return `${ns}ns`;
+  if (ns < 1e6) return `${ns / 1e3}µs`;
+  if (ns < 1e9) return `${ns / 1e6}ms`;
+  let rest = ns / 1e9;
+  const h = Math.floor(rest / 3600);
+  rest -= h * 3600;
+  const m = Math.floor(rest / 60);
+  rest -= m * 60;
+  return `${h ? `${h}h` : ''}${h || m ? `${m}m` : ''}${Number(rest.toFixed(9))}s`;
 }
 
 function splitUser(s: string): Chown {

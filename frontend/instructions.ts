@@ -18,7 +18,6 @@ const allowedFlags: Record<string, readonly string[]> = {
 
 /** Flags the parser accepts but this version does not implement yet: a clear error, not silence. */
 const unimplementedFlags: Record<string, readonly string[]> = {
-  FROM: ['platform'],
   RUN: ['mount', 'security', 'device'],
   COPY: ['link', 'parents', 'exclude'],
   ADD: ['link', 'checksum', 'keep-git-dir', 'exclude', 'unpack'],

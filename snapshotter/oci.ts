@@ -80,6 +80,7 @@ export interface HistoryEntry {
 
 export interface ImageConfig {
   created?: string;
+  author?: string;
   architecture: string;
   os: string;
   variant?: string;
