@@ -2,7 +2,9 @@
 import { readFileSync } from 'node:fs';
 import type { ExecOp } from './graph.js';
 import type { ProgressSink } from './progress.js';
-import { resolveUser } from './user.js';
+import { resolveUser, type ResolvedUser } from './user.js';
+import { prepareMounts, type MountContext, type PreparedMounts } from './mounts.js';
+import path from 'node:path';
 import { spawnContainer, ContainerStartError } from '../native/container.js';
 import type { ActiveSnapshot, LayerChain, Snapshots } from '../snapshotter/snapshots.js';
 import { MergedView } from '../snapshotter/view.js';
@@ -22,6 +24,11 @@ export class ExecError extends Error {
     const why = exitCode !== null ? `exit code: ${exitCode}` : `killed by signal ${signal}`;
     super(`process "${command}" did not complete successfully: ${why}`);
   }
+}
+
+/** runc sets HOME from passwd when the environment lacks it. */
+export function withHome(env: string[], home: string): string[] {
+  return env.some((e) => e.startsWith('HOME=')) ? env : [...env, `HOME=${home}`];
 }
 
 function hostsFile(hostname: string): string {
@@ -52,24 +59,54 @@ class Tail {
   }
 }
 
+export class InsecureNotAllowedError extends Error {
+  readonly userError = true;
+  readonly hint = 'allow it explicitly: tsbuild build --allow security.insecure';
+  constructor() {
+    super('RUN --security=insecure needs the security.insecure entitlement');
+  }
+}
+
 export async function runExec(
   op: ExecOp,
   rootfs: LayerChain,
   active: ActiveSnapshot,
   snapshots: Snapshots,
-  ctx: { id: string; name: string; progress: ProgressSink; signal?: AbortSignal },
+  ctx: { id: string; name: string; progress: ProgressSink; signal?: AbortSignal; mounts: Omit<MountContext, 'scratch'>; allowInsecure?: boolean },
 ): Promise<void> {
+  if (op.insecure && !ctx.allowInsecure) throw new InsecureNotAllowedError();
   const user = resolveUser(new MergedView(snapshots.lowerDirs(rootfs)), op.user);
-  const mount = await snapshots.mount(rootfs, active);
+  const prepared = await prepareMounts(op, { ...ctx.mounts, scratch: path.join(active.dir, 'mounts') });
+  try {
+    await runContainer(op, rootfs, active, snapshots, ctx, user, prepared);
+  } finally {
+    await prepared.release();
+  }
+}
+
+async function runContainer(
+  op: ExecOp,
+  rootfs: LayerChain,
+  active: ActiveSnapshot,
+  snapshots: Snapshots,
+  ctx: { id: string; name: string; progress: ProgressSink; signal?: AbortSignal },
+  user: ResolvedUser,
+  prepared: PreparedMounts,
+): Promise<void> {
+  const mount = await snapshots.mount(rootfs, active, prepared.targets);
   const container = (() => {
     try {
       return spawnContainer(
         {
           rootfs: mount,
           argv: op.args,
-          env: op.env,
+          env: withHome([...op.env, ...prepared.env], user.home),
+          mounts: prepared.mounts,
+          privileged: op.insecure === true,
           cwd: op.cwd,
-          ...user,
+          uid: user.uid,
+          gid: user.gid,
+          additionalGids: user.additionalGids,
           hostname: op.hostname,
           // Without a bridge or CNI here, "default" is the host's network, as BuildKit does without CNI.
           network: op.network === 'none' ? 'none' : 'host',

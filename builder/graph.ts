@@ -33,6 +33,18 @@ export interface SourceOp {
   source: Source;
 }
 
+/** RUN --mount (and inline files BuildKit mounts itself, such as heredoc scripts). */
+export type ExecMount =
+  /** A read-only file with this content (a heredoc script at /dev/pipes/NAME). */
+  | { type: 'file'; target: string; data: string; mode: number }
+  /** A copy of `source` from input `from` (writes, if allowed, are thrown away). */
+  | { type: 'bind'; target: string; from: number; source: string; readonly: boolean }
+  /** A directory kept across builds, keyed by id; never part of cache keys or layers. */
+  | { type: 'cache'; target: string; id: string; sharing: 'shared' | 'private' | 'locked'; readonly: boolean; mode: number; uid: number; gid: number; from?: number; source?: string }
+  | { type: 'tmpfs'; target: string; size?: number }
+  /** A secret given to the build (--secret), as a file or an environment variable; never in keys or layers. */
+  | { type: 'secret'; id: string; target?: string; env?: string; required: boolean; mode: number; uid: number; gid: number };
+
 export interface ExecOp {
   kind: 'exec';
   args: string[];
@@ -42,6 +54,9 @@ export interface ExecOp {
   user: string;
   network: 'default' | 'none' | 'host';
   hostname: string;
+  mounts?: ExecMount[];
+  /** `RUN --security=insecure`: all capabilities; needs the build to allow it. */
+  insecure?: boolean;
 }
 
 export interface Chown {
@@ -60,8 +75,16 @@ export interface CopyAction {
   chown?: Chown;
   /** Octal mode as a number. */
   chmod?: number;
-  /** Patterns for paths not to copy. */
+  /** Patterns for paths not to copy (--exclude). */
   excludes?: string[];
+  /** Files written from heredocs (`COPY <<EOF /dest`): used instead of `from`/`src`. */
+  inline?: Array<{ name: string; data: string }>;
+  /** ADD: unpack local tar archives into the destination. */
+  unpack?: boolean;
+  /** --parents: keep each source's directories under dest (a `./` in the source marks where they start). */
+  parents?: boolean;
+  /** Symbolic --chmod (u=rwX,go=rX), applied per entry. */
+  chmodSymbolic?: string;
 }
 
 export interface MkdirAction {

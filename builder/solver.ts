@@ -7,6 +7,7 @@ import { BuildCache, type CacheRecord } from './cache.js';
 import { cacheKey } from './cachekey.js';
 import { checksumSources, StatCache } from './contenthash.js';
 import { runExec } from './exec.js';
+import type { SecretSource } from './mounts.js';
 import { PatternMatcher } from './patterns.js';
 import { step, type ProgressSink } from './progress.js';
 import type { ImageResolver } from './resolver.js';
@@ -29,6 +30,10 @@ export interface SolverOptions {
   noCache?: boolean;
   signal?: AbortSignal;
   sourceDateEpoch?: number;
+  /** --secret id=…: what RUN --mount=type=secret can read. */
+  secrets?: ReadonlyMap<string, SecretSource>;
+  /** --allow security.insecure */
+  allowInsecure?: boolean;
 }
 
 /** What a vertex yields: a filesystem (layer chain), or the build context (read in place). */
@@ -104,6 +109,16 @@ export class Solver {
     }
     const inputKeys = await Promise.all(v.inputs.map((i) => this.key(i)));
     const extra: Record<string, string> = {};
+    if (op.kind === 'exec') {
+      // A context bind mount contributes the checksum of what it exposes; caches and secrets do not.
+      for (const [n, m] of (op.mounts ?? []).entries()) {
+        if (m.type !== 'bind' && m.type !== 'cache') continue;
+        const input = m.from === undefined ? undefined : v.inputs[m.from];
+        if (m.type === 'bind' && input?.op.kind === 'source' && input.op.source.type === 'context') {
+          extra[`mount${n}`] = await checksumSources(this.context(input.op.source), [m.source], await this.stats());
+        }
+      }
+    }
     if (op.kind === 'file') {
       // A context input contributes the checksum of exactly what each copy selects.
       for (const [n, a] of op.actions.entries()) {
@@ -156,7 +171,15 @@ export class Solver {
       const active = await this.o.snapshots.prepare();
       try {
         if (op.kind === 'exec') {
-          await runExec(op, rootfs.chain, active, this.o.snapshots, { id: v.id, name: v.name, progress: this.o.progress, signal: this.o.signal });
+          const trees = inputs.map((r) => this.tree(r));
+          await runExec(op, rootfs.chain, active, this.o.snapshots, {
+            id: v.id,
+            name: v.name,
+            progress: this.o.progress,
+            signal: this.o.signal,
+            mounts: { store: this.o.store, trees, secrets: this.o.secrets ?? new Map() },
+            allowInsecure: this.o.allowInsecure,
+          });
         } else {
           await this.runFileOp(op, rootfs.chain, inputs, active.upper);
         }
@@ -172,6 +195,11 @@ export class Solver {
     });
   }
 
+  /** What an input offers to read from: the context, or a filesystem's merged view. */
+  private tree(r: Result): SourceTree {
+    return r.kind === 'context' ? r.tree : new ViewTree(new MergedView(this.o.snapshots.lowerDirs(r.chain)));
+  }
+
   private async runFileOp(op: FileOp, rootfs: LayerChain, inputs: Result[], upper: string): Promise<void> {
     const view = new MergedView(this.o.snapshots.lowerDirs(rootfs));
     const writer = new UpperWriter(upper, view);
@@ -181,8 +209,7 @@ export class Solver {
         await writer.mkdirAll(a.path, a.mode, owner(a.chown));
         continue;
       }
-      const input = inputs[a.from]!;
-      const tree: SourceTree = input.kind === 'context' ? input.tree : new ViewTree(new MergedView(this.o.snapshots.lowerDirs(input.chain)));
+      const tree = this.tree(inputs[a.from]!);
       await writer.copy(tree, a.src, a.dest, { owner: owner(a.chown), mode: a.chmod });
     }
     await writer.finish();

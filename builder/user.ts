@@ -6,6 +6,8 @@ export interface ResolvedUser {
   uid: number;
   gid: number;
   additionalGids: number[];
+  /** From passwd; runc puts it in HOME when the environment has none. */
+  home: string;
 }
 
 export class UnknownUserError extends Error {
@@ -19,6 +21,7 @@ interface PasswdEntry {
   name: string;
   uid: number;
   gid: number;
+  home: string;
 }
 
 interface GroupEntry {
@@ -40,7 +43,7 @@ function readColonFile(view: MergedView, file: string): string[][] {
 function passwd(view: MergedView): PasswdEntry[] {
   return readColonFile(view, '/etc/passwd')
     .filter((f) => f.length >= 4)
-    .map((f) => ({ name: f[0]!, uid: Number(f[2]), gid: Number(f[3]) }));
+    .map((f) => ({ name: f[0]!, uid: Number(f[2]), gid: Number(f[3]), home: f[5] || '/' }));
 }
 
 function groups(view: MergedView): GroupEntry[] {
@@ -59,12 +62,14 @@ export function resolveUser(view: MergedView, spec: string): ResolvedUser {
   let uid: number;
   let gid = 0;
   let name: string | undefined;
+  let home = '/';
   if (numeric(user)) {
     uid = Number(user);
     const e = users.find((u) => u.uid === uid);
     if (e) {
       gid = e.gid;
       name = e.name;
+      home = e.home;
     }
   } else {
     const e = users.find((u) => u.name === user);
@@ -72,6 +77,7 @@ export function resolveUser(view: MergedView, spec: string): ResolvedUser {
     uid = e.uid;
     gid = e.gid;
     name = e.name;
+    home = e.home;
   }
   const allGroups = groupPart !== undefined || name ? groups(view) : [];
   if (groupPart !== undefined && groupPart !== '') {
@@ -84,7 +90,7 @@ export function resolveUser(view: MergedView, spec: string): ResolvedUser {
   }
   // An explicit group replaces supplementary groups, as runc does.
   const additionalGids = groupPart === undefined && name ? allGroups.filter((g) => g.members.includes(name!)).map((g) => g.gid) : [];
-  return { uid, gid, additionalGids };
+  return { uid, gid, additionalGids, home };
 }
 
 /** --chown: a user without a group means the same number for both (Docker's documented rule). */

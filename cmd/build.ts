@@ -1,5 +1,6 @@
 // `tsbuild build`: reads the Dockerfile and context, runs the frontend, solves, exports.
 // The only place frontend and builder meet.
+import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { convertDockerfile } from '../frontend/convert.js';
@@ -20,6 +21,7 @@ import { UsageError } from './errors.js';
 import { openRegistries, pushManifest, type RegistryFlags } from './registry.js';
 import type { ManifestFormat } from '../snapshotter/registry/format.js';
 import { BlobSources } from '../snapshotter/registry/sources.js';
+import type { SecretSource } from '../builder/mounts.js';
 
 export interface BuildOptions {
   context: string;
@@ -37,6 +39,29 @@ export interface BuildOptions {
   pull?: boolean;
   format?: ManifestFormat;
   registry?: RegistryFlags;
+  /** --secret id=…,src=FILE|env=VAR */
+  secrets?: string[];
+  /** --allow entitlements (security.insecure) */
+  allow?: string[];
+}
+
+/** `id=npmrc,src=$HOME/.npmrc` or `id=token,env=TOKEN` (docker's --secret syntax). */
+export function parseSecret(spec: string): [string, SecretSource] {
+  const fields = new Map(spec.split(',').map((kv) => {
+    const eq = kv.indexOf('=');
+    return eq < 0 ? [kv, ''] : [kv.slice(0, eq), kv.slice(eq + 1)];
+  }));
+  const id = fields.get('id');
+  const src = fields.get('src') ?? fields.get('source');
+  const env = fields.get('env');
+  if (!id) throw new UsageError(`--secret "${spec}" needs an id`, 'e.g. --secret id=npmrc,src=$HOME/.npmrc or --secret id=token,env=TOKEN');
+  if (src) {
+    if (!existsSync(src)) throw new UsageError(`--secret ${id}: file ${src} does not exist`);
+    return [id, { file: path.resolve(src) }];
+  }
+  const name = env ?? id;
+  if (process.env[name] === undefined) throw new UsageError(`--secret ${id}: environment variable ${name} is not set`);
+  return [id, { env: name }];
 }
 
 export type Output = { type: 'image' } | { type: 'oci'; dest: string };
@@ -98,6 +123,9 @@ export async function build(o: BuildOptions, progress: ProgressSink, dockerfileT
     if (dockerignore !== undefined) break;
   }
   const epoch = sourceDateEpoch(o.buildArgs);
+  for (const a of o.allow ?? []) {
+    if (a !== 'security.insecure' && a !== 'network.host') throw new UsageError(`unknown entitlement "${a}"`, 'tsbuild knows security.insecure and network.host');
+  }
 
   const store = Store.open(o.root);
   const registries = openRegistries(o.registry ?? { insecureRegistries: [] });
@@ -119,7 +147,19 @@ export async function build(o: BuildOptions, progress: ProgressSink, dockerfileT
       }),
     );
     for (const w of warnings) progress({ type: 'warning', rule: w.rule, message: w.message, location: w.location });
-    const solver = new Solver({ store, content, snapshots, resolver, contextDir, progress, noCache: o.noCache, signal: o.signal, sourceDateEpoch: epoch });
+    const solver = new Solver({
+      store,
+      content,
+      snapshots,
+      resolver,
+      contextDir,
+      progress,
+      noCache: o.noCache,
+      signal: o.signal,
+      sourceDateEpoch: epoch,
+      secrets: new Map((o.secrets ?? []).map(parseSecret)),
+      allowInsecure: (o.allow ?? []).includes('security.insecure'),
+    });
     const chain = await solver.solve(definition.root);
     const image = await step(progress, 'export', 'exporting to image', async () => {
       const img = await exportImage(content, solver, definition, chain, { sourceDateEpoch: epoch });

@@ -62,7 +62,9 @@ async function main(argv: string[]): Promise<number> {
           .option('quiet', { alias: 'q', type: 'boolean', describe: 'print only the image digest' })
           .option('push', { type: 'boolean', describe: 'push every -t name to its registry after the build' })
           .option('pull', { type: 'boolean', describe: 'resolve base images against their registry even when stored locally' })
-          .option('format', { type: 'string', choices: ['oci', 'docker'], default: 'oci', describe: 'manifest format to push' }),
+          .option('format', { type: 'string', choices: ['oci', 'docker'], default: 'oci', describe: 'manifest format to push' })
+          .option('secret', { type: 'string', coerce: list, describe: 'secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VAR; repeatable' })
+          .option('allow', { type: 'string', coerce: list, describe: 'entitlement: security.insecure (RUN --security=insecure); repeatable' }),
       async (a) => {
         const mode: ProgressMode = a.quiet ? 'quiet' : progressMode(a.progress);
         const renderer = createRenderer(mode);
@@ -88,6 +90,8 @@ async function main(argv: string[]): Promise<number> {
               pull: a.pull,
               format: a.format as ManifestFormat,
               registry: registryFlags(a, abort.signal),
+              secrets: a.secret,
+              allow: a.allow,
             },
             renderer.sink,
             text,

@@ -3,6 +3,7 @@
 import { constants } from 'node:os';
 import { ImageResolver } from '../builder/resolver.js';
 import { resolveUser } from '../builder/user.js';
+import { withHome } from '../builder/exec.js';
 import { spawnContainer } from '../native/container.js';
 import { ContentStore } from '../snapshotter/content.js';
 import { ImageStore } from '../snapshotter/images.js';
@@ -38,9 +39,11 @@ export async function runImage(o: RunOptions): Promise<number> {
       const container = spawnContainer({
         rootfs: await snapshots.mount(chain, active),
         argv,
-        env: [...(rc.Env ?? []), ...o.env],
+        env: withHome([...(rc.Env ?? []), ...o.env], user.home),
         cwd: rc.WorkingDir || '/',
-        ...user,
+        uid: user.uid,
+        gid: user.gid,
+        additionalGids: user.additionalGids,
         hostname: 'tsbuild',
         network: o.network,
         stdio: 'inherit',

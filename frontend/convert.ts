@@ -1,7 +1,7 @@
 // Dockerfile → op graph. Walks the stages, keeps ARG/ENV scoping, expands words, and emits
 // vertices for FROM/RUN/COPY/WORKDIR; metadata instructions only change the stage's image config.
 import path from 'node:path/posix';
-import type { BuildDefinition, ContextSource, ImageSource, SourceLocation, Vertex, Chown } from '../builder/graph.js';
+import type { BuildDefinition, ContextSource, ExecMount, ImageSource, SourceLocation, Vertex, Chown } from '../builder/graph.js';
 import type { ImageConfig, Platform, RunConfig } from '../snapshotter/oci.js';
 import { DockerfileError } from './errors.js';
 import { flagValue, knownInstructions, locationOf, nodeError, parseFlags, suggestInstruction, type Flags } from './instructions.js';
@@ -482,7 +482,7 @@ class Converter {
         return;
       }
       case 'RUN':
-        return this.run(n, flags, st, stepName);
+        return this.run(n, flags, st, stepName, stage, chain);
       case 'COPY':
         return this.copy(n, flags, st, stepName, scope, stage, chain);
       case 'ADD':
@@ -548,21 +548,30 @@ class Converter {
     });
   }
 
-  private run(n: Node, flags: Flags, st: StageState, stepName: (t: string) => string): void {
+  private async run(n: Node, flags: Flags, st: StageState, stepName: (t: string) => string, stage: Stage, chain: Stage[]): Promise<void> {
     let args: string[];
     let display: string;
+    const mounts: ExecMount[] = [];
+    const inputs: Vertex[] = [st.vertex];
     if (n.json) {
       args = n.json;
       display = n.json.join(' ');
     } else if (n.heredocs.length > 0) {
-      if (n.heredocs.length > 1 || !new RegExp(`^<<-?\\s*['"]?${n.heredocs[0]!.name}['"]?\\s*$`).test(n.rest.trim())) {
-        this.fail(n, 'this heredoc form of RUN is not supported by this version of tsbuild yet', 'use RUN <<EOF alone on the line');
+      const only = n.heredocs.length === 1 && new RegExp(`^<<-?\\s*(["']?)${escapeRegExp(n.heredocs[0]!.name)}\\1\\s*$`).test(n.rest.trim());
+      const h = n.heredocs[0]!;
+      if (only && h.content.startsWith('#!')) {
+        // A script with its own interpreter: BuildKit mounts it as a file and runs it.
+        const target = `/dev/pipes/${h.name}`;
+        mounts.push({ type: 'file', target, data: h.content, mode: 0o755 });
+        args = [target];
+      } else if (only) {
+        // The shell runs the document itself (expansion is the shell's business).
+        args = [...st.shell, h.content];
+      } else {
+        // Heredocs among other words: hand the shell the whole text to parse.
+        args = [...st.shell, n.rest + n.heredocs.map((d) => `\n${d.content}${d.name}`).join('')];
       }
-      // The shell expands the script's variables itself, quoted delimiter or not.
-      const body = n.heredocs[0]!.content;
-      if (body.startsWith('#!')) this.fail(n, 'RUN heredocs with a shebang are not supported by this version of tsbuild yet');
-      args = [...st.shell, body];
-      display = `${st.shell.join(' ')} ${body}`;
+      display = n.rest;
     } else {
       if (!n.rest.trim()) this.fail(n, 'RUN requires at least one argument', 'RUN <command>');
       args = [...st.shell, n.rest];
@@ -570,6 +579,8 @@ class Converter {
     }
     const network = flagValue(flags, 'network') ?? 'default';
     if (!['default', 'none', 'host'].includes(network)) this.fail(n, `invalid --network value "${network}"`, 'use --network=default, none or host');
+    const security = flagValue(flags, 'security') ?? 'sandbox';
+    if (!['sandbox', 'insecure'].includes(security)) this.fail(n, `invalid --security value "${security}"`, 'use --security=sandbox or insecure');
     // ARGs reach RUN as environment (ENV of the same name wins); proxies even undeclared.
     const env = new Map<string, string>();
     const argEnv: string[] = [];
@@ -584,14 +595,138 @@ class Converter {
       if (v !== undefined && !st.args.has(p)) env.set(p, v);
     }
     for (const [k, v] of st.env) env.set(k, v);
+    const scope = this.scope(st);
+    for (const spec of flags.get('mount') ?? []) {
+      mounts.push(await this.mount(n, this.expand(n, spec, scope), st, inputs, stage, chain));
+    }
+    const cwd = st.config.WorkingDir || '/';
+    for (const m of mounts) if ('target' in m && m.target && !m.target.startsWith('/')) m.target = path.resolve(cwd, m.target);
     st.vertex = this.newVertex({
-      op: { kind: 'exec', args, env: envToList(env), cwd: st.config.WorkingDir || '/', user: st.config.User ?? '', network: network as 'default' | 'none' | 'host', hostname: HOSTNAME },
-      inputs: [st.vertex],
+      op: {
+        kind: 'exec',
+        args,
+        env: envToList(env),
+        cwd,
+        user: st.config.User ?? '',
+        network: network as 'default' | 'none' | 'host',
+        hostname: HOSTNAME,
+        ...(mounts.length ? { mounts } : {}),
+        ...(security === 'insecure' ? { insecure: true } : {}),
+      },
+      inputs,
       name: stepName(`RUN ${display.replace(/\n/g, '\\n')}`.replace(/^RUN \/bin\/sh -c /, 'RUN ')),
       location: this.loc(n),
     });
     const argPrefix = argEnv.length ? `|${argEnv.length} ${argEnv.join(' ')} ` : '';
-    st.history.push({ createdBy: `RUN ${argPrefix}${display} # buildkit`, vertex: st.vertex });
+    st.history.push({ createdBy: `RUN ${argPrefix}${n.heredocs.length ? `${st.shell.join(' ')} ${n.rest}` : display} # buildkit`, vertex: st.vertex });
+  }
+
+  /** One --mount=type=...,target=... flag. `inputs` gains the vertices mounts read from. */
+  private async mount(n: Node, spec: string, st: StageState, inputs: Vertex[], stage: Stage, chain: Stage[]): Promise<ExecMount> {
+    const fields = new Map<string, string>();
+    for (const part of splitCSV(spec)) {
+      const eq = part.indexOf('=');
+      const key = (eq < 0 ? part : part.slice(0, eq)).trim().toLowerCase();
+      const value = eq < 0 ? 'true' : part.slice(eq + 1);
+      const known = ['type', 'target', 'dst', 'destination', 'source', 'src', 'from', 'id', 'sharing', 'mode', 'uid', 'gid', 'required', 'ro', 'readonly', 'rw', 'readwrite', 'size', 'env'];
+      if (!known.includes(key)) this.fail(n, `unexpected key '${key}' in '${part}' for --mount`, `--mount takes ${known.join(', ')}`);
+      fields.set(key, value);
+    }
+    const type = fields.get('type') ?? 'bind';
+    const target = fields.get('target') ?? fields.get('dst') ?? fields.get('destination');
+    const bool = (k: string): boolean | undefined => {
+      const v = fields.get(k);
+      if (v === undefined) return undefined;
+      if (!/^(true|false|1|0)$/i.test(v)) this.fail(n, `invalid value "${v}" for ${k} in --mount`, 'use true or false');
+      return /^(true|1)$/i.test(v);
+    };
+    const num = (k: string, def: number, base = 10): number => {
+      const v = fields.get(k);
+      if (v === undefined) return def;
+      const x = parseInt(v, base);
+      if (!/^\d+$/.test(v) || Number.isNaN(x)) this.fail(n, `invalid value "${v}" for ${k} in --mount`);
+      return x;
+    };
+    const readonlyFlag = bool('ro') ?? bool('readonly');
+    const rw = bool('rw') ?? bool('readwrite');
+    const fromInput = async (defaultContext: boolean): Promise<number | undefined> => {
+      const from = fields.get('from');
+      if (from === undefined) {
+        if (!defaultContext) return undefined;
+        inputs.push(this.context);
+        return inputs.length - 1;
+      }
+      inputs.push(await this.stageOrImage(n, from, stage, chain));
+      return inputs.length - 1;
+    };
+    switch (type) {
+      case 'bind': {
+        if (!target) this.fail(n, '--mount type=bind needs a target', '--mount=type=bind,source=.,target=/src');
+        const from = (await fromInput(true))!;
+        return { type: 'bind', target, from, source: fields.get('source') ?? fields.get('src') ?? '/', readonly: rw === true ? false : readonlyFlag ?? true };
+      }
+      case 'cache': {
+        if (!target) this.fail(n, '--mount type=cache needs a target', '--mount=type=cache,target=/root/.cache');
+        const sharing = fields.get('sharing') ?? 'shared';
+        if (!['shared', 'private', 'locked'].includes(sharing)) this.fail(n, `invalid sharing "${sharing}" for --mount type=cache`, 'use shared, private or locked');
+        const from = await fromInput(false);
+        return {
+          type: 'cache',
+          target,
+          id: fields.get('id') ?? target,
+          sharing: sharing as 'shared' | 'private' | 'locked',
+          readonly: readonlyFlag ?? false,
+          mode: num('mode', 0o755, 8),
+          uid: num('uid', 0),
+          gid: num('gid', 0),
+          ...(from !== undefined ? { from, source: fields.get('source') ?? fields.get('src') ?? '/' } : {}),
+        };
+      }
+      case 'tmpfs': {
+        if (!target) this.fail(n, '--mount type=tmpfs needs a target', '--mount=type=tmpfs,target=/tmp');
+        const size = fields.get('size');
+        const bytes = size === undefined ? undefined : parseSize(size);
+        if (size !== undefined && bytes === undefined) this.fail(n, `invalid size "${size}" in --mount`, 'use bytes or a suffix such as 64m');
+        return { type: 'tmpfs', target, ...(bytes !== undefined ? { size: bytes } : {}) };
+      }
+      case 'secret': {
+        const id = fields.get('id') ?? (target ? path.basename(target) : undefined);
+        if (!id) this.fail(n, '--mount type=secret needs an id or a target', '--mount=type=secret,id=npmrc,target=/root/.npmrc');
+        const env = fields.get('env');
+        return {
+          type: 'secret',
+          id,
+          ...(env ? { env } : { target: target ?? `/run/secrets/${id}` }),
+          ...(env && target ? { target } : {}),
+          required: bool('required') ?? false,
+          mode: num('mode', 0o400, 8),
+          uid: num('uid', 0),
+          gid: num('gid', 0),
+        };
+      }
+      case 'ssh':
+        this.fail(n, '--mount type=ssh is not supported by this version of tsbuild yet', 'use a secret mount for keys, or build this step with BuildKit');
+        break;
+      default:
+        this.fail(n, `unsupported mount type "${type}"`, 'use bind, cache, tmpfs, secret or ssh');
+    }
+    throw new Error('unreachable');
+  }
+
+  /** A --from value: a stage (by name or index) or an image. */
+  private async stageOrImage(n: Node, name: string, stage: Stage, chain: Stage[]): Promise<Vertex> {
+    const src: Stage | undefined = /^\d+$/.test(name) ? this.stages[Number(name)] : this.stageByName(name);
+    if (src === stage) this.fail(n, `--from=${name} refers to the stage it is in`, 'copy or mount from an earlier stage');
+    if (/^\d+$/.test(name) && (!src || src.index >= stage.index)) this.fail(n, `invalid stage index ${name} in --from`, `use an index below ${stage.index}`);
+    if (src) return (await this.convertStage(src, chain)).vertex;
+    let img: ResolvedImage;
+    try {
+      img = await this.input.resolveImage(name);
+    } catch (e) {
+      const err = e as Error & { hint?: string };
+      this.fail(n, err.message, err.hint ?? `--from=${name} is neither a stage of this Dockerfile nor an image`);
+    }
+    return this.newVertex({ op: { kind: 'source', source: img.source }, inputs: [], name: `[internal] load image ${img.source.ref}`, location: this.loc(n) });
   }
 
   private async copy(n: Node, flags: Flags, st: StageState, stepName: (t: string) => string, scope: Map<string, string>, stage: Stage, chain: Stage[]): Promise<void> {
@@ -687,6 +822,39 @@ export function formatDuration(ns: number | undefined): string {
   const m = Math.floor(rest / 60);
   rest -= m * 60;
   return `${h ? `${h}h` : ''}${h || m ? `${m}m` : ''}${Number(rest.toFixed(9))}s`;
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** Comma-separated fields, where a field may be double-quoted to contain commas (as Go's csv reader). */
+function splitCSV(s: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  let quoted = false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i]!;
+    if (c === '"') {
+      if (quoted && s[i + 1] === '"') {
+        cur += '"';
+        i++;
+      } else quoted = !quoted;
+    } else if (c === ',' && !quoted) {
+      out.push(cur);
+      cur = '';
+    } else cur += c;
+  }
+  out.push(cur);
+  return out.filter((f) => f !== '');
+}
+
+/** tmpfs sizes: bytes, or with a k/m/g suffix as docker's units accept. */
+function parseSize(v: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?$/i.exec(v.trim());
+  if (!m) return undefined;
+  const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g' | 't'];
+  return Math.round(Number(m[1]) * mult);
 }
 
 function splitUser(s: string): Chown {

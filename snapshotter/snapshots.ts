@@ -71,10 +71,15 @@ export class Snapshots {
   ) {}
 
   /** The rootfs to hand the executor for a container over `chain` writing into `a`. */
-  async mount(chain: LayerChain, a: ActiveSnapshot): Promise<RootfsMount> {
+  async mount(chain: LayerChain, a: ActiveSnapshot, extraTargets: readonly string[] = []): Promise<RootfsMount> {
     const lowerdirs = this.lowerDirs(chain);
     const view = new MergedView(lowerdirs);
-    a.stubs = MOUNT_STUBS.filter((p) => !view.lookup(p));
+    // Every path the executor will have to create: a missing target and its missing parents.
+    const stubs = new Set<string>();
+    for (const t of [...MOUNT_STUBS, ...extraTargets]) {
+      for (let p = path.posix.normalize(t); p !== '/' && !view.lookup(p); p = path.posix.dirname(p)) stubs.add(p);
+    }
+    a.stubs = [...stubs].sort((x, y) => y.length - x.length); // deepest first
     if (this.mode === 'overlay') return { kind: 'overlay', lowerdirs, upperdir: a.upper, workdir: a.work, mountpoint: a.mountpoint };
     materialize(view, a.mountpoint);
     return { kind: 'dir', path: a.mountpoint };

@@ -28,18 +28,21 @@ export class Store {
   /** This process's private scratch dir; other processes' dead ones are removed at open. */
   readonly tmpDir: string;
   readonly locksDir: string;
+  /** RUN --mount=type=cache directories, by id: kept across builds, outside snapshots. */
+  readonly cacheMountsDir: string;
 
   private constructor(readonly root: string) {
     this.blobsDir = path.join(root, 'blobs', 'sha256');
     this.snapshotsDir = path.join(root, 'snapshots');
     this.cacheDir = path.join(root, 'cache');
     this.locksDir = path.join(root, 'locks');
+    this.cacheMountsDir = path.join(root, 'cache-mounts');
     this.tmpDir = path.join(root, 'tmp', `${process.pid}-${randomBytes(4).toString('hex')}`);
   }
 
   static open(root: string = defaultStoreRoot()): Store {
     const s = new Store(path.resolve(root));
-    for (const d of [s.blobsDir, s.snapshotsDir, s.cacheDir, s.locksDir, s.tmpDir]) mkdirSync(d, { recursive: true });
+    for (const d of [s.blobsDir, s.snapshotsDir, s.cacheDir, s.locksDir, s.cacheMountsDir, s.tmpDir]) mkdirSync(d, { recursive: true });
     if (!existsSync(path.join(s.root, 'oci-layout'))) {
       writeFileSync(path.join(s.root, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
     }
@@ -72,15 +75,19 @@ export class Store {
     await rename(tmp, file);
   }
 
-  /** Cross-process mutual exclusion on a name (index.json updates, snapshot GC). */
-  async withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  /**
+   * Cross-process mutual exclusion on a name. Resolves to a release function, or to undefined when
+   * `wait` is false and someone else holds it. A holder that died no longer counts.
+   */
+  async lock(name: string, opts: { wait?: boolean; timeoutMs?: number } = {}): Promise<(() => Promise<void>) | undefined> {
     const lock = path.join(this.locksDir, `${name}.lock`);
-    for (let attempt = 0; ; attempt++) {
+    const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
+    for (;;) {
       try {
         const fh = await open(lock, 'wx');
         await fh.writeFile(String(process.pid));
         await fh.close();
-        break;
+        return () => unlink(lock).catch(() => {});
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
         const holder = Number(await readFile(lock, 'utf8').catch(() => '0'));
@@ -88,14 +95,19 @@ export class Store {
           await unlink(lock).catch(() => {});
           continue;
         }
-        if (attempt > 3000) throw new Error(`timed out waiting for store lock ${lock} held by pid ${holder}`);
+        if (opts.wait === false) return undefined;
+        if (Date.now() > deadline) throw new Error(`timed out waiting for store lock ${lock} held by pid ${holder}`);
         await new Promise((r) => setTimeout(r, 10));
       }
     }
+  }
+
+  async withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    const release = (await this.lock(name))!;
     try {
       return await fn();
     } finally {
-      await unlink(lock).catch(() => {});
+      await release();
     }
   }
 

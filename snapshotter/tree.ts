@@ -21,7 +21,12 @@ export type ExcludeFn = (rel: string) => boolean;
 
 export class DirTree implements SourceTree {
   readonly keepsOwnership = false;
-  constructor(readonly root: string, private readonly excluded: ExcludeFn = () => false) {}
+  readonly hasExcludes: boolean;
+  private readonly excluded: ExcludeFn;
+  constructor(readonly root: string, excluded?: ExcludeFn) {
+    this.hasExcludes = excluded !== undefined;
+    this.excluded = excluded ?? (() => false);
+  }
 
   lstat(rel: string): Stats | null {
     if (rel && this.excluded(rel)) return null;
