@@ -3,7 +3,8 @@
 import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { convertDockerfile } from '../frontend/convert.js';
+import { checkDockerfile, convertDockerfile } from '../frontend/convert.js';
+import { formatCheckOutput, lintViolation } from '../frontend/lint.js';
 import { dockerignoreCandidates } from '../frontend/dockerignore.js';
 import { DockerfileError } from '../frontend/errors.js';
 import { exportImage } from '../builder/export.js';
@@ -97,11 +98,35 @@ function sourceDateEpoch(buildArgs: Map<string, string>): number | undefined {
   return Number(v);
 }
 
-export async function build(o: BuildOptions, progress: ProgressSink, dockerfileText: { value?: string } = {}): Promise<BuildResult> {
+/** `build --check`: lint only; prints BuildKit's check report; exit code 1 when anything was found. */
+export async function check(o: Pick<BuildOptions, 'context' | 'file' | 'buildArgs' | 'target'>): Promise<{ text: string; exitCode: number }> {
+  const { dockerfile, filename, dockerignore } = await readInputs(o);
+  const result = checkDockerfile({ dockerfile, filename, dockerignore, buildArgs: o.buildArgs, target: o.target });
+  const out = formatCheckOutput(result, dockerfile);
+  const violation = lintViolation(result);
+  return { text: violation ? `${out.text}\nERROR: ${violation}\n` : out.text, exitCode: out.exitCode };
+}
+
+/** The Dockerfile (via -f or CONTEXT/Dockerfile) and the ignore file that applies to it. */
+async function readInputs(o: Pick<BuildOptions, 'context' | 'file'>): Promise<{ contextDir: string; dockerfilePath: string; dockerfile: string; filename: string; dockerignore?: string }> {
   const contextDir = path.resolve(o.context);
   if (!(await stat(contextDir).then((s) => s.isDirectory(), () => false))) {
     throw new UsageError(`build context "${o.context}" is not a directory`, 'pass the directory holding your Dockerfile and files, e.g. `tsbuild -t app .`');
   }
+  const dockerfilePath = path.resolve(o.file ? o.file : path.join(contextDir, 'Dockerfile'));
+  const filename = o.file ? path.relative(process.cwd(), dockerfilePath) || o.file : 'Dockerfile';
+  const dockerfile = await readFile(dockerfilePath, 'utf8').catch(() => {
+    throw new UsageError(`failed to read dockerfile: ${dockerfilePath}: no such file`, o.file ? 'check the -f path' : 'put a Dockerfile in the context directory or pass -f FILE');
+  });
+  let dockerignore: string | undefined;
+  for (const candidate of dockerignoreCandidates(dockerfilePath, contextDir)) {
+    dockerignore = await readFile(candidate, 'utf8').catch(() => undefined);
+    if (dockerignore !== undefined) break;
+  }
+  return { contextDir, dockerfilePath, dockerfile, filename, dockerignore };
+}
+
+export async function build(o: BuildOptions, progress: ProgressSink, dockerfileText: { value?: string } = {}): Promise<BuildResult> {
   const names = o.tags.map((t) => {
     try {
       return normalizeReference(t);
@@ -111,17 +136,8 @@ export async function build(o: BuildOptions, progress: ProgressSink, dockerfileT
     }
   });
   if (o.push && names.length === 0) throw new UsageError('--push needs a name to push to', 'add -t registry.example/team/app:tag');
-  const dockerfilePath = path.resolve(o.file ? o.file : path.join(contextDir, 'Dockerfile'));
-  const filename = o.file ? path.relative(process.cwd(), dockerfilePath) || o.file : 'Dockerfile';
-  const dockerfile = await readFile(dockerfilePath, 'utf8').catch(() => {
-    throw new UsageError(`failed to read dockerfile: ${dockerfilePath}: no such file`, o.file ? 'check the -f path' : 'put a Dockerfile in the context directory or pass -f FILE');
-  });
+  const { contextDir, dockerfilePath, dockerfile, filename, dockerignore } = await readInputs(o);
   dockerfileText.value = dockerfile;
-  let dockerignore: string | undefined;
-  for (const candidate of dockerignoreCandidates(dockerfilePath, contextDir)) {
-    dockerignore = await readFile(candidate, 'utf8').catch(() => undefined);
-    if (dockerignore !== undefined) break;
-  }
   const epoch = sourceDateEpoch(o.buildArgs);
   for (const a of o.allow ?? []) {
     if (a !== 'security.insecure' && a !== 'network.host') throw new UsageError(`unknown entitlement "${a}"`, 'tsbuild knows security.insecure and network.host');
@@ -135,7 +151,7 @@ export async function build(o: BuildOptions, progress: ProgressSink, dockerfileT
     const snapshots = new Snapshots(store, content);
     const sources = new BlobSources(store);
     const resolver = new ImageResolver(content, images, undefined, { registries, sources, progress, always: o.pull });
-    const { definition, warnings } = await step(progress, 'definition', `[internal] load build definition from ${path.basename(dockerfilePath)}`, () =>
+    const { definition, warnings, violation } = await step(progress, 'definition', `[internal] load build definition from ${path.basename(dockerfilePath)}`, () =>
       convertDockerfile({
         dockerfile,
         filename,
@@ -147,6 +163,7 @@ export async function build(o: BuildOptions, progress: ProgressSink, dockerfileT
       }),
     );
     for (const w of warnings) progress({ type: 'warning', rule: w.rule, message: w.message, location: w.location });
+    if (violation) throw new UsageError(violation, 'fix the warnings above, or skip rules with # check=skip=<Rule>');
     const solver = new Solver({
       store,
       content,

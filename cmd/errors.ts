@@ -1,6 +1,7 @@
 // User-facing errors of the CLI itself (bad flags, missing files) and how any error is reported:
 // user mistakes as a message, location and hint; anything else with a stack only under --debug.
 import { DockerfileError } from '../frontend/errors.js';
+import { formatSourceExcerpt } from '../frontend/lint.js';
 import type { SourceLocation } from '../builder/graph.js';
 
 export class UsageError extends Error {
@@ -20,21 +21,6 @@ interface Reportable {
   stack?: string;
 }
 
-/** BuildKit's excerpt: the offending lines marked with >>>, a little context around them. */
-function excerpt(text: string, loc: SourceLocation): string {
-  const lines = text.replace(/\r?\n$/, '').split(/\r?\n/);
-  const from = Math.max(1, loc.startLine - 2);
-  const to = Math.min(lines.length, loc.endLine + 2);
-  const width = String(to).length + 2;
-  const out = ['--------------------'];
-  for (let n = from; n <= to; n++) {
-    const mark = n >= loc.startLine && n <= loc.endLine ? '>>> ' : '    ';
-    out.push(`${String(n).padStart(width)} | ${mark}${lines[n - 1] ?? ''}`);
-  }
-  out.push('--------------------');
-  return out.join('\n');
-}
-
 export function formatError(err: unknown, opts: { dockerfile?: string; debug?: boolean } = {}): string {
   const e = (err ?? {}) as Reportable;
   const out: string[] = [];
@@ -42,8 +28,8 @@ export function formatError(err: unknown, opts: { dockerfile?: string; debug?: b
     out.push('------', ` > ${e.step}:`, ...e.tail.map((l) => `   ${l}`), '------');
   }
   if (e.location) {
-    out.push(`${e.location.file}:${e.location.startLine}`);
-    if (opts.dockerfile) out.push(excerpt(opts.dockerfile, e.location));
+    if (opts.dockerfile) out.push(formatSourceExcerpt(opts.dockerfile, e.location).trimEnd());
+    else out.push(`${e.location.file}:${e.location.startLine}`);
   }
   const prefix = err instanceof DockerfileError || e.location ? 'ERROR: failed to solve: ' : 'ERROR: ';
   out.push(`${prefix}${e.location && err instanceof DockerfileError ? `${e.location.file}:${e.location.startLine}: ` : ''}${e.message ?? String(err)}`);

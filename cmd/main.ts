@@ -2,7 +2,7 @@
 // The tsbuild CLI: parses arguments and calls the commands. No build logic lives here.
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { build, parseOutput, type Output } from './build.js';
+import { build, check, parseOutput, type Output } from './build.js';
 import { formatError, UsageError } from './errors.js';
 import { inspectImage, listImages, removeImages } from './images.js';
 import { createRenderer, type ProgressMode } from './progress.js';
@@ -39,6 +39,7 @@ async function main(argv: string[]): Promise<number> {
   // `tsbuild run img ls -la`: everything after the image belongs to the command, which yargs can't
   // express without also halting at the word "run"; so run's few options are parsed here.
   if (argv[0] === 'run' && !argv.includes('--help')) return runImage(parseRunArgs(argv.slice(1)));
+  let exitCode = 0;
   await yargs(argv)
     .scriptName('tsbuild')
     .usage('$0 [build] [options] CONTEXT\n\nBuild container images from Dockerfiles, without a daemon.')
@@ -64,8 +65,15 @@ async function main(argv: string[]): Promise<number> {
           .option('pull', { type: 'boolean', describe: 'resolve base images against their registry even when stored locally' })
           .option('format', { type: 'string', choices: ['oci', 'docker'], default: 'oci', describe: 'manifest format to push' })
           .option('secret', { type: 'string', coerce: list, describe: 'secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VAR; repeatable' })
+          .option('check', { type: 'boolean', describe: 'run the build checks only (lint), as docker build --check' })
           .option('allow', { type: 'string', coerce: list, describe: 'entitlement: security.insecure (RUN --security=insecure); repeatable' }),
       async (a) => {
+        if (a.check) {
+          const r = await check({ context: a.context!, file: a.file, buildArgs: buildArgs(a['build-arg']), target: a.target });
+          process.stdout.write(r.text);
+          exitCode = r.exitCode;
+          return;
+        }
         const mode: ProgressMode = a.quiet ? 'quiet' : progressMode(a.progress);
         const renderer = createRenderer(mode);
         const outputs: Output[] = (a.output ?? []).map(parseOutput);
@@ -181,7 +189,7 @@ async function main(argv: string[]): Promise<number> {
       throw err ?? new UsageError(msg, 'see tsbuild --help');
     })
     .parseAsync();
-  return 0;
+  return exitCode;
 }
 
 const progressOption = { type: 'string', choices: ['auto', 'plain', 'json', 'quiet'], default: 'auto' } as const;

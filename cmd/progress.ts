@@ -1,5 +1,6 @@
 // Renders builder progress events: plain lines in BuildKit's style, or one JSON object per line.
 import type { ProgressEvent, ProgressSink } from '../builder/progress.js';
+import { formatBuildWarnings } from '../frontend/lint.js';
 
 export type ProgressMode = 'plain' | 'json' | 'quiet';
 
@@ -96,12 +97,7 @@ function plainRenderer(out: NodeJS.WritableStream): Renderer {
       }
     },
     close: () => {
-      if (warnings.length === 0) return;
-      out.write(` ${warnings.length} warning${warnings.length > 1 ? 's' : ''} found:\n`);
-      for (const w of warnings) {
-        const where = w.location ? ` (${w.location.file}:${w.location.startLine})` : '';
-        out.write(` - ${w.rule ? `${w.rule}: ` : ''}${w.message}${where}\n`);
-      }
+      out.write(formatBuildWarnings(warnings.map((w) => ({ rule: w.rule ?? 'Warning', message: w.message, location: w.location }))));
     },
   };
 }

@@ -8,6 +8,7 @@ import { flagValue, knownInstructions, locationOf, nodeError, parseFlags, sugges
 import { parse, parseJSONForm, ParseError, type Node } from './parser.js';
 import { ExpansionError, expandWord, expandWords, type Env } from './shell.js';
 import { parseDockerignore } from './dockerignore.js';
+import { lint, lintViolation, type LintResult, type Warning } from './lint.js';
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const DEFAULT_SHELL = ['/bin/sh', '-c'];
@@ -32,15 +33,13 @@ export interface FrontendInput {
   resolveImage: (ref: string) => Promise<ResolvedImage>;
 }
 
-export interface Warning {
-  rule: string;
-  message: string;
-  location?: SourceLocation;
-}
+export type { Warning } from './lint.js';
 
 export interface FrontendResult {
   definition: BuildDefinition;
   warnings: Warning[];
+  /** With `# check=error=true` and warnings: why the build must fail (after showing them). */
+  violation?: string;
 }
 
 interface HistoryItem {
@@ -90,7 +89,6 @@ function goSlice(a: string[]): string {
 }
 
 class Converter {
-  private readonly warnings: Warning[] = [];
   private readonly stages: Stage[] = [];
   private readonly globalArgs = new Map<string, string | undefined>();
   private vertexCount = 0;
@@ -236,7 +234,7 @@ class Converter {
         history: state.history,
         baseHistory: state.baseHistory,
       },
-      warnings: this.warnings,
+      warnings: [],
     };
   }
 
@@ -390,7 +388,6 @@ class Converter {
         return;
       }
       case 'MAINTAINER': {
-        this.warnings.push({ rule: 'MaintainerDeprecated', message: 'Maintainer instruction is deprecated in favor of using label', location: this.loc(n) });
         st.author = n.rest.trim();
         st.history.push({ createdBy: `MAINTAINER ${st.author}` });
         return;
@@ -536,7 +533,6 @@ class Converter {
       // Legacy form: the first word is the key, the rest of the line the value.
       const m = /^(\S+)\s+([\s\S]*)$/.exec(n.rest.trim());
       if (!m) this.fail(n, `${what} names can not be blank`, `${what} <key>=<value>`);
-      this.warnings.push({ rule: 'LegacyKeyValueFormat', message: `"${what} key=value" should be used instead of legacy "${what} key value" format`, location: this.loc(n) });
       return [[this.expand(n, m[1]!, scope), this.expand(n, m[2]!, scope)]];
     }
     return words.map((w) => {
@@ -904,8 +900,37 @@ export async function convertDockerfile(input: FrontendInput): Promise<FrontendR
     }
     throw e;
   }
+  const checks = lint(parsed, {
+    filename: input.filename,
+    buildArgs: input.buildArgs,
+    target: input.target,
+    dockerignore: input.dockerignore ? parseDockerignore(input.dockerignore) : undefined,
+    source: input.dockerfile,
+  });
   const c = new Converter(input, parsed.nodes, parsed.directives.escape);
   const result = await c.convert();
-  for (const w of parsed.warnings) result.warnings.unshift({ rule: w.rule, message: w.message, location: { file: input.filename, startLine: w.line, endLine: w.line } });
+  result.warnings = checks.warnings;
+  result.violation = lintViolation(checks);
   return result;
+}
+
+/** `build --check`: the build checks alone, over every stage unless a target is named. */
+export function checkDockerfile(input: Pick<FrontendInput, 'dockerfile' | 'filename' | 'dockerignore' | 'buildArgs' | 'target'>): LintResult {
+  let parsed;
+  try {
+    parsed = parse(input.dockerfile);
+  } catch (e) {
+    if (e instanceof ParseError) {
+      throw new DockerfileError(e.message, { file: input.filename, startLine: e.line, endLine: e.line }, e.hint, e.source);
+    }
+    throw e;
+  }
+  return lint(parsed, {
+    filename: input.filename,
+    buildArgs: input.buildArgs,
+    target: input.target,
+    allStages: !input.target,
+    dockerignore: input.dockerignore ? parseDockerignore(input.dockerignore) : undefined,
+    source: input.dockerfile,
+  });
 }
