@@ -1,0 +1,2 @@
+FROM localhost:5000/busybox:latest
+COPY . /c/
