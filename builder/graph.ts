@@ -26,7 +26,16 @@ export interface ContextSource {
   excludes: string[];
 }
 
-export type Source = { type: 'scratch' } | ImageSource | ContextSource;
+/** A file downloaded over HTTP(S) (ADD URL), verified against `checksum` when given. */
+export interface HttpSource {
+  type: 'http';
+  url: string;
+  /** The name the downloaded file gets (the URL's last path segment, as BuildKit names it). */
+  filename: string;
+  checksum?: Digest;
+}
+
+export type Source = { type: 'scratch' } | ImageSource | ContextSource | HttpSource;
 
 export interface SourceOp {
   kind: 'source';

@@ -2,7 +2,7 @@
 // definition and its inputs' keys, reuses cached results, and runs the rest. Independent branches
 // run concurrently; vertices with equal keys run once; vertices the target does not reach are
 // never visited.
-import type { ContextSource, CopyAction, FileOp, Vertex } from './graph.js';
+import type { ContextSource, CopyAction, FileOp, HttpSource, Vertex } from './graph.js';
 import { BuildCache, type CacheRecord } from './cache.js';
 import { cacheKey } from './cachekey.js';
 import { checksumSources, StatCache } from './contenthash.js';
@@ -17,7 +17,11 @@ import { UpperWriter, type Owner } from '../snapshotter/fileop.js';
 import type { Digest } from '../snapshotter/oci.js';
 import type { LayerChain, Snapshots } from '../snapshotter/snapshots.js';
 import type { Store } from '../snapshotter/store.js';
-import { DirTree, ViewTree, type SourceTree } from '../snapshotter/tree.js';
+import { DirTree, FilteredTree, ViewTree, type SourceTree } from '../snapshotter/tree.js';
+import { applySymbolicMode, parseSymbolicMode } from '../snapshotter/chmod.js';
+import { downloadFile, type RemoteFile } from './remote.js';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { MergedView } from '../snapshotter/view.js';
 
 export interface SolverOptions {
@@ -45,6 +49,13 @@ export interface VertexOutcome {
   cached: boolean;
 }
 
+/** COPY --exclude: the tree minus paths matching the patterns (relative to the source root). */
+function withExcludes(tree: SourceTree, excludes: readonly string[] | undefined): SourceTree {
+  if (!excludes?.length) return tree;
+  const m = new PatternMatcher(excludes);
+  return new FilteredTree(tree, (rel) => m.matches(rel) || m.matches(path.posix.basename(rel)));
+}
+
 function reachesContext(v: Vertex, seen = new Set<Vertex>()): boolean {
   if (seen.has(v)) return false;
   seen.add(v);
@@ -64,6 +75,18 @@ export class Solver {
 
   constructor(private readonly o: SolverOptions) {
     this.cache = new BuildCache(o.store, o.snapshots, o.content);
+  }
+
+  private readonly downloads = new Map<string, Promise<RemoteFile>>();
+
+  /** Each URL is fetched once per build. */
+  private download(s: HttpSource): Promise<RemoteFile> {
+    let d = this.downloads.get(s.url);
+    if (!d) {
+      d = downloadFile(s.url, s.filename, this.o.store.tmpPath('download'), s.checksum, this.o.signal);
+      this.downloads.set(s.url, d);
+    }
+    return d;
   }
 
   private stats(): Promise<StatCache> {
@@ -105,6 +128,11 @@ export class Solver {
       const s = op.source;
       if (s.type === 'image') return cacheKey({ source: 'image', digest: s.manifestDigest, platform: s.platform }, []);
       if (s.type === 'context') return cacheKey({ source: 'context', excludes: s.excludes }, []);
+      if (s.type === 'http') {
+        // Without a checksum, only the content says whether a cached result still fits.
+        const file = await this.download(s);
+        return cacheKey({ source: 'http', url: s.url, digest: file.digest, name: file.name }, []);
+      }
       return cacheKey({ source: 'scratch' }, []);
     }
     const inputKeys = await Promise.all(v.inputs.map((i) => this.key(i)));
@@ -124,8 +152,10 @@ export class Solver {
       for (const [n, a] of op.actions.entries()) {
         if (a.type !== 'copy') continue;
         const input = v.inputs[a.from]!;
-        if (input.op.kind === 'source' && input.op.source.type === 'context') {
-          extra[`copy${n}`] = await checksumSources(this.context(input.op.source), a.src, await this.stats());
+        if (a.inline) continue; // the content is in the definition
+        if (input.op.kind === 'source' && (input.op.source.type === 'context' || input.op.source.type === 'http')) {
+          const tree = input.op.source.type === 'context' ? this.context(input.op.source) : new DirTree((await this.download(input.op.source)).dir);
+          extra[`copy${n}`] = await checksumSources(withExcludes(tree, a.excludes), a.src, await this.stats());
         }
       }
     }
@@ -149,6 +179,10 @@ export class Solver {
     if (op.kind === 'source') {
       if (op.source.type === 'context') return { kind: 'context', tree: this.context(op.source) };
       if (op.source.type === 'scratch') return { kind: 'chain', chain: [] };
+      if (op.source.type === 'http') {
+        const file = await this.download(op.source);
+        return { kind: 'context', tree: new DirTree(file.dir) };
+      }
       const { manifestDigest } = op.source;
       return this.step(v, async () => {
         const { manifest, config } = await this.o.resolver.manifest(manifestDigest);
@@ -195,6 +229,14 @@ export class Solver {
     });
   }
 
+  /** Heredoc sources as files in a scratch directory (0644, like BuildKit's mkfile). */
+  private async inlineTree(files: NonNullable<CopyAction['inline']>): Promise<DirTree> {
+    const dir = this.o.store.tmpPath('inline');
+    await mkdir(dir, { recursive: true });
+    for (const f of files) await writeFile(path.join(dir, f.name), f.data, { mode: 0o644 });
+    return new DirTree(dir);
+  }
+
   /** What an input offers to read from: the context, or a filesystem's merged view. */
   private tree(r: Result): SourceTree {
     return r.kind === 'context' ? r.tree : new ViewTree(new MergedView(this.o.snapshots.lowerDirs(r.chain)));
@@ -209,8 +251,10 @@ export class Solver {
         await writer.mkdirAll(a.path, a.mode, owner(a.chown));
         continue;
       }
-      const tree = this.tree(inputs[a.from]!);
-      await writer.copy(tree, a.src, a.dest, { owner: owner(a.chown), mode: a.chmod });
+      const tree = a.inline ? await this.inlineTree(a.inline) : withExcludes(this.tree(inputs[a.from]!), a.excludes);
+      const symbolic = a.chmodSymbolic ? parseSymbolicMode(a.chmodSymbolic) : undefined;
+      const mode = symbolic ? (m: number, isDir: boolean) => applySymbolicMode(m, symbolic, isDir) : a.chmod;
+      await writer.copy(tree, a.src, a.dest, { owner: owner(a.chown), mode, parents: a.parents, unpack: a.unpack });
     }
     await writer.finish();
   }

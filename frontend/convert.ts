@@ -1,12 +1,13 @@
 // Dockerfile → op graph. Walks the stages, keeps ARG/ENV scoping, expands words, and emits
 // vertices for FROM/RUN/COPY/WORKDIR; metadata instructions only change the stage's image config.
 import path from 'node:path/posix';
-import type { BuildDefinition, ContextSource, ExecMount, ImageSource, SourceLocation, Vertex, Chown } from '../builder/graph.js';
+import type { BuildDefinition, ContextSource, CopyAction, ExecMount, ImageSource, SourceLocation, Vertex, Chown } from '../builder/graph.js';
+import { parseSymbolicMode } from '../snapshotter/chmod.js';
 import type { ImageConfig, Platform, RunConfig } from '../snapshotter/oci.js';
 import { DockerfileError } from './errors.js';
 import { flagValue, knownInstructions, locationOf, nodeError, parseFlags, suggestInstruction, type Flags } from './instructions.js';
 import { parse, parseJSONForm, ParseError, type Node } from './parser.js';
-import { ExpansionError, expandWord, expandWords, type Env } from './shell.js';
+import { ExpansionError, expandHeredoc, expandWord, expandWords, type Env } from './shell.js';
 import { parseDockerignore } from './dockerignore.js';
 import { lint, lintViolation, type LintResult, type Warning } from './lint.js';
 
@@ -483,8 +484,7 @@ class Converter {
       case 'COPY':
         return this.copy(n, flags, st, stepName, scope, stage, chain);
       case 'ADD':
-        this.fail(n, 'ADD is not supported by this version of tsbuild yet', 'use COPY for local files');
-        return;
+        return this.copy(n, flags, st, stepName, scope, stage, chain);
       case 'FROM':
         return;
     }
@@ -725,21 +725,37 @@ class Converter {
     return this.newVertex({ op: { kind: 'source', source: img.source }, inputs: [], name: `[internal] load image ${img.source.ref}`, location: this.loc(n) });
   }
 
+  /** COPY and ADD: sources from the context, a stage or image, heredocs, or (ADD) URLs. */
   private async copy(n: Node, flags: Flags, st: StageState, stepName: (t: string) => string, scope: Map<string, string>, stage: Stage, chain: Stage[]): Promise<void> {
-    let words: string[];
-    if (n.json) words = n.json.map((w) => this.expand(n, w, scope));
-    else if (n.heredocs.length) {
-      this.fail(n, 'COPY heredocs are not supported by this version of tsbuild yet');
-    } else words = this.expandList(n, n.rest, scope);
-    if (words.length < 2) this.fail(n, 'COPY requires at least two arguments, but only one was provided', 'COPY <src>... <dest>');
+    const what = n.instruction;
+    const isAdd = what === 'ADD';
+    const words = n.json ? n.json.map((w) => this.expand(n, w, scope)) : this.expandList(n, n.rest, scope);
+    if (words.length < 2) this.fail(n, `${what} requires at least two arguments, but only one was provided`, `${what} <src>... <dest>`);
     const dest0 = words[words.length - 1]!;
     const srcs = words.slice(0, -1);
     const wd = st.config.WorkingDir || '/';
     let dest = dest0.startsWith('/') ? dest0 : path.join(wd, dest0);
     if ((dest0.endsWith('/') || dest0 === '.' || dest0.endsWith('/.')) && !dest.endsWith('/')) dest += '/';
     if (srcs.length > 1 && !dest.endsWith('/')) {
-      this.fail(n, 'When using COPY with more than one source file, the destination must be a directory and end with a /', `COPY ${srcs.join(' ')} ${dest0}/`);
+      this.fail(n, `When using ${what} with more than one source file, the destination must be a directory and end with a /`, `${what} ${srcs.join(' ')} ${dest0}/`);
     }
+
+    // Heredoc sources (`COPY <<EOF /file`) become files named after their delimiter.
+    const heredocSource = (w: string): string | undefined => /^<<-?(["']?)([^"'\s]+)\1$/.exec(w)?.[2];
+    const inline = srcs.flatMap((w) => {
+      const name = heredocSource(w);
+      if (!name) return [];
+      const h = n.heredocs.find((d) => d.name === name);
+      if (!h) this.fail(n, `no heredoc named ${name}`);
+      return [{ name, data: h.expand ? this.expandHeredoc(n, h.content, scope) : h.content }];
+    });
+    if (inline.length && inline.length !== srcs.length) this.fail(n, `${what} cannot mix heredocs and other sources yet`, 'use one instruction for each');
+
+    const urls = srcs.filter((s) => /^https?:\/\//.test(s));
+    const gitLike = srcs.find((s) => /^git@|^git:\/\/|\.git(#.*)?$/.test(s));
+    if (!isAdd && urls.length) this.fail(n, 'COPY cannot copy from a URL', 'use ADD for URLs');
+    if (isAdd && gitLike) this.fail(n, `ADD of a git repository (${gitLike}) is not supported by this version of tsbuild yet`, 'clone it in a RUN step, or add the files to the context');
+    if (urls.length && urls.length !== srcs.length) this.fail(n, 'ADD cannot mix URLs and local sources yet', 'use one ADD for each');
 
     let fromVertex = this.context;
     const from = flagValue(flags, 'from');
@@ -747,27 +763,25 @@ class Converter {
     if (from !== undefined) {
       const name = this.expand(n, from, scope);
       if (!name) this.fail(n, '--from requires a stage name, index or image');
-      const src: Stage | undefined = /^\d+$/.test(name) ? this.stages[Number(name)] : this.stageByName(name);
-      if (src === stage) this.fail(n, `COPY --from=${name} refers to the stage it is in`, 'copy from an earlier stage');
-      if (/^\d+$/.test(name) && (!src || src.index >= stage.index)) this.fail(n, `invalid stage index ${name} in COPY --from`, `use an index below ${stage.index}`);
-      if (src) {
-        fromVertex = (await this.convertStage(src, chain)).vertex;
-        fromLabel = `--from=${name} `;
-      } else {
-        let img: ResolvedImage;
-        try {
-          img = await this.input.resolveImage(name);
-        } catch (e) {
-          const err = e as Error & { hint?: string };
-          this.fail(n, err.message, err.hint ?? `--from=${name} is neither a stage of this Dockerfile nor an image`);
-        }
-        fromVertex = this.newVertex({ op: { kind: 'source', source: img.source }, inputs: [], name: `[internal] load image ${img.source.ref}`, location: this.loc(n) });
-        fromLabel = `--from=${name} `;
+      fromVertex = await this.stageOrImage(n, name, stage, chain);
+      fromLabel = `--from=${name} `;
+    } else if (urls.length) {
+      const checksum = flagValue(flags, 'checksum');
+      if (checksum !== undefined && !/^sha256:[a-f0-9]{64}$/.test(this.expand(n, checksum, scope))) {
+        this.fail(n, `invalid --checksum "${checksum}"`, 'use sha256:<64 hex digits>');
       }
-    } else {
+      if (urls.length > 1) this.fail(n, 'ADD of several URLs in one instruction is not supported yet', 'use one ADD per URL');
+      const url = urls[0]!;
+      fromVertex = this.newVertex({
+        op: { kind: 'source', source: { type: 'http', url, filename: remoteFileName(url), ...(checksum ? { checksum: this.expand(n, checksum, scope) as `sha256:${string}` } : {}) } },
+        inputs: [],
+        name: `[internal] load remote file ${url}`,
+        location: this.loc(n),
+      });
+    } else if (!inline.length) {
       for (const s of srcs) {
         if (path.normalize(s).startsWith('..')) {
-          this.fail(n, `COPY source "${s}" is outside the build context`, 'paths are relative to the context directory; move the file into the context or use a parent directory as the context');
+          this.fail(n, `${what} source "${s}" is outside the build context`, 'paths are relative to the context directory; move the file into the context or use a parent directory as the context');
         }
       }
     }
@@ -776,18 +790,50 @@ class Converter {
     const chown = chownRaw !== undefined ? splitUser(this.expand(n, chownRaw, scope)) : undefined;
     const chmodRaw = flagValue(flags, 'chmod');
     let chmod: number | undefined;
+    let chmodSymbolic: string | undefined;
     if (chmodRaw !== undefined) {
       const c = this.expand(n, chmodRaw, scope);
-      if (!/^[0-7]{3,4}$/.test(c)) this.fail(n, `invalid --chmod value "${c}"`, 'use an octal mode such as 755 or 0644');
-      chmod = parseInt(c, 8);
+      if (/^[0-7]{3,4}$/.test(c)) chmod = parseInt(c, 8);
+      else if (parseSymbolicMode(c)) chmodSymbolic = c;
+      else this.fail(n, `invalid --chmod value "${c}"`, 'use an octal mode such as 755, or a symbolic one such as u=rwX,go=rX');
     }
+    const excludes = (flags.get('exclude') ?? []).map((e) => this.expand(n, e, scope));
+    const parents = flags.has('parents') && flagValue(flags, 'parents') !== 'false';
+    const unpackFlag = flagValue(flags, 'unpack');
+    // ADD unpacks local archives; URLs only with --unpack (BuildKit's rule).
+    const unpack = isAdd && (unpackFlag === undefined ? urls.length === 0 : unpackFlag !== 'false');
+    const action: CopyAction = {
+      type: 'copy',
+      from: 1,
+      src: urls.length ? [remoteFileName(urls[0]!)] : inline.length ? inline.map((i) => i.name) : srcs,
+      dest,
+      ...(chown ? { chown } : {}),
+      ...(chmod !== undefined ? { chmod } : {}),
+      ...(chmodSymbolic ? { chmodSymbolic } : {}),
+      ...(excludes.length ? { excludes } : {}),
+      ...(inline.length ? { inline } : {}),
+      ...(unpack ? { unpack } : {}),
+      ...(parents ? { parents } : {}),
+    };
+    const flagText = n.flags.length ? `${n.flags.join(' ')} ` : '';
     st.vertex = this.newVertex({
-      op: { kind: 'file', actions: [{ type: 'copy', from: 1, src: srcs, dest, ...(chown ? { chown } : {}), ...(chmod !== undefined ? { chmod } : {}) }] },
-      inputs: [st.vertex, fromVertex],
-      name: stepName(`COPY ${fromLabel}${srcs.join(' ')} ${dest0}`),
+      op: { kind: 'file', actions: [action] },
+      inputs: inline.length ? [st.vertex] : [st.vertex, fromVertex],
+      name: stepName(`${what} ${flagText}${srcs.join(' ')} ${dest0}`),
       location: this.loc(n),
     });
-    st.history.push({ createdBy: `COPY ${fromLabel}${srcs.join(' ')} ${dest0} # buildkit`, vertex: st.vertex });
+    if (inline.length) action.from = 0;
+    st.history.push({ createdBy: `${what} ${fromLabel}${srcs.join(' ')} ${dest0} # buildkit`, vertex: st.vertex });
+  }
+
+  /** Unquoted heredoc delimiters expand ARG/ENV in the document (quotes and escapes stay). */
+  private expandHeredoc(n: Node, content: string, scope: Env): string {
+    try {
+      return expandHeredoc(content, scope, this.escape).value;
+    } catch (e) {
+      if (e instanceof ExpansionError) this.fail(n, e.message);
+      throw e;
+    }
   }
 }
 
@@ -818,6 +864,12 @@ export function formatDuration(ns: number | undefined): string {
   const m = Math.floor(rest / 60);
   rest -= m * 60;
   return `${h ? `${h}h` : ''}${h || m ? `${m}m` : ''}${Number(rest.toFixed(9))}s`;
+}
+
+/** The file name ADD gives a download: the URL's last path segment. */
+function remoteFileName(url: string): string {
+  const name = path.basename(new URL(url).pathname);
+  return name && name !== '/' ? decodeURIComponent(name) : 'index.html';
 }
 
 function escapeRegExp(s: string): string {

@@ -19,8 +19,7 @@ const allowedFlags: Record<string, readonly string[]> = {
 /** Flags the parser accepts but this version does not implement yet: a clear error, not silence. */
 const unimplementedFlags: Record<string, readonly string[]> = {
   RUN: ['device'],
-  COPY: ['link', 'parents', 'exclude'],
-  ADD: ['link', 'checksum', 'keep-git-dir', 'exclude', 'unpack'],
+  ADD: ['keep-git-dir'],
 };
 
 export type Flags = Map<string, string[]>;

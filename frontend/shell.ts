@@ -22,7 +22,8 @@ class Lexer {
   private cur = '';
   private inWord = false;
 
-  constructor(private readonly s: string, private readonly env: Env, private readonly escape: string) {}
+  /** @param raw heredoc mode: quotes and escapes are ordinary text; only $ substitutions happen. */
+  constructor(private readonly s: string, private readonly env: Env, private readonly escape: string, private readonly raw = false) {}
 
   private peek(): string | undefined {
     return this.s[this.i];
@@ -32,8 +33,12 @@ class Lexer {
     return this.s[this.i++];
   }
 
+  private raw_(t: string): void {
+    this.cur += t;
+  }
+
   /** Appends raw text (from quotes or escapes): never splits. */
-  private raw(t: string): void {
+  private rawText(t: string): void {
     this.cur += t;
     this.inWord = true;
   }
@@ -46,7 +51,7 @@ class Lexer {
     }
     for (const c of t) {
       if (/\s/.test(c)) this.endWord();
-      else this.raw(c);
+      else this.rawText(c);
     }
   }
 
@@ -71,24 +76,32 @@ class Lexer {
   private run(): void {
     while (this.i < this.s.length) {
       const c = this.peek()!;
-      if (this.words && /\s/.test(c)) {
+      if (this.raw && c !== '$' && c !== this.escape) {
+        this.next();
+        this.raw_(c);
+      } else if (this.raw && c === this.escape) {
+        // Kept as written, with the character it protects (so \$ stays unexpanded).
+        this.next();
+        const n = this.next();
+        this.raw_(n === undefined ? c : c + n);
+      } else if (this.words && /\s/.test(c)) {
         this.next();
         this.endWord();
       } else if (c === "'") {
         this.next();
-        this.raw(this.singleQuoted());
+        this.rawText(this.singleQuoted());
       } else if (c === '"') {
         this.next();
-        this.raw(this.doubleQuoted());
+        this.rawText(this.doubleQuoted());
       } else if (c === '$') {
         this.expanded(this.dollar());
       } else if (c === this.escape) {
         this.next();
         const n = this.next();
-        if (n !== undefined) this.raw(n); // escape at end of word is dropped
+        if (n !== undefined) this.rawText(n); // escape at end of word is dropped
       } else {
         this.next();
-        this.raw(c);
+        this.rawText(c);
       }
     }
   }
@@ -274,6 +287,12 @@ function replacePattern(value: string, pattern: string, replacement: string, all
 /** Expands one word (quote removal included). */
 export function expandWord(word: string, env: Env, escape = '\\'): ExpandResult {
   const lx = new Lexer(word, env, escape);
+  return { value: lx.word(), unmatched: lx.unmatched };
+}
+
+/** A heredoc body with expansion on: $ substitutions only, quotes and escapes kept as written. */
+export function expandHeredoc(text: string, env: Env, escape = '\\'): ExpandResult {
+  const lx = new Lexer(text, env, escape, true);
   return { value: lx.word(), unmatched: lx.unmatched };
 }
 

@@ -3,7 +3,8 @@
 // show them, so nothing is mounted on the host. Per-entry calls are synchronous on purpose: a
 // COPY of a large context makes tens of thousands of them, and the promise versions cost ~25x more
 // (threadpool round trips), while copyFileSync lets the kernel copy the bytes.
-import { chmodSync, copyFileSync, lchownSync, lutimesSync, mkdirSync, rmSync, symlinkSync, utimesSync, type Stats } from 'node:fs';
+import { chmodSync, copyFileSync, lchownSync, lstatSync, lutimesSync, mkdirSync, readdirSync, rmSync, symlinkSync, utimesSync, type Stats } from 'node:fs';
+import { detectArchive, unpackArchive } from './archive.js';
 import { chmod, lchown, lstat, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { glob, hasGlob } from './glob.js';
@@ -13,6 +14,29 @@ import { lstatOrNull, type MergedView } from './view.js';
 export interface Owner {
   uid: number;
   gid: number;
+}
+
+export interface CopyOptions {
+  owner?: Owner;
+  /** A fixed mode, or one computed from the source's (symbolic --chmod). */
+  mode?: number | ((mode: number, isDir: boolean) => number);
+  parents?: boolean;
+  unpack?: boolean;
+}
+
+function modeFor(opts: CopyOptions, st: Stats): number {
+  const own = st.mode & 0o7777;
+  if (opts.mode === undefined) return own;
+  return typeof opts.mode === 'number' ? opts.mode : opts.mode(own, st.isDirectory());
+}
+
+/** --chown on unpacked archive contents. */
+function chownTree(dir: string, owner: Owner): void {
+  for (const name of readdirSync(dir)) {
+    const p = path.join(dir, name);
+    lchownSync(p, owner.uid, owner.gid);
+    if (lstatSync(p).isDirectory()) chownTree(p, owner);
+  }
 }
 
 export class FileOpError extends Error {
@@ -81,40 +105,57 @@ export class UpperWriter {
   /**
    * COPY semantics: each source (globs expanded) is copied to dest; a directory source copies its
    * contents; dest is a directory when it ends with '/', has several sources, or already is one.
+   * `parents` keeps each source's path (from a `./` pivot on) under dest; `unpack` (ADD) extracts
+   * local tar archives into dest instead of copying them.
    */
-  async copy(tree: SourceTree, sources: string[], dest: string, opts: { owner?: Owner; mode?: number }): Promise<void> {
-    const matched: string[] = [];
+  async copy(tree: SourceTree, sources: string[], dest: string, opts: CopyOptions): Promise<void> {
+    const matched: Array<{ path: string; keep: string }> = [];
     for (const s of sources) {
       const clean = path.posix.normalize(`/${s}`).slice(1);
+      // `a/./b/c`: with --parents, what follows the pivot is kept under dest.
+      const pivot = s.lastIndexOf('/./');
+      const pivotPrefix = pivot >= 0 ? path.posix.normalize(`/${s.slice(0, pivot)}`).slice(1) : '';
+      const keepOf = (p: string): string => (pivotPrefix && p.startsWith(`${pivotPrefix}/`) ? p.slice(pivotPrefix.length + 1) : p);
       if (hasGlob(clean)) {
         const hits = glob(tree, clean);
         if (hits.length === 0) throw new FileOpError(`no source files were specified matching "${s}"`, 'check the pattern and the .dockerignore file');
-        matched.push(...hits);
+        matched.push(...hits.map((h) => ({ path: h, keep: keepOf(h) })));
       } else {
         if (!tree.lstat(clean === '' ? '' : tree.resolve(clean)) && clean !== '') {
           throw new FileOpError(`"/${clean}": not found`, 'the path must exist in the build context (or the --from source) and not be excluded by .dockerignore');
         }
-        matched.push(clean);
+        matched.push({ path: clean, keep: keepOf(clean) });
       }
     }
     const destStat = await this.stat(await this.resolve(dest));
-    const intoDir = dest.endsWith('/') || matched.length > 1 || (destStat?.isDirectory() ?? false);
-    for (const src of matched) {
+    const intoDir = dest.endsWith('/') || matched.length > 1 || opts.parents === true || (destStat?.isDirectory() ?? false);
+    for (const { path: src, keep } of matched) {
       const real = src === '' ? '' : tree.resolve(src);
       const st = tree.lstat(real);
       if (!st) throw new FileOpError(`"/${src}": not found`);
       if (st.isDirectory()) {
-        const target = await this.mkdirAll(dest, 0o755, opts.owner);
+        const target = await this.mkdirAll(opts.parents ? path.posix.join(dest, keep) : dest, 0o755, opts.owner);
         await this.copyDirContents(tree, real, target, opts);
-      } else {
-        const target = intoDir ? path.posix.join(dest, path.posix.basename(src)) : dest;
-        const parent = await this.mkdirAll(path.posix.dirname(target), 0o755, opts.owner);
-        await this.copyEntry(tree, real, st, path.posix.join(parent, path.posix.basename(target)), opts);
+        continue;
       }
+      if (opts.unpack && st.isFile()) {
+        const kind = detectArchive(tree.hostPath(real));
+        if (kind) {
+          const target = await this.mkdirAll(dest, 0o755, opts.owner);
+          if (await unpackArchive(tree.hostPath(real), kind, this.host(target))) {
+            if (opts.owner) chownTree(this.host(target), opts.owner);
+            continue;
+          }
+        }
+      }
+      const rel = opts.parents ? keep : path.posix.basename(src);
+      const target = intoDir ? path.posix.join(dest, rel) : dest;
+      const parent = await this.mkdirAll(path.posix.dirname(target), 0o755, opts.owner);
+      await this.copyEntry(tree, real, st, path.posix.join(parent, path.posix.basename(target)), opts);
     }
   }
 
-  private async copyDirContents(tree: SourceTree, srcDir: string, destDir: string, opts: { owner?: Owner; mode?: number }): Promise<void> {
+  private async copyDirContents(tree: SourceTree, srcDir: string, destDir: string, opts: CopyOptions): Promise<void> {
     for (const name of tree.readdir(srcDir)) {
       const rel = srcDir ? `${srcDir}/${name}` : name;
       const st = tree.lstat(rel);
@@ -123,7 +164,7 @@ export class UpperWriter {
     }
   }
 
-  private async copyEntry(tree: SourceTree, rel: string, st: Stats, dest: string, opts: { owner?: Owner; mode?: number }): Promise<void> {
+  private async copyEntry(tree: SourceTree, rel: string, st: Stats, dest: string, opts: CopyOptions): Promise<void> {
     const host = this.host(dest);
     const existing = lstatOrNull(host);
     const owner = opts.owner ?? (tree.keepsOwnership ? { uid: st.uid, gid: st.gid } : { uid: 0, gid: 0 });
@@ -131,7 +172,7 @@ export class UpperWriter {
       if (existing && !existing.isDirectory()) rmSync(host, { recursive: true, force: true });
       if (!existing?.isDirectory()) mkdirSync(host);
       lchownSync(host, owner.uid, owner.gid);
-      chmodSync(host, opts.mode ?? st.mode & 0o7777);
+      chmodSync(host, modeFor(opts, st));
       await this.copyDirContents(tree, rel, dest, opts);
       this.dirTimes.set(dest, st);
       return;
@@ -146,7 +187,7 @@ export class UpperWriter {
     if (!st.isFile()) return; // devices, sockets and fifos are not copied, as BuildKit's context transfer skips them
     copyFileSync(tree.hostPath(rel), host);
     lchownSync(host, owner.uid, owner.gid);
-    chmodSync(host, opts.mode ?? st.mode & 0o7777);
+    chmodSync(host, modeFor(opts, st));
     utimesSync(host, st.atime, st.mtime);
   }
 

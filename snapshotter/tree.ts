@@ -73,6 +73,29 @@ export class DirTree implements SourceTree {
   }
 }
 
+/** Another tree with some paths hidden (COPY --exclude). */
+export class FilteredTree implements SourceTree {
+  readonly keepsOwnership: boolean;
+  constructor(private readonly inner: SourceTree, private readonly excluded: ExcludeFn) {
+    this.keepsOwnership = inner.keepsOwnership;
+  }
+  lstat(rel: string): Stats | null {
+    return rel && this.excluded(rel) ? null : this.inner.lstat(rel);
+  }
+  readdir(rel: string): string[] {
+    return this.inner.readdir(rel).filter((n) => !this.excluded(rel ? `${rel}/${n}` : n));
+  }
+  hostPath(rel: string): string {
+    return this.inner.hostPath(rel);
+  }
+  readlink(rel: string): string {
+    return this.inner.readlink(rel);
+  }
+  resolve(rel: string): string {
+    return this.inner.resolve(rel);
+  }
+}
+
 export class ViewTree implements SourceTree {
   readonly keepsOwnership = true;
   constructor(private readonly view: MergedView) {}

@@ -1,0 +1,77 @@
+// COPY and ADD beyond the basics: heredoc files, --exclude, --parents, symbolic --chmod, --link,
+// ADD archives (gzip, bzip2; not a tar inside → copied), --chown on unpacked files, ADD URL --checksum.
+import test from 'ava';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { makeContext, storeWithBusybox, tsbuild, tsbuildOk } from '../helpers/cli.js';
+
+let rootP: Promise<string> | undefined;
+const root = (): Promise<string> => (rootP ??= storeWithBusybox());
+const run = async (image: string, script: string): Promise<string> => (await tsbuildOk(['run', image, 'sh', '-c', script], { root: await root() })).stdout;
+
+test('COPY heredocs (expanded unless the delimiter is quoted), --exclude, --parents, symbolic --chmod, --link', async (t) => {
+  const ctx = makeContext({
+    Dockerfile: [
+      'FROM busybox',
+      'ARG NAME=world',
+      'COPY <<EOF /greeting.txt',
+      'hello ${NAME}',
+      'EOF',
+      'COPY <<"EOF" /literal.txt',
+      'no ${NAME} expansion',
+      'EOF',
+      'COPY --exclude=*.test.js app/src /src',
+      'COPY --parents a/./b/c.txt /parents/',
+      'COPY --chmod=u=rwX,go=rX app/docs /docs',
+      'COPY --link app/docs/readme.md /linked.md',
+      '',
+    ].join('\n'),
+    'app/src/main.js': 'main',
+    'app/src/skip.test.js': 'skip',
+    'app/docs/readme.md': 'doc',
+    'a/b/c.txt': 'deep',
+  });
+  await tsbuildOk(['build', '-t', 'copyadd:copy', ctx], { root: await root() });
+  t.is(await run('copyadd:copy', 'cat /greeting.txt /literal.txt; ls /src; find /parents -type f; stat -c "%a" /docs /docs/readme.md; cat /linked.md'),
+    'hello world\nno ${NAME} expansion\nmain.js\n/parents/b/c.txt\n755\n644\ndoc');
+});
+
+test('ADD unpacks local tar archives (gzip, bzip2), copies other files as they are, and applies --chown to unpacked files', async (t) => {
+  const ctx = makeContext({ Dockerfile: 'FROM busybox\nADD pkg.tar.gz /gz/\nADD pkg.tar.bz2 /bz2\nADD plain.gz /plain/\nADD --chown=65534:65534 pkg.tar.gz /owned/\n' });
+  const tree = path.join(ctx, 't');
+  mkdirSync(path.join(tree, 'inner'), { recursive: true });
+  writeFileSync(path.join(tree, 'inner', 'f.txt'), 'intar\n');
+  execFileSync('tar', ['-czf', path.join(ctx, 'pkg.tar.gz'), '-C', tree, '.']);
+  execFileSync('tar', ['-cjf', path.join(ctx, 'pkg.tar.bz2'), '-C', tree, '.']);
+  execFileSync('sh', ['-c', `echo notar | gzip > ${path.join(ctx, 'plain.gz')}`]);
+  await tsbuildOk(['build', '-t', 'copyadd:add', ctx], { root: await root() });
+  t.is(await run('copyadd:add', 'cat /gz/inner/f.txt /bz2/inner/f.txt; ls /plain; stat -c "%u" /owned/inner/f.txt'), 'intar\nintar\nplain.gz\n65534\n');
+});
+
+test('ADD URL: downloaded with mode 0600, verified by --checksum; a wrong checksum fails clearly', async (t) => {
+  const body = 'served over http\n';
+  const server = createServer((req, res) => {
+    res.setHeader('last-modified', new Date(Date.UTC(2020, 0, 2)).toUTCString());
+    res.end(body);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  try {
+    const sum = `sha256:${createHash('sha256').update(body).digest('hex')}`;
+    const ok = makeContext({ Dockerfile: `FROM busybox\nADD --checksum=${sum} http://127.0.0.1:${port}/files/data.txt /downloads/\n` });
+    await tsbuildOk(['build', '-t', 'copyadd:url', ok], { root: await root() });
+    t.is(await run('copyadd:url', 'cat /downloads/data.txt; stat -c "%a %Y" /downloads/data.txt'), `${body}600 1577923200\n`);
+    const bad = makeContext({ Dockerfile: `FROM busybox\nADD --checksum=sha256:${'0'.repeat(64)} http://127.0.0.1:${port}/files/data.txt /x\n` });
+    const r = await tsbuild(['build', bad], { root: await root() });
+    t.is(r.code, 1);
+    t.regex(r.stderr, /checksum mismatch/);
+    const copyUrl = await tsbuild(['build', makeContext({ Dockerfile: `FROM busybox\nCOPY http://127.0.0.1:${port}/x /x\n` })], { root: await root() });
+    t.regex(copyUrl.stderr, /COPY cannot copy from a URL/);
+  } finally {
+    server.close();
+  }
+});
