@@ -180,11 +180,18 @@ export function isValidImageReference(ref: string): boolean {
   return !!m && m[1]!.length <= 255;
 }
 
-function levenshtein(a: string, b: string): number {
+/** Edit distance, or `limit` as soon as it is known to be at least that (suggestions only care below it). */
+function levenshtein(a: string, b: string, limit = Infinity): number {
+  if (Math.abs(a.length - b.length) >= limit) return limit;
   let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     const cur = [i];
-    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    let rowMin = i;
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (cur[j]! < rowMin) rowMin = cur[j]!;
+    }
+    if (rowMin >= limit) return limit;
     prev = cur;
   }
   return prev[b.length]!;
@@ -196,7 +203,7 @@ function suggest(value: string, options: Iterable<string>): string | undefined {
   let min = 3;
   for (const o of options) {
     if (o === value) return undefined;
-    const d = levenshtein(value, o);
+    const d = levenshtein(value, o, min);
     if (d < min) {
       best = o;
       min = d;
@@ -629,11 +636,22 @@ class Linter {
     return { env, argKeys: new Set(), workdirSet: false, shellSet: false, envUnknown };
   }
 
+  private readonly suggestions = new WeakMap<StageState, Map<string, string | undefined>>();
+
+  /** suggest() over the stage's env, remembered while the env keeps its size (ENV only adds names). */
+  private suggestEnv(v: string, st: StageState): string | undefined {
+    let memo = this.suggestions.get(st);
+    if (!memo) this.suggestions.set(st, (memo = new Map()));
+    const key = `${v}\0${st.env.size}`;
+    if (!memo.has(key)) memo.set(key, suggest(v, st.env.keys()));
+    return memo.get(key);
+  }
+
   /** UndefinedVar for the variables of one instruction that the stage does not define. */
   private undefinedVars(n: Node, st: StageState, unmatched: Iterable<string>): void {
     for (const v of unmatched) {
       if (!isName(v) || st.argKeys.has(v) || NON_ENV_ARGS.has(v) || PROXY_ARGS.has(v)) continue;
-      const hint = suggest(v, st.env.keys());
+      const hint = this.suggestEnv(v, st);
       // Without the base image's env we cannot tell "undefined" from "set by the base image":
       // report only what is clearly a mistake (a near-miss of a known name, or an automatic
       // platform ARG used without `ARG` in the stage).
