@@ -963,6 +963,14 @@ export async function convertDockerfile(input: FrontendInput): Promise<FrontendR
   const result = await c.convert();
   result.warnings = checks.warnings;
   result.violation = lintViolation(checks);
+  if (parsed.directives.syntax) {
+    // BuildKit would fetch that frontend image; tsbuild always uses its own frontend.
+    result.warnings.push({
+      rule: 'SyntaxDirectiveIgnored',
+      message: `the syntax directive (${parsed.directives.syntax}) is ignored: tsbuild builds with its own Dockerfile frontend`,
+      location: { file: input.filename, startLine: 1, endLine: 1 },
+    });
+  }
   return result;
 }
 

@@ -80,3 +80,8 @@ test('EXPOSE ranges and protocols; LABEL both forms', async (t) => {
   t.deepEqual(definition.config.config.Labels, { a: '1', 'b c': 'd e', legacy: 'value here' });
   t.true(warnings.some((w) => w.rule === 'LegacyKeyValueFormat'));
 });
+
+test('# syntax= is accepted and reported as ignored', async (t) => {
+  const { warnings } = await conv('# syntax=docker/dockerfile:1\nFROM img\n');
+  t.true(warnings.some((w) => w.rule === 'SyntaxDirectiveIgnored' && /docker\/dockerfile:1/.test(w.message)));
+});
