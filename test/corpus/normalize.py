@@ -10,8 +10,9 @@ IMAGE and BASE may be docker-save archives or OCI layout archives. The view is w
   layers   the number of layers on top of BASE's
   tree     the file tree after all layers (type, mode, uid, gid, size, sha256, symlink target; no mtimes),
            minus entries identical in BASE; entries of BASE missing from IMAGE are "deleted"
-The layer reading and whiteout handling are ../shared/lab/image-summary.py's."""
-import importlib.util, json, os, sys
+Archive reading is ../shared/lab/image-summary.py's load(); layers are applied here (its apply() mangles
+top-level dot files). Hard links are reported as the files they link to."""
+import hashlib, importlib.util, io, json, os, sys, tarfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SUMMARY = os.environ.get('IMAGE_SUMMARY') or os.path.join(HERE, '..', '..', '..', 'shared', 'lab', 'image-summary.py')
@@ -22,12 +23,44 @@ spec.loader.exec_module(summary)
 FIELDS = ['Env', 'Cmd', 'Entrypoint', 'WorkingDir', 'User', 'ExposedPorts', 'Volumes', 'Labels', 'StopSignal',
           'Healthcheck', 'OnBuild', 'Shell', 'ArgsEscaped']
 
+def clean(name):
+    """An archive entry name as an absolute path: only a leading "./" or "/" is removed (image-summary.py's
+    name.lstrip('./') also eats the dot of top-level dot files, so the whiteout `.wh.root` became `/wh.root`)."""
+    while name.startswith('./') or name.startswith('/'): name = name[2:] if name.startswith('./') else name[1:]
+    return '/' + name.rstrip('/') if name not in ('', '.') else '/'
+
+def apply(tree, data):
+    """image-summary.py's apply (whiteouts, opaque dirs, dir replaced by non-dir) with clean() names."""
+    t = tarfile.open(fileobj=io.BytesIO(data), mode='r:*')
+    for m in t.getmembers():
+        name = clean(m.name)
+        if name == '/': continue
+        d, b = os.path.split(name)
+        if b == '.wh..wh..opq':
+            for k in [k for k in tree if k.startswith(d.rstrip('/') + '/')]: del tree[k]
+            continue
+        if b.startswith('.wh.'):
+            gone = os.path.join(d, b[4:])
+            for k in [k for k in tree if k == gone or k.startswith(gone + '/')]: del tree[k]
+            continue
+        e = {'mode': oct(m.mode & 0o7777), 'uid': m.uid, 'gid': m.gid}
+        if m.isdir(): e['type'] = 'dir'
+        elif m.issym(): e.update(type='symlink', target=m.linkname)
+        elif m.islnk():
+            src = tree.get(clean(m.linkname), {})
+            e.update(type='file', size=src.get('size'), sha256=src.get('sha256'))
+        elif m.isfile():
+            c = t.extractfile(m).read()
+            e.update(type='file', size=len(c), sha256=hashlib.sha256(c).hexdigest())
+        else: e['type'] = 'other:' + m.type.decode()
+        if e['type'] != 'dir' and name in tree and tree[name].get('type') == 'dir':
+            for k in [k for k in tree if k.startswith(name + '/')]: del tree[k]
+        tree[name] = e
+
 def view(path):
     config, layers = summary.load(path)
     tree = {}
-    for l in layers: summary.apply(tree, l)
-    for e in tree.values():
-        if isinstance(e, dict): e.pop('hardlink', None)  # how the tar stored it, not what the user sees
+    for l in layers: apply(tree, l)
     c = config.get('config') or {}
     cfg = {k: c[k] for k in FIELDS if c.get(k) not in (None, [], {}, '')}
     for k in ('ExposedPorts', 'Volumes'):
