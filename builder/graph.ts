@@ -52,7 +52,9 @@ export type ExecMount =
   | { type: 'cache'; target: string; id: string; sharing: 'shared' | 'private' | 'locked'; readonly: boolean; mode: number; uid: number; gid: number; from?: number; source?: string }
   | { type: 'tmpfs'; target: string; size?: number }
   /** A secret given to the build (--secret), as a file or an environment variable; never in keys or layers. */
-  | { type: 'secret'; id: string; target?: string; env?: string; required: boolean; mode: number; uid: number; gid: number };
+  | { type: 'secret'; id: string; target?: string; env?: string; required: boolean; mode: number; uid: number; gid: number }
+  /** SSH agent forwarding: not available yet, so only SSH_AUTH_SOCK is set (an error when required). */
+  | { type: 'ssh'; id: string; target: string; required: boolean };
 
 export interface ExecOp {
   kind: 'exec';

@@ -141,6 +141,11 @@ export async function prepareMounts(op: ExecOp, ctx: MountContext): Promise<Prep
         case 'tmpfs':
           mounts.push({ type: 'tmpfs', target: m.target, ...(m.size !== undefined ? { sizeBytes: m.size } : {}) });
           break;
+        case 'ssh':
+          // Without agent forwarding, BuildKit (given no --ssh) still points SSH_AUTH_SOCK at the mount path.
+          if (m.required) throw new MountError(`ssh agent "${m.id}" is required but tsbuild cannot forward an ssh agent yet`, 'use a secret mount for keys, or build this step with BuildKit');
+          env.push(`SSH_AUTH_SOCK=${m.target}`);
+          break;
         case 'secret': {
           const source = ctx.secrets.get(m.id);
           if (!source) {

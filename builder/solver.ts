@@ -97,7 +97,7 @@ export class Solver {
   private context(source: ContextSource): DirTree {
     if (!this.contextTree) {
       const m = new PatternMatcher(source.excludes);
-      this.contextTree = new DirTree(this.o.contextDir, m.empty ? undefined : (rel) => m.matches(rel));
+      this.contextTree = new DirTree(this.o.contextDir, m.empty ? undefined : { excluded: (rel) => m.matches(rel), descend: (rel) => m.mayReincludeUnder(rel) });
     }
     return this.contextTree;
   }
@@ -221,7 +221,8 @@ export class Solver {
         await this.o.snapshots.discard(active);
         throw e;
       }
-      const chain = await this.o.snapshots.commit(active, rootfs.chain, { sourceDateEpoch: this.o.sourceDateEpoch });
+      // Every step makes a layer, even an empty one, as BuildKit does.
+      const chain = await this.o.snapshots.commit(active, rootfs.chain, { sourceDateEpoch: this.o.sourceDateEpoch, keepEmpty: true });
       const rec: CacheRecord = { chain, addedLayer: chain.length > rootfs.chain.length, created: new Date().toISOString() };
       await this.cache.put(key, rec);
       this.outcomes.set(v, { addedLayer: rec.addedLayer, created: rec.created, cached: false });

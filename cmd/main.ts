@@ -5,6 +5,7 @@ import { hideBin } from 'yargs/helpers';
 import { build, check, parseOutput, type Output } from './build.js';
 import { formatError, UsageError } from './errors.js';
 import { inspectImage, listImages, removeImages } from './images.js';
+import { importImage } from './import.js';
 import { createRenderer, type ProgressMode } from './progress.js';
 import { runImage, type RunOptions } from './run.js';
 import { loginCommand, loginHost, logoutCommand, pullCommand, pushCommand, tagCommand, type RegistryFlags } from './registry.js';
@@ -171,6 +172,18 @@ async function main(argv: string[]): Promise<number> {
       const removed = await logoutCommand(a.server);
       process.stdout.write(removed ? `Removing login credentials for ${loginHost(a.server)}\n` : `Not logged in to ${loginHost(a.server)}\n`);
     })
+    .command(
+      'import <source> <image>',
+      'Create an image from a root filesystem (a directory or a tar archive), as docker import',
+      (y) =>
+        y
+          .positional('source', { type: 'string', demandOption: true })
+          .positional('image', { type: 'string', demandOption: true })
+          .option('change', { alias: 'c', type: 'string', coerce: list, describe: 'config setting: ENV K=V, CMD [...], ENTRYPOINT, WORKDIR, USER, LABEL, EXPOSE; repeatable' }),
+      async (a) => {
+        process.stdout.write(`${await importImage(a.source!, a.image!, a.change ?? [], a.root)}\n`);
+      },
+    )
     .command('images', 'List images in the local store', (y) => y, async (a) => {
       process.stdout.write(`${await listImages(a.root)}\n`);
     })

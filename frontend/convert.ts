@@ -84,6 +84,20 @@ function envToList(m: ReadonlyMap<string, string>): string[] {
   return [...m].map(([k, v]) => `${k}=${v}`);
 }
 
+const SIGNALS = new Set(['ABRT', 'ALRM', 'BUS', 'CHLD', 'CLD', 'CONT', 'FPE', 'HUP', 'ILL', 'INT', 'IO', 'IOT', 'KILL', 'PIPE', 'POLL', 'PROF', 'PWR', 'QUIT', 'SEGV', 'STKFLT', 'STOP', 'SYS', 'TERM', 'TRAP', 'TSTP', 'TTIN', 'TTOU', 'URG', 'USR1', 'USR2', 'VTALRM', 'WINCH', 'XCPU', 'XFSZ', 'RTMIN', 'RTMAX']);
+
+/** A Linux signal by name (with or without SIG, RTMIN+n / RTMAX-n) or number, as moby's signal parser takes. */
+function isSignal(s: string): boolean {
+  if (/^\d+$/.test(s)) return Number(s) > 0 && Number(s) <= 64;
+  const name = s.toUpperCase().replace(/^SIG/, '');
+  return SIGNALS.has(name) || /^RTMIN\+([1-9]|1[0-5])$/.test(name) || /^RTMAX-([1-9]|1[0-4])$/.test(name);
+}
+
+/** Go's %v of a string slice: `[a b]`, as BuildKit writes SHELL and VOLUME history. */
+function goList(a: string[]): string {
+  return `[${a.join(' ')}]`;
+}
+
 /** Go's %q-style rendering of a string slice, as BuildKit writes CMD/ENTRYPOINT history. */
 function goSlice(a: string[]): string {
   return `[${a.map((s) => JSON.stringify(s)).join(' ')}]`;
@@ -93,6 +107,8 @@ class Converter {
   private readonly stages: Stage[] = [];
   private readonly globalArgs = new Map<string, string | undefined>();
   private vertexCount = 0;
+  /** Numbers default ssh socket paths within a RUN (/run/buildkit/ssh_agent.N). */
+  private sshMounts = 0;
   private readonly context: Vertex;
   private readonly multiStage: boolean;
 
@@ -289,7 +305,7 @@ class Converter {
       this.fail(node, `stage "${base}" is defined after this FROM`, 'a stage can only build on stages defined above it');
     } else if (base === 'scratch') {
       const v = this.newVertex({ op: { kind: 'source', source: { type: 'scratch' } }, inputs: [], name: stepName(`FROM scratch`), location: this.loc(node) });
-      st = this.freshState(v, {}, [], this.input.platform);
+      st = this.freshState(v, { WorkingDir: '/' }, [], this.input.platform);
     } else {
       let img: ResolvedImage;
       try {
@@ -365,13 +381,14 @@ class Converter {
     const original = n.original.split('\n')[0]!.trim();
     switch (n.instruction) {
       case 'ARG': {
-        for (const [k, def] of this.argPairs(n, scope)) {
+        const pairs = this.argPairs(n, scope);
+        for (const [k, def] of pairs) {
           const fromBuild = this.input.buildArgs.get(k);
           const global = this.globalArgs.has(k) || this.platformArgs().has(k) ? this.globalEnv().get(k) : undefined;
-          const value = fromBuild ?? def ?? global;
-          st.args.set(k, value);
-          st.history.push({ createdBy: `ARG ${k}${def !== undefined ? `=${def}` : ''}` });
+          st.args.set(k, fromBuild ?? def ?? global);
         }
+        // One history entry per instruction, as BuildKit writes it.
+        st.history.push({ createdBy: `ARG ${pairs.map(([k, def]) => `${k}${def !== undefined ? `=${def}` : ''}`).join(' ')}` });
         return;
       }
       case 'ENV': {
@@ -403,17 +420,22 @@ class Converter {
         if (word === 'FROM' || word === 'MAINTAINER') this.fail(n, `${word} isn't allowed as an ONBUILD trigger`);
         if (!(knownInstructions as readonly string[]).includes(word)) this.fail(n, `unknown instruction in ONBUILD: ${word}`);
         st.config.OnBuild = [...(st.config.OnBuild ?? []), trigger];
-        st.history.push({ createdBy: `ONBUILD ${trigger}` });
         return;
       }
       case 'WORKDIR': {
         const dir = this.expand(n, n.rest.trim(), scope);
         if (!dir) this.fail(n, 'WORKDIR requires exactly one argument', 'WORKDIR /path');
-        const abs = path.resolve(st.config.WorkingDir || '/', dir);
+        // An absolute path is kept as written (BuildKit keeps /w/); a relative one is joined and cleaned.
+        const abs = dir.startsWith('/') ? dir : path.resolve(st.config.WorkingDir || '/', dir);
         st.config.WorkingDir = abs;
         const chown: Chown | undefined = st.config.User ? splitUser(st.config.User) : undefined;
+        if (path.normalize(abs) === '/') {
+          // The root always exists: BuildKit makes no step (and no layer) for it.
+          st.history.push({ createdBy: `WORKDIR ${abs}` });
+          return;
+        }
         st.vertex = this.newVertex({
-          op: { kind: 'file', actions: [{ type: 'mkdir', path: abs, mode: 0o755, parents: true, ...(chown ? { chown } : {}) }] },
+          op: { kind: 'file', actions: [{ type: 'mkdir', path: path.normalize(abs), mode: 0o755, parents: true, ...(chown ? { chown } : {}) }] },
           inputs: [st.vertex],
           name: stepName(`WORKDIR ${abs}`),
           location: this.loc(n),
@@ -432,15 +454,19 @@ class Converter {
         const ports = this.expandList(n, n.rest, scope);
         if (ports.length === 0) this.fail(n, 'EXPOSE requires at least one argument', 'EXPOSE <port>[/<protocol>]');
         st.config.ExposedPorts = { ...(st.config.ExposedPorts ?? {}) };
+        const mine: string[] = [];
         for (const p of ports) {
           const m = /^(\d+)(?:-(\d+))?(?:\/(tcp|udp|sctp))?$/i.exec(p);
           if (!m) this.fail(n, `invalid port "${p}" in EXPOSE`, 'EXPOSE takes <port>[/tcp|/udp] or a range like 8000-8010');
           const proto = (m[3] ?? 'tcp').toLowerCase();
           const from = Number(m[1]);
           const to = m[2] ? Number(m[2]) : from;
-          for (let port = from; port <= to; port++) st.config.ExposedPorts[`${port}/${proto}`] = {};
+          for (let port = from; port <= to; port++) {
+            st.config.ExposedPorts[`${port}/${proto}`] = {};
+            mine.push(`${port}/${proto}`);
+          }
         }
-        const keys = Object.keys(st.config.ExposedPorts).sort();
+        const keys = [...new Set(mine)].sort();
         st.history.push({ createdBy: `EXPOSE map[${keys.map((k) => `${k}:{}`).join(' ')}]` });
         return;
       }
@@ -449,6 +475,8 @@ class Converter {
         const args = n.json ?? [...st.shell, n.rest];
         if (n.instruction === 'CMD') {
           st.config.Cmd = args;
+          // Deprecated in the OCI spec, but BuildKit sets it on every CMD for Docker's sake.
+          st.config.ArgsEscaped = true;
           st.cmdSet = true;
         } else {
           st.config.Entrypoint = args;
@@ -462,12 +490,12 @@ class Converter {
         if (vols.length === 0) this.fail(n, 'VOLUME requires at least one argument');
         st.config.Volumes = { ...(st.config.Volumes ?? {}) };
         for (const v of vols) st.config.Volumes[this.expand(n, v, scope)] = {};
-        st.history.push({ createdBy: `VOLUME ${goSlice(vols)}` });
+        st.history.push({ createdBy: `VOLUME ${goList(vols)}` });
         return;
       }
       case 'STOPSIGNAL': {
         const sig = this.expand(n, n.rest.trim(), scope);
-        if (!/^(SIG[A-Z0-9+-]+|\d+)$/.test(sig)) this.fail(n, `invalid signal "${sig}"`, 'use a name like SIGTERM or a number');
+        if (!isSignal(sig)) this.fail(n, `invalid signal "${sig}"`, 'use a signal name such as SIGTERM (or TERM) or a number');
         st.config.StopSignal = sig;
         st.history.push({ createdBy: `STOPSIGNAL ${sig}` });
         return;
@@ -476,7 +504,7 @@ class Converter {
         if (!n.json || n.json.length === 0) this.fail(n, 'SHELL requires the arguments to be in JSON form', 'SHELL ["executable", "parameters"]');
         st.shell = n.json;
         st.config.Shell = n.json;
-        st.history.push({ createdBy: `SHELL ${goSlice(n.json)}` });
+        st.history.push({ createdBy: `SHELL ${goList(n.json)}` });
         return;
       }
       case 'RUN':
@@ -496,7 +524,7 @@ class Converter {
     if (word === 'NONE') {
       if (rest.split(/\s+/).length > 1 || flags.size > 0) this.fail(n, 'HEALTHCHECK NONE takes no other arguments');
       st.config.Healthcheck = { Test: ['NONE'] };
-      st.history.push({ createdBy: 'HEALTHCHECK NONE' });
+      st.history.push({ createdBy: `HEALTHCHECK &{["NONE"] "0s" "0s" "0s" "0s" '\\x00'}` });
       return;
     }
     if (word !== 'CMD') this.fail(n, 'HEALTHCHECK requires CMD or NONE', 'HEALTHCHECK [--interval=30s ...] CMD <command>');
@@ -569,7 +597,6 @@ class Converter {
       }
       display = n.rest;
     } else {
-      if (!n.rest.trim()) this.fail(n, 'RUN requires at least one argument', 'RUN <command>');
       args = [...st.shell, n.rest];
       display = `${st.shell.join(' ')} ${n.rest}`;
     }
@@ -581,10 +608,9 @@ class Converter {
     const env = new Map<string, string>();
     const argEnv: string[] = [];
     for (const [k, v] of st.args) {
-      if (v !== undefined && !st.env.has(k)) {
-        env.set(k, v);
-        argEnv.push(`${k}=${v}`);
-      }
+      if (v !== undefined && !st.env.has(k)) env.set(k, v);
+      // History lists every declared ARG; an ENV of the same name shows its value.
+      argEnv.push(`${k}=${st.env.get(k) ?? v ?? ''}`);
     }
     for (const p of PROXY_ARGS) {
       const v = this.input.buildArgs.get(p);
@@ -592,8 +618,10 @@ class Converter {
     }
     for (const [k, v] of st.env) env.set(k, v);
     const scope = this.scope(st);
+    this.sshMounts = 0;
     for (const spec of flags.get('mount') ?? []) {
-      mounts.push(await this.mount(n, this.expand(n, spec, scope), st, inputs, stage, chain));
+      const m = await this.mount(n, this.expand(n, spec, scope), st, inputs, stage, chain);
+      if (m) mounts.push(m);
     }
     const cwd = st.config.WorkingDir || '/';
     for (const m of mounts) if ('target' in m && m.target && !m.target.startsWith('/')) m.target = path.resolve(cwd, m.target);
@@ -618,7 +646,7 @@ class Converter {
   }
 
   /** One --mount=type=...,target=... flag. `inputs` gains the vertices mounts read from. */
-  private async mount(n: Node, spec: string, st: StageState, inputs: Vertex[], stage: Stage, chain: Stage[]): Promise<ExecMount> {
+  private async mount(n: Node, spec: string, st: StageState, inputs: Vertex[], stage: Stage, chain: Stage[]): Promise<ExecMount | undefined> {
     const fields = new Map<string, string>();
     for (const part of splitCSV(spec)) {
       const eq = part.indexOf('=');
@@ -700,9 +728,14 @@ class Converter {
           gid: num('gid', 0),
         };
       }
-      case 'ssh':
-        this.fail(n, '--mount type=ssh is not supported by this version of tsbuild yet', 'use a secret mount for keys, or build this step with BuildKit');
-        break;
+      case 'ssh': {
+        return {
+          type: 'ssh',
+          id: fields.get('id') ?? 'default',
+          target: target ?? `/run/buildkit/ssh_agent.${this.sshMounts++}`,
+          required: bool('required') ?? false,
+        };
+      }
       default:
         this.fail(n, `unsupported mount type "${type}"`, 'use bind, cache, tmpfs, secret or ssh');
     }
@@ -713,6 +746,7 @@ class Converter {
   private async stageOrImage(n: Node, name: string, stage: Stage, chain: Stage[]): Promise<Vertex> {
     const src: Stage | undefined = /^\d+$/.test(name) ? this.stages[Number(name)] : this.stageByName(name);
     if (src === stage) this.fail(n, `--from=${name} refers to the stage it is in`, 'copy or mount from an earlier stage');
+    if (src && src.index > stage.index) this.fail(n, `cannot copy from stage "${name}", it needs to be defined before current stage "${stage.name ?? `stage-${stage.index}`}"`, 'move that stage above this one');
     if (/^\d+$/.test(name) && (!src || src.index >= stage.index)) this.fail(n, `invalid stage index ${name} in --from`, `use an index below ${stage.index}`);
     if (src) return (await this.convertStage(src, chain)).vertex;
     let img: ResolvedImage;
@@ -736,9 +770,6 @@ class Converter {
     const wd = st.config.WorkingDir || '/';
     let dest = dest0.startsWith('/') ? dest0 : path.join(wd, dest0);
     if ((dest0.endsWith('/') || dest0 === '.' || dest0.endsWith('/.')) && !dest.endsWith('/')) dest += '/';
-    if (srcs.length > 1 && !dest.endsWith('/')) {
-      this.fail(n, `When using ${what} with more than one source file, the destination must be a directory and end with a /`, `${what} ${srcs.join(' ')} ${dest0}/`);
-    }
 
     // Heredoc sources (`COPY <<EOF /file`) become files named after their delimiter.
     const heredocSource = (w: string): string | undefined => /^<<-?(["']?)([^"'\s]+)\1$/.exec(w)?.[2];
@@ -759,12 +790,10 @@ class Converter {
 
     let fromVertex = this.context;
     const from = flagValue(flags, 'from');
-    let fromLabel = '';
     if (from !== undefined) {
       const name = this.expand(n, from, scope);
       if (!name) this.fail(n, '--from requires a stage name, index or image');
       fromVertex = await this.stageOrImage(n, name, stage, chain);
-      fromLabel = `--from=${name} `;
     } else if (urls.length) {
       const checksum = flagValue(flags, 'checksum');
       if (checksum !== undefined && !/^sha256:[a-f0-9]{64}$/.test(this.expand(n, checksum, scope))) {
@@ -823,7 +852,7 @@ class Converter {
       location: this.loc(n),
     });
     if (inline.length) action.from = 0;
-    st.history.push({ createdBy: `${what} ${fromLabel}${srcs.join(' ')} ${dest0} # buildkit`, vertex: st.vertex });
+    st.history.push({ createdBy: `${what} ${srcs.join(' ')} ${dest0} # buildkit`, vertex: st.vertex });
   }
 
   /** Unquoted heredoc delimiters expand ARG/ENV in the document (quotes and escapes stay). */

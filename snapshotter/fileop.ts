@@ -3,7 +3,7 @@
 // show them, so nothing is mounted on the host. Per-entry calls are synchronous on purpose: a
 // COPY of a large context makes tens of thousands of them, and the promise versions cost ~25x more
 // (threadpool round trips), while copyFileSync lets the kernel copy the bytes.
-import { chmodSync, copyFileSync, lchownSync, lstatSync, lutimesSync, mkdirSync, readdirSync, rmSync, symlinkSync, utimesSync, type Stats } from 'node:fs';
+import { chmodSync, copyFileSync, lchownSync, lutimesSync, mkdirSync, rmSync, symlinkSync, utimesSync, type Stats } from 'node:fs';
 import { detectArchive, unpackArchive } from './archive.js';
 import { chmod, lchown, lstat, mkdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -28,15 +28,6 @@ function modeFor(opts: CopyOptions, st: Stats): number {
   const own = st.mode & 0o7777;
   if (opts.mode === undefined) return own;
   return typeof opts.mode === 'number' ? opts.mode : opts.mode(own, st.isDirectory());
-}
-
-/** --chown on unpacked archive contents. */
-function chownTree(dir: string, owner: Owner): void {
-  for (const name of readdirSync(dir)) {
-    const p = path.join(dir, name);
-    lchownSync(p, owner.uid, owner.gid);
-    if (lstatSync(p).isDirectory()) chownTree(p, owner);
-  }
 }
 
 export class FileOpError extends Error {
@@ -117,8 +108,8 @@ export class UpperWriter {
       const pivotPrefix = pivot >= 0 ? path.posix.normalize(`/${s.slice(0, pivot)}`).slice(1) : '';
       const keepOf = (p: string): string => (pivotPrefix && p.startsWith(`${pivotPrefix}/`) ? p.slice(pivotPrefix.length + 1) : p);
       if (hasGlob(clean)) {
+        // A wildcard matching nothing copies nothing (BuildKit's AllowEmptyWildcard).
         const hits = glob(tree, clean);
-        if (hits.length === 0) throw new FileOpError(`no source files were specified matching "${s}"`, 'check the pattern and the .dockerignore file');
         matched.push(...hits.map((h) => ({ path: h, keep: keepOf(h) })));
       } else {
         if (!tree.lstat(clean === '' ? '' : tree.resolve(clean)) && clean !== '') {
@@ -128,7 +119,7 @@ export class UpperWriter {
       }
     }
     const destStat = await this.stat(await this.resolve(dest));
-    const intoDir = dest.endsWith('/') || matched.length > 1 || opts.parents === true || (destStat?.isDirectory() ?? false);
+    const intoDir = dest.endsWith('/') || opts.parents === true || (destStat?.isDirectory() ?? false);
     for (const { path: src, keep } of matched) {
       const real = src === '' ? '' : tree.resolve(src);
       const st = tree.lstat(real);
@@ -142,10 +133,8 @@ export class UpperWriter {
         const kind = detectArchive(tree.hostPath(real));
         if (kind) {
           const target = await this.mkdirAll(dest, 0o755, opts.owner);
-          if (await unpackArchive(tree.hostPath(real), kind, this.host(target))) {
-            if (opts.owner) chownTree(this.host(target), opts.owner);
-            continue;
-          }
+          // Unpacked entries keep the owners recorded in the archive (--chown is for copied files).
+          if (await unpackArchive(tree.hostPath(real), kind, this.host(target))) continue;
         }
       }
       const rel = opts.parents ? keep : path.posix.basename(src);

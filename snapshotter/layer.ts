@@ -22,6 +22,8 @@ export interface LayerBlob {
 export interface CompressOptions {
   /** gzip level 0-9; BuildKit uses 6. */
   level?: number;
+  /** Store a layer even when it holds nothing (BuildKit commits one for every RUN). */
+  keepEmpty?: boolean;
 }
 
 /** Compresses and stores a layer tar; undefined when the tar holds no entries (nothing changed). */
@@ -30,7 +32,7 @@ export async function storeLayer(store: Store, content: ContentStore, tar: Reada
   const diff = new HashingStream();
   const blob = new HashingStream();
   await pipeline(tar, diff, createGzip({ level: opts.level ?? 6 }), blob, createWriteStream(tmp));
-  if (diff.size === EMPTY_TAR_SIZE && diff.digest() === EMPTY_TAR_DIGEST) {
+  if (!opts.keepEmpty && diff.size === EMPTY_TAR_SIZE && diff.digest() === EMPTY_TAR_DIGEST) {
     await unlink(tmp);
     return undefined;
   }

@@ -100,6 +100,7 @@ export class Snapshots {
       await rm(p, { recursive: true });
       // The stub's parent was copied up only to hold it: drop it if nothing else changed there.
       const parent = path.posix.dirname(stub);
+      if (parent === '/') continue;
       const up = await lstat(path.join(a.upper, parent)).catch(() => null);
       const low = view.lookup(parent)?.stat;
       if (this.mode === 'overlay' && up?.isDirectory() && low && (await readdir(path.join(a.upper, parent))).length === 0 && up.mode === low.mode && up.uid === low.uid && up.gid === low.gid && !isOpaqueDir(path.join(a.upper, parent))) {
@@ -145,7 +146,7 @@ export class Snapshots {
    * nothing changed; otherwise the layer is compressed into the content store and the upper dir
    * becomes the snapshot for the new chain ID.
    */
-  async commit(a: ActiveSnapshot, parent: LayerChain, opts: CompressOptions & { sourceDateEpoch?: number } = {}): Promise<LayerChain> {
+  async commit(a: ActiveSnapshot, parent: LayerChain, opts: CompressOptions & { sourceDateEpoch?: number; keepEmpty?: boolean } = {}): Promise<LayerChain> {
     const stored = await storeLayer(this.store, this.content, diffUpperDir(a.upper, { sourceDateEpoch: opts.sourceDateEpoch }), opts);
     if (!stored) {
       await this.discard(a);

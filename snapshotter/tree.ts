@@ -19,18 +19,28 @@ export interface SourceTree {
 
 export type ExcludeFn = (rel: string) => boolean;
 
+/** What a context walk leaves out; `descend` keeps an excluded directory when something below it is re-included (`!d/keep`). */
+export interface ContextFilter {
+  excluded: ExcludeFn;
+  descend?: ExcludeFn;
+}
+
 export class DirTree implements SourceTree {
   readonly keepsOwnership = false;
   readonly hasExcludes: boolean;
-  private readonly excluded: ExcludeFn;
-  constructor(readonly root: string, excluded?: ExcludeFn) {
-    this.hasExcludes = excluded !== undefined;
-    this.excluded = excluded ?? (() => false);
+  constructor(readonly root: string, private readonly filter?: ContextFilter) {
+    this.hasExcludes = filter !== undefined;
+  }
+
+  /** Hidden: excluded, unless it is a directory holding re-included paths. */
+  private hidden(rel: string, st: Stats | null): boolean {
+    if (!this.filter || !rel || !this.filter.excluded(rel)) return false;
+    return !(st?.isDirectory() && this.filter.descend?.(rel));
   }
 
   lstat(rel: string): Stats | null {
-    if (rel && this.excluded(rel)) return null;
-    return lstatOrNull(path.join(this.root, rel));
+    const st = lstatOrNull(path.join(this.root, rel));
+    return this.hidden(rel, st) ? null : st;
   }
 
   readdir(rel: string): string[] {
@@ -40,7 +50,11 @@ export class DirTree implements SourceTree {
     } catch {
       return [];
     }
-    return names.filter((n) => !this.excluded(rel ? `${rel}/${n}` : n)).sort();
+    if (!this.filter) return names.sort();
+    return names.filter((n) => {
+      const child = rel ? `${rel}/${n}` : n;
+      return !this.filter!.excluded(child) || !this.hidden(child, lstatOrNull(path.join(this.root, child)));
+    }).sort();
   }
 
   hostPath(rel: string): string {

@@ -8,7 +8,7 @@ import test from 'ava';
 import { execFile } from 'node:child_process';
 import { cpSync, existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { repoRoot, storeWithBusybox, tmpDir, tsbuild, tsbuildOk } from '../helpers/cli.js';
+import { makeContext, repoRoot, storeWithBusybox, tmpDir, tsbuild, tsbuildOk } from '../helpers/cli.js';
 
 const corpus = path.join(repoRoot, 'test', 'corpus');
 const normalizer = path.join(corpus, 'normalize.py');
@@ -28,13 +28,10 @@ let envP: Promise<Env> | undefined;
 function env(): Promise<Env> {
   envP ??= (async () => {
     const stores = await Promise.all(Array.from({ length: SLOTS }, () => storeWithBusybox()));
-    // the base archive: the same busybox context again (cached), exported
-    const bbctx = tmpDir('tsbuild-corpus-bb-');
-    await new Promise<void>((resolve, reject) =>
-      execFile('bash', [path.join(repoRoot, 'scripts', 'busybox-context.sh'), bbctx], (e) => (e ? reject(e) : resolve())),
-    );
+    // the base archive: the stores' busybox base itself, exported by a build that only names it
+    const bbctx = makeContext({ Dockerfile: 'FROM busybox:latest\n' });
     const base = path.join(tmpDir('tsbuild-corpus-base-'), 'base.tar');
-    await tsbuildOk(['build', '-q', '-t', 'busybox:latest', '--output', `type=oci,dest=${base}`, bbctx], { root: stores[0] });
+    await tsbuildOk(['build', '-q', '--output', `type=oci,dest=${base}`, bbctx], { root: stores[0] });
     return { stores, base };
   })();
   return envP;

@@ -43,12 +43,18 @@ export async function tsbuildOk(args: string[], opts: { root: string; cwd?: stri
   return r;
 }
 
-/** A store with the offline busybox base tagged as busybox:latest and localhost:5000/busybox:latest. */
+/**
+ * A store with the offline busybox base tagged as busybox:latest and localhost:5000/busybox:latest:
+ * imported with the config the lab's reference base has (Env PATH, Cmd /bin/sh), so images built
+ * on it compare with BuildKit's built on that one.
+ */
 export async function storeWithBusybox(): Promise<string> {
   const root = tmpDir('tsbuild-root-');
   const ctx = tmpDir('tsbuild-bb-');
   execFileSync('bash', [path.join(repoRoot, 'scripts', 'busybox-context.sh'), ctx]);
-  await tsbuildOk(['build', '-q', '-t', 'busybox:latest', '-t', 'localhost:5000/busybox:latest', ctx], { root });
+  const changes = ['-c', 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', '-c', 'CMD ["/bin/sh"]'];
+  await tsbuildOk(['import', ...changes, path.join(ctx, 'rootfs'), 'busybox:latest'], { root });
+  await tsbuildOk(['tag', 'busybox:latest', 'localhost:5000/busybox:latest'], { root });
   return root;
 }
 

@@ -55,13 +55,17 @@ test('COPY writes into the upper dir, through symlinked parents, with owner and 
   t.is(lstatSync(path.join(upper, 'opt', 't', 'sub', 'f')).uid, 0, 'context files become root-owned');
 });
 
-test('COPY errors: missing source, several sources into a file', async (t) => {
+test('COPY: a missing source is an error; a wildcard matching nothing copies nothing; several sources onto a file path (BuildKit: last wins)', async (t) => {
   const { upper, view } = layers();
   const ctx = tmpDir();
-  writeFileSync(path.join(ctx, 'a'), '');
-  writeFileSync(path.join(ctx, 'b'), '');
+  writeFileSync(path.join(ctx, 'a'), 'A');
+  writeFileSync(path.join(ctx, 'b'), 'B');
   const w = new UpperWriter(upper, view);
   await t.throwsAsync(w.copy(new DirTree(ctx), ['nope'], '/x', {}), { instanceOf: FileOpError, message: '"/nope": not found' });
-  await w.copy(new DirTree(ctx), ['*'], '/many', {});
-  t.deepEqual([readFileSync(path.join(upper, 'many', 'a'), 'utf8'), readFileSync(path.join(upper, 'many', 'b'), 'utf8')], ['', '']);
+  await w.copy(new DirTree(ctx), ['*.none'], '/empty/', {});
+  t.throws(() => readFileSync(path.join(upper, 'empty')));
+  await w.copy(new DirTree(ctx), ['*'], '/many/', {});
+  t.deepEqual([readFileSync(path.join(upper, 'many', 'a'), 'utf8'), readFileSync(path.join(upper, 'many', 'b'), 'utf8')], ['A', 'B']);
+  await w.copy(new DirTree(ctx), ['a', 'b'], '/onefile', {});
+  t.is(readFileSync(path.join(upper, 'onefile'), 'utf8'), 'B');
 });
