@@ -35,7 +35,16 @@ export interface HttpSource {
   checksum?: Digest;
 }
 
-export type Source = { type: 'scratch' } | ImageSource | ContextSource | HttpSource;
+/** A git repository (ADD https://host/repo.git#ref:subdir). */
+export interface GitSource {
+  type: 'git';
+  remote: string;
+  ref?: string;
+  subdir?: string;
+  keepGitDir: boolean;
+}
+
+export type Source = { type: 'scratch' } | ImageSource | ContextSource | HttpSource | GitSource;
 
 export interface SourceOp {
   kind: 'source';

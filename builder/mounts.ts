@@ -36,6 +36,8 @@ export interface MountContext {
   /** The tree each op input offers (undefined for inputs that are not trees). */
   trees: ReadonlyArray<SourceTree | undefined>;
   secrets: ReadonlyMap<string, SecretSource>;
+  /** --ssh ID=SOCKET: agent sockets RUN --mount=type=ssh may use. */
+  sshAgents?: ReadonlyMap<string, string>;
   /** A private scratch directory of this run (removed with it). */
   scratch: string;
 }
@@ -141,11 +143,17 @@ export async function prepareMounts(op: ExecOp, ctx: MountContext): Promise<Prep
         case 'tmpfs':
           mounts.push({ type: 'tmpfs', target: m.target, ...(m.size !== undefined ? { sizeBytes: m.size } : {}) });
           break;
-        case 'ssh':
-          // Without agent forwarding, BuildKit (given no --ssh) still points SSH_AUTH_SOCK at the mount path.
-          if (m.required) throw new MountError(`ssh agent "${m.id}" is required but tsbuild cannot forward an ssh agent yet`, 'use a secret mount for keys, or build this step with BuildKit');
+        case 'ssh': {
+          // The agent's socket is bound in; without --ssh for this id, BuildKit still sets SSH_AUTH_SOCK.
           env.push(`SSH_AUTH_SOCK=${m.target}`);
+          const socket = ctx.sshAgents?.get(m.id);
+          if (!socket) {
+            if (m.required) throw new MountError(`ssh agent "${m.id}" is required but was not provided`, `pass it: tsbuild build --ssh ${m.id}=$SSH_AUTH_SOCK`);
+            break;
+          }
+          mounts.push({ type: 'bind', source: socket, target: m.target, readonly: false });
           break;
+        }
         case 'secret': {
           const source = ctx.secrets.get(m.id);
           if (!source) {

@@ -2,7 +2,8 @@
 // definition and its inputs' keys, reuses cached results, and runs the rest. Independent branches
 // run concurrently; vertices with equal keys run once; vertices the target does not reach are
 // never visited.
-import type { ContextSource, CopyAction, FileOp, HttpSource, Vertex } from './graph.js';
+import type { ContextSource, CopyAction, FileOp, GitSource, HttpSource, Vertex } from './graph.js';
+import { checkout, resolveCommit } from './git.js';
 import { BuildCache, type CacheRecord } from './cache.js';
 import { cacheKey } from './cachekey.js';
 import { checksumSources, StatCache } from './contenthash.js';
@@ -36,6 +37,8 @@ export interface SolverOptions {
   sourceDateEpoch?: number;
   /** --secret id=…: what RUN --mount=type=secret can read. */
   secrets?: ReadonlyMap<string, SecretSource>;
+  /** --ssh ID=SOCKET */
+  sshAgents?: ReadonlyMap<string, string>;
   /** --allow security.insecure */
   allowInsecure?: boolean;
 }
@@ -78,6 +81,17 @@ export class Solver {
   }
 
   private readonly downloads = new Map<string, Promise<RemoteFile>>();
+  private readonly commits = new Map<string, Promise<string>>();
+
+  private gitCommit(s: GitSource): Promise<string> {
+    const k = `${s.remote}#${s.ref ?? ''}`;
+    let c = this.commits.get(k);
+    if (!c) {
+      c = resolveCommit(s, this.o.signal);
+      this.commits.set(k, c);
+    }
+    return c;
+  }
 
   /** Each URL is fetched once per build. */
   private download(s: HttpSource): Promise<RemoteFile> {
@@ -128,6 +142,10 @@ export class Solver {
       const s = op.source;
       if (s.type === 'image') return cacheKey({ source: 'image', digest: s.manifestDigest, platform: s.platform }, []);
       if (s.type === 'context') return cacheKey({ source: 'context', excludes: s.excludes }, []);
+      if (s.type === 'git') {
+        // The commit, not the ref: a moved branch is a new key.
+        return cacheKey({ source: 'git', remote: s.remote, commit: await this.gitCommit(s), subdir: s.subdir, keepGitDir: s.keepGitDir }, []);
+      }
       if (s.type === 'http') {
         // Without a checksum, only the content says whether a cached result still fits.
         const file = await this.download(s);
@@ -154,6 +172,7 @@ export class Solver {
         const input = v.inputs[a.from]!;
         if (a.inline) continue; // the content is in the definition
         if (input.op.kind === 'source' && (input.op.source.type === 'context' || input.op.source.type === 'http')) {
+          // (git sources are keyed by their commit)
           const tree = input.op.source.type === 'context' ? this.context(input.op.source) : new DirTree((await this.download(input.op.source)).dir);
           extra[`copy${n}`] = await checksumSources(withExcludes(tree, a.excludes), a.src, await this.stats());
         }
@@ -183,6 +202,11 @@ export class Solver {
         const file = await this.download(op.source);
         return { kind: 'context', tree: new DirTree(file.dir) };
       }
+      if (op.source.type === 'git') {
+        const src = op.source;
+        const dir = await this.step(v, async () => checkout(src, await this.gitCommit(src), this.o.store.tmpPath('git'), this.o.signal));
+        return { kind: 'context', tree: new DirTree(dir) };
+      }
       const { manifestDigest } = op.source;
       return this.step(v, async () => {
         const { manifest, config } = await this.o.resolver.manifest(manifestDigest);
@@ -211,7 +235,7 @@ export class Solver {
             name: v.name,
             progress: this.o.progress,
             signal: this.o.signal,
-            mounts: { store: this.o.store, trees, secrets: this.o.secrets ?? new Map() },
+            mounts: { store: this.o.store, trees, secrets: this.o.secrets ?? new Map(), sshAgents: this.o.sshAgents },
             allowInsecure: this.o.allowInsecure,
           });
         } else {

@@ -1,6 +1,6 @@
 // `tsbuild build`: reads the Dockerfile and context, runs the frontend, solves, exports.
 // The only place frontend and builder meet.
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { checkDockerfile, convertDockerfile } from '../frontend/convert.js';
@@ -44,6 +44,25 @@ export interface BuildOptions {
   secrets?: string[];
   /** --allow entitlements (security.insecure) */
   allow?: string[];
+  /** --ssh ID[=SOCKET] */
+  ssh?: string[];
+}
+
+/** `default` (from $SSH_AUTH_SOCK) or `id=/path/to/agent.sock`; key files are not supported. */
+export function parseSsh(spec: string): [string, string] {
+  const eq = spec.indexOf('=');
+  const id = eq < 0 ? spec : spec.slice(0, eq);
+  const socket = eq < 0 ? process.env.SSH_AUTH_SOCK : spec.slice(eq + 1);
+  if (!id) throw new UsageError(`--ssh "${spec}" needs an id`, 'e.g. --ssh default or --ssh default=$SSH_AUTH_SOCK');
+  if (!socket) throw new UsageError(`--ssh ${id}: no agent socket (SSH_AUTH_SOCK is not set)`, 'start ssh-agent, or pass --ssh ID=/path/to/agent.sock');
+  let isSocket = false;
+  try {
+    isSocket = statSync(socket).isSocket();
+  } catch {
+    // reported below
+  }
+  if (!isSocket) throw new UsageError(`--ssh ${id}: ${socket} is not an ssh agent socket`, 'tsbuild forwards agent sockets; load keys into ssh-agent instead of passing key files');
+  return [id, socket];
 }
 
 /** `id=npmrc,src=$HOME/.npmrc` or `id=token,env=TOKEN` (docker's --secret syntax). */
@@ -176,6 +195,7 @@ export async function build(o: BuildOptions, progress: ProgressSink, dockerfileT
       sourceDateEpoch: epoch,
       secrets: new Map((o.secrets ?? []).map(parseSecret)),
       allowInsecure: (o.allow ?? []).includes('security.insecure'),
+      sshAgents: new Map((o.ssh ?? []).map(parseSsh)),
     });
     const chain = await solver.solve(definition.root);
     const image = await step(progress, 'export', 'exporting to image', async () => {

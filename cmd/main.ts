@@ -66,6 +66,7 @@ async function main(argv: string[]): Promise<number> {
           .option('pull', { type: 'boolean', describe: 'resolve base images against their registry even when stored locally' })
           .option('format', { type: 'string', choices: ['oci', 'docker'], default: 'oci', describe: 'manifest format to push' })
           .option('secret', { type: 'string', coerce: list, describe: 'secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VAR; repeatable' })
+          .option('ssh', { type: 'string', coerce: list, describe: 'ssh agent for RUN --mount=type=ssh: default (from $SSH_AUTH_SOCK) or ID=SOCKET; repeatable' })
           .option('check', { type: 'boolean', describe: 'run the build checks only (lint), as docker build --check' })
           .option('allow', { type: 'string', coerce: list, describe: 'entitlement: security.insecure (RUN --security=insecure); repeatable' }),
       async (a) => {
@@ -100,6 +101,7 @@ async function main(argv: string[]): Promise<number> {
               format: a.format as ManifestFormat,
               registry: registryFlags(a, abort.signal),
               secrets: a.secret,
+              ssh: a.ssh,
               allow: a.allow,
             },
             renderer.sink,

@@ -782,11 +782,11 @@ class Converter {
     });
     if (inline.length && inline.length !== srcs.length) this.fail(n, `${what} cannot mix heredocs and other sources yet`, 'use one instruction for each');
 
-    const urls = srcs.filter((s) => /^https?:\/\//.test(s));
-    const gitLike = srcs.find((s) => /^git@|^git:\/\/|\.git(#.*)?$/.test(s));
-    if (!isAdd && urls.length) this.fail(n, 'COPY cannot copy from a URL', 'use ADD for URLs');
-    if (isAdd && gitLike) this.fail(n, `ADD of a git repository (${gitLike}) is not supported by this version of tsbuild yet`, 'clone it in a RUN step, or add the files to the context');
-    if (urls.length && urls.length !== srcs.length) this.fail(n, 'ADD cannot mix URLs and local sources yet', 'use one ADD for each');
+    const gitUrls = srcs.filter(isGitURL);
+    const urls = srcs.filter((s) => /^https?:\/\//.test(s) && !isGitURL(s));
+    if (!isAdd && (urls.length || gitUrls.length)) this.fail(n, 'COPY cannot copy from a URL', 'use ADD for URLs');
+    if ((urls.length || gitUrls.length) && urls.length + gitUrls.length !== srcs.length) this.fail(n, 'ADD cannot mix URLs and local sources yet', 'use one ADD for each');
+    if (gitUrls.length > 1 || (gitUrls.length && urls.length)) this.fail(n, 'ADD of several remote sources in one instruction is not supported yet', 'use one ADD per URL');
 
     let fromVertex = this.context;
     const from = flagValue(flags, 'from');
@@ -794,6 +794,15 @@ class Converter {
       const name = this.expand(n, from, scope);
       if (!name) this.fail(n, '--from requires a stage name, index or image');
       fromVertex = await this.stageOrImage(n, name, stage, chain);
+    } else if (gitUrls.length) {
+      const { remote, ref, subdir } = splitGitURL(gitUrls[0]!);
+      const keep = flagValue(flags, 'keep-git-dir');
+      fromVertex = this.newVertex({
+        op: { kind: 'source', source: { type: 'git', remote, ...(ref ? { ref } : {}), ...(subdir ? { subdir } : {}), keepGitDir: keep !== undefined && keep !== 'false' } },
+        inputs: [],
+        name: `[internal] load git source ${gitUrls[0]}`,
+        location: this.loc(n),
+      });
     } else if (urls.length) {
       const checksum = flagValue(flags, 'checksum');
       if (checksum !== undefined && !/^sha256:[a-f0-9]{64}$/.test(this.expand(n, checksum, scope))) {
@@ -834,7 +843,7 @@ class Converter {
     const action: CopyAction = {
       type: 'copy',
       from: 1,
-      src: urls.length ? [remoteFileName(urls[0]!)] : inline.length ? inline.map((i) => i.name) : srcs,
+      src: gitUrls.length ? ['/'] : urls.length ? [remoteFileName(urls[0]!)] : inline.length ? inline.map((i) => i.name) : srcs,
       dest,
       ...(chown ? { chown } : {}),
       ...(chmod !== undefined ? { chmod } : {}),
@@ -893,6 +902,20 @@ export function formatDuration(ns: number | undefined): string {
   const m = Math.floor(rest / 60);
   rest -= m * 60;
   return `${h ? `${h}h` : ''}${h || m ? `${m}m` : ''}${Number(rest.toFixed(9))}s`;
+}
+
+/** BuildKit's git URL forms: git@host:path, git://, ssh://, or http(s) ending in .git (each with #ref:subdir). */
+function isGitURL(s: string): boolean {
+  const base = s.split('#')[0]!;
+  return /^git@[^:]+:/.test(s) || /^(git|ssh|git\+ssh):\/\//.test(s) || (/^https?:\/\//.test(s) && /\.git\/?$/.test(base));
+}
+
+/** `remote#ref:subdir` → its parts. */
+function splitGitURL(s: string): { remote: string; ref?: string; subdir?: string } {
+  const hash = s.indexOf('#');
+  if (hash < 0) return { remote: s };
+  const [ref, subdir] = s.slice(hash + 1).split(':', 2);
+  return { remote: s.slice(0, hash), ...(ref ? { ref } : {}), ...(subdir ? { subdir } : {}) };
 }
 
 /** The file name ADD gives a download: the URL's last path segment. */

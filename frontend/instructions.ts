@@ -19,7 +19,6 @@ const allowedFlags: Record<string, readonly string[]> = {
 /** Flags the parser accepts but this version does not implement yet: a clear error, not silence. */
 const unimplementedFlags: Record<string, readonly string[]> = {
   RUN: ['device'],
-  ADD: ['keep-git-dir'],
 };
 
 export type Flags = Map<string, string[]>;

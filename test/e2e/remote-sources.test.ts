@@ -1,0 +1,90 @@
+// ADD of git repositories (a real git daemon on loopback) and RUN --mount=type=ssh with a real ssh-agent.
+import test from 'ava';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { makeContext, storeWithBusybox, tmpDir, tsbuild, tsbuildOk } from '../helpers/cli.js';
+import { freePort } from '../helpers/registry.js';
+
+let rootP: Promise<string> | undefined;
+const root = (): Promise<string> => (rootP ??= storeWithBusybox());
+const children: ChildProcess[] = [];
+test.after.always(() => {
+  for (const c of children) c.kill('SIGKILL');
+});
+
+/** A repository with a tag v1 and a later commit on main, served by git daemon on loopback. */
+async function gitServer(): Promise<{ url: string; v1: string }> {
+  const base = tmpDir('tsbuild-git-');
+  const work = path.join(base, 'work');
+  mkdirSync(path.join(work, 'sub'), { recursive: true });
+  const g = (...args: string[]) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], { cwd: work, encoding: 'utf8' }).trim();
+  g('init', '-q', '-b', 'main');
+  writeFileSync(path.join(work, 'README'), 'version one\n');
+  writeFileSync(path.join(work, 'sub', 'file.txt'), 'in subdir\n');
+  g('add', '.');
+  g('commit', '-q', '-m', 'one');
+  g('tag', '-a', 'v1', '-m', 'v1');
+  const v1 = g('rev-parse', 'HEAD');
+  writeFileSync(path.join(work, 'README'), 'version two\n');
+  g('commit', '-q', '-am', 'two');
+  execFileSync('git', ['clone', '-q', '--bare', work, path.join(base, 'repo.git')]);
+  const port = await freePort();
+  const daemon = spawn('git', ['daemon', '--export-all', '--reuseaddr', `--base-path=${base}`, '--listen=127.0.0.1', `--port=${port}`, base], { stdio: 'ignore' });
+  children.push(daemon);
+  for (let i = 0; i < 100; i++) {
+    try {
+      execFileSync('git', ['ls-remote', `git://127.0.0.1:${port}/repo.git`], { stdio: 'ignore' });
+      break;
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  return { url: `git://127.0.0.1:${port}/repo.git`, v1 };
+}
+
+test('ADD of a git repository: default branch, a tag, a subdir, --keep-git-dir', async (t) => {
+  const { url, v1 } = await gitServer();
+  const ctx = makeContext({
+    Dockerfile: [
+      'FROM busybox',
+      `ADD ${url} /head`,
+      `ADD ${url}#v1 /tagged`,
+      `ADD ${url}#main:sub /sub`,
+      `ADD --keep-git-dir=true ${url}#v1 /withgit`,
+      '',
+    ].join('\n'),
+  });
+  await tsbuildOk(['build', '-t', 'remote:git', ctx], { root: await root() });
+  const out = (await tsbuildOk(['run', 'remote:git', 'sh', '-c', 'cat /head/README /tagged/README /sub/file.txt; ls -a /head | grep -c "^.git$"; ls -d /withgit/.git'], { root: await root() })).stdout;
+  t.is(out, 'version two\nversion one\nin subdir\n0\n/withgit/.git\n');
+  void v1;
+});
+
+test('a bad git ref fails clearly', async (t) => {
+  const { url } = await gitServer();
+  const r = await tsbuild(['build', makeContext({ Dockerfile: `FROM busybox\nADD ${url}#nosuchref /x\n` })], { root: await root() });
+  t.is(r.code, 1);
+  t.regex(r.stderr, /git ref "nosuchref" not found/);
+});
+
+test('RUN --mount=type=ssh forwards an ssh-agent socket given with --ssh; required without it fails', async (t) => {
+  const dir = tmpDir('tsbuild-ssh-');
+  const sock = path.join(dir, 'agent.sock');
+  const agent = spawn('ssh-agent', ['-D', '-a', sock], { stdio: 'ignore' });
+  children.push(agent);
+  for (let i = 0; i < 100; i++) {
+    try {
+      execFileSync('test', ['-S', sock]);
+      break;
+    } catch {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+  const ctx = makeContext({ Dockerfile: 'FROM busybox\nRUN --mount=type=ssh,required=true test -S "$SSH_AUTH_SOCK" && echo "$SSH_AUTH_SOCK" > /sock\n' });
+  await tsbuildOk(['build', '-t', 'remote:ssh', '--ssh', `default=${sock}`, ctx], { root: await root() });
+  t.is((await tsbuildOk(['run', 'remote:ssh', 'cat', '/sock'], { root: await root() })).stdout, '/run/buildkit/ssh_agent.0\n');
+  const missing = await tsbuild(['build', '--no-cache', ctx], { root: await root() });
+  t.is(missing.code, 1);
+  t.regex(missing.stderr, /ssh agent "default" is required but was not provided/);
+});
