@@ -6,7 +6,7 @@ import { parseSymbolicMode } from '../snapshotter/chmod.js';
 import type { ImageConfig, Platform, RunConfig } from '../snapshotter/oci.js';
 import { DockerfileError } from './errors.js';
 import { flagValue, knownInstructions, locationOf, nodeError, parseFlags, suggestInstruction, type Flags } from './instructions.js';
-import { parse, parseJSONForm, ParseError, type Node } from './parser.js';
+import { parse, parseJSONForm, ParseError, splitWords, type Node, type ParseResult } from './parser.js';
 import { ExpansionError, expandHeredoc, expandWord, expandWords, type Env } from './shell.js';
 import { parseDockerignore } from './dockerignore.js';
 import { lint, lintViolation, type LintResult, type Warning } from './lint.js';
@@ -210,7 +210,7 @@ class Converter {
 
   /** ARG a=1 b c=3 → pairs; keys literal, default values expanded in `env`. */
   private argPairs(node: Node, env: Env): Array<[string, string | undefined]> {
-    const words = splitKeyValueWords(node.rest);
+    const words = splitWords(node.rest, this.escape);
     if (words.length === 0) this.fail(node, 'ARG requires at least one argument', 'ARG <name>[=<default value>]');
     return words.map((raw) => {
       const eq = raw.indexOf('=');
@@ -555,7 +555,7 @@ class Converter {
 
   /** ENV/LABEL `k=v k2=v2` or legacy `k v`. */
   private keyValues(n: Node, scope: Env, what: string): Array<[string, string]> {
-    const words = splitKeyValueWords(n.rest);
+    const words = splitWords(n.rest, this.escape);
     if (words.length === 0) this.fail(n, `${what} requires at least one argument`, `${what} <key>=<value> ...`);
     if (!words[0]!.includes('=')) {
       // Legacy form: the first word is the key, the rest of the line the value.
@@ -962,40 +962,12 @@ function splitUser(s: string): Chown {
   return i >= 0 ? { user: s.slice(0, i), group: s.slice(i + 1) } : { user: s };
 }
 
-/** Splits `a=1 b="x y" c` into words keeping quotes (expanded later per part). */
-function splitKeyValueWords(text: string): string[] {
-  const out: string[] = [];
-  let cur = '';
-  let quote = '';
-  let has = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
-    if (quote) {
-      cur += c;
-      if (c === '\\' && quote === '"' && i + 1 < text.length) cur += text[++i];
-      else if (c === quote) quote = '';
-    } else if (c === '"' || c === "'") {
-      quote = c;
-      cur += c;
-      has = true;
-    } else if (c === '\\' && i + 1 < text.length) {
-      cur += c + text[++i];
-      has = true;
-    } else if (/\s/.test(c)) {
-      if (has) out.push(cur);
-      cur = '';
-      has = false;
-    } else {
-      cur += c;
-      has = true;
-    }
-  }
-  if (has) out.push(cur);
-  return out;
-}
 
-export async function convertDockerfile(input: FrontendInput): Promise<FrontendResult> {
-  let parsed;
+type CheckInput = Pick<FrontendInput, 'dockerfile' | 'filename' | 'dockerignore' | 'buildArgs' | 'target'>;
+
+/** Parses, turning parser errors into located Dockerfile errors; then runs the build checks. */
+function parseAndLint(input: CheckInput, allStages: boolean): { parsed: ParseResult; checks: LintResult } {
+  let parsed: ParseResult;
   try {
     parsed = parse(input.dockerfile);
   } catch (e) {
@@ -1008,9 +980,15 @@ export async function convertDockerfile(input: FrontendInput): Promise<FrontendR
     filename: input.filename,
     buildArgs: input.buildArgs,
     target: input.target,
+    allStages,
     dockerignore: input.dockerignore ? parseDockerignore(input.dockerignore) : undefined,
     source: input.dockerfile,
   });
+  return { parsed, checks };
+}
+
+export async function convertDockerfile(input: FrontendInput): Promise<FrontendResult> {
+  const { parsed, checks } = parseAndLint(input, false);
   const c = new Converter(input, parsed.nodes, parsed.directives.escape);
   const result = await c.convert();
   result.warnings = checks.warnings;
@@ -1027,22 +1005,6 @@ export async function convertDockerfile(input: FrontendInput): Promise<FrontendR
 }
 
 /** `build --check`: the build checks alone, over every stage unless a target is named. */
-export function checkDockerfile(input: Pick<FrontendInput, 'dockerfile' | 'filename' | 'dockerignore' | 'buildArgs' | 'target'>): LintResult {
-  let parsed;
-  try {
-    parsed = parse(input.dockerfile);
-  } catch (e) {
-    if (e instanceof ParseError) {
-      throw new DockerfileError(e.message, { file: input.filename, startLine: e.line, endLine: e.line }, e.hint, e.source);
-    }
-    throw e;
-  }
-  return lint(parsed, {
-    filename: input.filename,
-    buildArgs: input.buildArgs,
-    target: input.target,
-    allStages: !input.target,
-    dockerignore: input.dockerignore ? parseDockerignore(input.dockerignore) : undefined,
-    source: input.dockerfile,
-  });
+export function checkDockerfile(input: CheckInput): LintResult {
+  return parseAndLint(input, !input.target).checks;
 }

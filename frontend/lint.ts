@@ -5,7 +5,7 @@
 import path from 'node:path/posix';
 import type { SourceLocation } from '../builder/graph.js';
 import { DockerfileError } from './errors.js';
-import type { Node, ParseResult } from './parser.js';
+import { splitWords, type Node, type ParseResult } from './parser.js';
 import { ExpansionError, expandWord, expandWords, type Env } from './shell.js';
 
 export interface LintWarning {
@@ -228,36 +228,6 @@ function references(word: string, env: Env, escape: string): { all: Set<string>;
 const isName = (n: string): boolean => /^[A-Za-z_][A-Za-z0-9_]*$/.test(n);
 
 /** Splits `a=1 b="x y"` into words, keeping quotes and escapes (for per-word expansion). */
-function splitWords(text: string, escape: string): string[] {
-  const out: string[] = [];
-  let cur = '';
-  let quote = '';
-  let has = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
-    if (quote) {
-      cur += c;
-      if (c === escape && quote === '"' && i + 1 < text.length) cur += text[++i];
-      else if (c === quote) quote = '';
-    } else if (c === '"' || c === "'") {
-      quote = c;
-      cur += c;
-      has = true;
-    } else if (c === escape && i + 1 < text.length) {
-      cur += c + text[++i];
-      has = true;
-    } else if (/\s/.test(c)) {
-      if (has) out.push(cur);
-      cur = '';
-      has = false;
-    } else {
-      cur += c;
-      has = true;
-    }
-  }
-  if (has) out.push(cur);
-  return out;
-}
 
 /** ENV/LABEL arguments as raw key/value words; `legacy` for the `KEY value` form. */
 function keyValues(rest: string, escape: string): { pairs: Array<[string, string]>; legacy: boolean } {

@@ -243,3 +243,35 @@ export function parse(text: string): ParseResult {
   }
   return { directives, nodes, warnings };
 }
+
+/** Splits arguments on whitespace, keeping quotes and escapes in the words (they are expanded later, one word at a time). */
+export function splitWords(text: string, escape: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  let quote = '';
+  let has = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (quote) {
+      cur += c;
+      if (c === escape && quote === '"' && i + 1 < text.length) cur += text[++i];
+      else if (c === quote) quote = '';
+    } else if (c === '"' || c === "'") {
+      quote = c;
+      cur += c;
+      has = true;
+    } else if (c === escape && i + 1 < text.length) {
+      cur += c + text[++i];
+      has = true;
+    } else if (/\s/.test(c)) {
+      if (has) out.push(cur);
+      cur = '';
+      has = false;
+    } else {
+      cur += c;
+      has = true;
+    }
+  }
+  if (has) out.push(cur);
+  return out;
+}

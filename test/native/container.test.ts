@@ -98,13 +98,14 @@ function processGone(pid: number): boolean {
   }
 }
 
-function processesWithCmdline(needle: string): number[] {
+/** Host pids running exactly `needle`; with `pidns` (a /proc/PID/ns/pid link), only inside that namespace. */
+function processesWithCmdline(needle: string, pidns?: string): number[] {
   const found: number[] = [];
   for (const e of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(e)) continue;
     try {
       const cmd = fs.readFileSync(`/proc/${e}/cmdline`, 'utf8').replace(/\0/g, ' ').trim();
-      if (cmd === needle) found.push(Number(e));
+      if (cmd === needle && (!pidns || fs.readlinkSync(`/proc/${e}/ns/pid`) === pidns)) found.push(Number(e));
     } catch {
       // exited meanwhile
     }
@@ -323,14 +324,16 @@ test('abort during sleep kills the container and its background processes', asyn
   const mountpoint = spec.rootfs.mountpoint;
   const seen = new Promise<void>((resolve) => c.stdout!.once('data', () => resolve()));
   await seen;
-  t.is(processesWithCmdline('sleep 100').length, 1);
+  // Only this container's processes: other tests (or anything else here) may run `sleep 100` too.
+  const pidns = fs.readlinkSync(`/proc/${c.pid}/ns/pid`);
+  t.is(processesWithCmdline('sleep 100', pidns).length, 1);
   t.false(hostMountinfo().includes(mountpoint), 'rootfs must not be mounted on the host');
   const started = Date.now();
   ac.abort();
   const status = await c.wait();
   t.deepEqual(status, { exitCode: null, signal: 'SIGKILL' });
   t.true(Date.now() - started < 2000);
-  t.true(await until(() => processesWithCmdline('sleep 100').length === 0, 2000));
+  t.true(await until(() => processesWithCmdline('sleep 100', pidns).length === 0, 2000));
   t.false(hostMountinfo().includes(mountpoint));
 });
 
