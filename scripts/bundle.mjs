@@ -5,8 +5,12 @@ import { readFileSync } from 'node:fs';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 await build({
-  entryPoints: ['cmd/main.ts'],
-  outfile: 'dist/tsbuild.mjs',
+  // Code splitting: what is imported dynamically (the registry's HTTP client) loads only when used.
+  entryPoints: { tsbuild: 'cmd/main.ts' },
+  outdir: 'dist',
+  outExtension: { '.js': '.mjs' },
+  splitting: true,
+  chunkNames: 'chunks/[name]-[hash]',
   bundle: true,
   platform: 'node',
   format: 'esm',

@@ -5,7 +5,15 @@
 import { readFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { rootCertificates } from 'node:tls';
-import { Agent, request, type Dispatcher } from 'undici';
+import type { Agent, Dispatcher } from 'undici';
+
+// undici is loaded on first use: most builds never talk to a registry, and loading it costs start-up time.
+let undici: Promise<typeof import('undici')> | undefined;
+const http = (): Promise<typeof import('undici')> => (undici ??= import('undici'));
+type Request = typeof import('undici')['request'];
+async function request(...args: Parameters<Request>): Promise<Dispatcher.ResponseData> {
+  return (await (await http()).request(...args)) as Dispatcher.ResponseData;
+}
 import { parseChallenges, type Challenge } from './challenge.js';
 import type { CredentialStore, Credentials } from './credentials.js';
 import { AuthError, describeErrorBody, RegistryError } from './errors.js';
@@ -92,17 +100,25 @@ export class RegistryTransport {
   private challenge?: Challenge;
   private creds?: Promise<Credentials | undefined>;
   private readonly tokens = new Map<string, Token>();
-  private readonly dispatcher: Agent;
+  private agent?: Promise<Agent>;
   private readonly insecure: boolean;
 
   constructor(readonly host: string, private readonly o: TransportOptions) {
     this.insecure = (o.insecureRegistries ?? []).includes(host);
     const ca = o.caFile ? [...rootCertificates, readFileSync(o.caFile, 'utf8')] : undefined;
-    this.dispatcher = new Agent({ connect: { ca, rejectUnauthorized: !this.insecure }, keepAliveTimeout: 30_000 });
+    this.ca = ca;
+  }
+
+  private readonly ca: string[] | undefined;
+
+  /** One connection pool per registry, with its TLS settings. */
+  private dispatcher(): Promise<Agent> {
+    this.agent ??= http().then((u) => new u.Agent({ connect: { ca: this.ca, rejectUnauthorized: !this.insecure }, keepAliveTimeout: 30_000 }));
+    return this.agent;
   }
 
   async close(): Promise<void> {
-    await this.dispatcher.close();
+    if (this.agent) await (await this.agent).close();
   }
 
   private credentials(): Promise<Credentials | undefined> {
@@ -138,7 +154,7 @@ export class RegistryTransport {
   private async ping(base: string): Promise<void> {
     let res: Dispatcher.ResponseData;
     try {
-      res = await request(`${base}/v2/`, { method: 'GET', dispatcher: this.dispatcher, signal: this.o.signal });
+      res = await request(`${base}/v2/`, { method: 'GET', dispatcher: await this.dispatcher(), signal: this.o.signal });
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
       if (base.startsWith('https:') && !this.insecure && !isLoopback(this.host)) {
@@ -170,7 +186,7 @@ export class RegistryTransport {
       if (auth && new URL(url).host === new URL(base).host) headers.authorization = auth;
       let res: Dispatcher.ResponseData;
       try {
-        res = await request(url, { method: req.method, headers, body: req.body?.(), dispatcher: this.dispatcher, signal: this.o.signal });
+        res = await request(url, { method: req.method, headers, body: req.body?.(), dispatcher: await this.dispatcher(), signal: this.o.signal });
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code ?? '';
         if (RETRYABLE_CODES.has(code) && attempt + 1 < attempts) {
@@ -237,7 +253,7 @@ export class RegistryTransport {
         // OAuth2 refresh-token grant, as docker does with identity tokens.
         const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: creds.identityToken, client_id: 'tsbuild', scope: scopes.join(' ') });
         if (service) form.set('service', service);
-        res = await request(realm, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form.toString(), dispatcher: this.dispatcher, signal: this.o.signal });
+        res = await request(realm, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form.toString(), dispatcher: await this.dispatcher(), signal: this.o.signal });
       } else {
         const url = new URL(realm);
         if (service) url.searchParams.set('service', service);
@@ -247,7 +263,7 @@ export class RegistryTransport {
           url.searchParams.set('account', creds.username);
           headers.authorization = `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`;
         }
-        res = await request(url, { method: 'GET', headers, dispatcher: this.dispatcher, signal: this.o.signal });
+        res = await request(url, { method: 'GET', headers, dispatcher: await this.dispatcher(), signal: this.o.signal });
       }
     } catch (e) {
       throw new AuthError(this.host, `token service ${new URL(realm).host} unreachable: ${(e as Error).message}`, 'check the network; the registry delegates logins to that service');
