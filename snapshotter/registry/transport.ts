@@ -9,7 +9,9 @@ import type { Agent, Dispatcher } from 'undici';
 
 // undici is loaded on first use: most builds never talk to a registry, and loading it costs start-up time.
 let undici: Promise<typeof import('undici')> | undefined;
-const http = (): Promise<typeof import('undici')> => (undici ??= import('undici'));
+// undici is CommonJS: bundled, its exports arrive on the namespace's default.
+const http = (): Promise<typeof import('undici')> =>
+  (undici ??= import('undici').then((m) => ((m as { default?: typeof import('undici') }).default ?? m) as typeof import('undici')));
 type Request = typeof import('undici')['request'];
 async function request(...args: Parameters<Request>): Promise<Dispatcher.ResponseData> {
   return (await (await http()).request(...args)) as Dispatcher.ResponseData;
