@@ -158,23 +158,21 @@ export class Solver {
     if (op.kind === 'exec') {
       // A context bind mount contributes the checksum of what it exposes; caches and secrets do not.
       for (const [n, m] of (op.mounts ?? []).entries()) {
-        if (m.type !== 'bind' && m.type !== 'cache') continue;
-        const input = m.from === undefined ? undefined : v.inputs[m.from];
-        if (m.type === 'bind' && input?.op.kind === 'source' && input.op.source.type === 'context') {
+        if (m.type !== 'bind') continue;
+        const input = v.inputs[m.from];
+        if (input?.op.kind === 'source' && input.op.source.type === 'context') {
           extra[`mount${n}`] = await checksumSources(this.context(input.op.source), [m.source], await this.stats());
         }
       }
     }
     if (op.kind === 'file') {
-      // A context input contributes the checksum of exactly what each copy selects.
+      // A context input contributes the checksum of exactly what each copy selects. (Heredoc
+      // content is in the definition; HTTP and git sources carry their digest or commit in their key.)
       for (const [n, a] of op.actions.entries()) {
-        if (a.type !== 'copy') continue;
+        if (a.type !== 'copy' || a.inline) continue;
         const input = v.inputs[a.from]!;
-        if (a.inline) continue; // the content is in the definition
-        if (input.op.kind === 'source' && (input.op.source.type === 'context' || input.op.source.type === 'http')) {
-          // (git sources are keyed by their commit)
-          const tree = input.op.source.type === 'context' ? this.context(input.op.source) : new DirTree((await this.download(input.op.source)).dir);
-          extra[`copy${n}`] = await checksumSources(withExcludes(tree, a.excludes), a.src, await this.stats());
+        if (input.op.kind === 'source' && input.op.source.type === 'context') {
+          extra[`copy${n}`] = await checksumSources(withExcludes(this.context(input.op.source), a.excludes), a.src, await this.stats());
         }
       }
     }

@@ -6,7 +6,6 @@ import path from 'node:path';
 import { checkDockerfile, convertDockerfile } from '../frontend/convert.js';
 import { formatCheckOutput, lintViolation } from '../frontend/lint.js';
 import { dockerignoreCandidates } from '../frontend/dockerignore.js';
-import { DockerfileError } from '../frontend/errors.js';
 import { exportImage } from '../builder/export.js';
 import { step, type ProgressSink } from '../builder/progress.js';
 import { ImageResolver } from '../builder/resolver.js';
@@ -14,7 +13,7 @@ import { Solver } from '../builder/solver.js';
 import { ContentStore } from '../snapshotter/content.js';
 import { ImageStore } from '../snapshotter/images.js';
 import { writeOciArchive } from '../snapshotter/ociarchive.js';
-import type { Descriptor, Digest } from '../snapshotter/oci.js';
+import { hostPlatform, type Descriptor, type Digest } from '../snapshotter/oci.js';
 import { familiarName, normalizeReference, InvalidReferenceError } from '../snapshotter/reference.js';
 import { Snapshots } from '../snapshotter/snapshots.js';
 import { Store } from '../snapshotter/store.js';
@@ -177,7 +176,7 @@ export async function build(o: BuildOptions, progress: ProgressSink, dockerfileT
         dockerignore,
         buildArgs: o.buildArgs,
         target: o.target,
-        platform: { os: 'linux', architecture: 'amd64' },
+        platform: hostPlatform(),
         resolveImage: (ref) => resolver.resolve(ref),
       }),
     );
@@ -216,4 +215,3 @@ export async function build(o: BuildOptions, progress: ProgressSink, dockerfileT
   }
 }
 
-export { DockerfileError };

@@ -378,7 +378,6 @@ class Converter {
 
   private async dispatch(n: Node, flags: Flags, st: StageState, stepName: (t: string) => string, stage: Stage, chain: Stage[]): Promise<void> {
     const scope = this.scope(st);
-    const original = n.original.split('\n')[0]!.trim();
     switch (n.instruction) {
       case 'ARG': {
         const pairs = this.argPairs(n, scope);
@@ -620,7 +619,7 @@ class Converter {
     const scope = this.scope(st);
     this.sshMounts = 0;
     for (const spec of flags.get('mount') ?? []) {
-      const m = await this.mount(n, this.expand(n, spec, scope), st, inputs, stage, chain);
+      const m = await this.mount(n, this.expand(n, spec, scope), inputs, stage, chain);
       if (m) mounts.push(m);
     }
     const cwd = st.config.WorkingDir || '/';
@@ -646,7 +645,7 @@ class Converter {
   }
 
   /** One --mount=type=...,target=... flag. `inputs` gains the vertices mounts read from. */
-  private async mount(n: Node, spec: string, st: StageState, inputs: Vertex[], stage: Stage, chain: Stage[]): Promise<ExecMount | undefined> {
+  private async mount(n: Node, spec: string, inputs: Vertex[], stage: Stage, chain: Stage[]): Promise<ExecMount | undefined> {
     const fields = new Map<string, string>();
     for (const part of splitCSV(spec)) {
       const eq = part.indexOf('=');

@@ -475,7 +475,7 @@ class Linter {
   /** Global ARG values: the automatic platform args, then each global ARG (build args win). */
   private metaArgs(buildArgs: ReadonlyMap<string, string>): Map<string, string> {
     const env = new Map(this.defaults);
-    for (const [k, v] of this.defaults) {
+    for (const k of this.defaults.keys()) {
       const o = buildArgs.get(k);
       if (o !== undefined) env.set(k, o);
     }
