@@ -190,22 +190,22 @@ class Converter {
     return env;
   }
 
-  private expand(node: Node, word: string, env: Env): string {
+  /** Runs a word expansion, reporting its errors at the instruction. */
+  private expanding<T>(node: Node, fn: () => T): T {
     try {
-      return expandWord(word, env, this.escape).value;
+      return fn();
     } catch (e) {
       if (e instanceof ExpansionError) this.fail(node, e.message);
       throw e;
     }
   }
 
+  private expand(node: Node, word: string, env: Env): string {
+    return this.expanding(node, () => expandWord(word, env, this.escape).value);
+  }
+
   private expandList(node: Node, text: string, env: Env): string[] {
-    try {
-      return expandWords(text, env, this.escape).words;
-    } catch (e) {
-      if (e instanceof ExpansionError) this.fail(node, e.message);
-      throw e;
-    }
+    return this.expanding(node, () => expandWords(text, env, this.escape).words);
   }
 
   /** ARG a=1 b c=3 → pairs; keys literal, default values expanded in `env`. */
@@ -865,12 +865,7 @@ class Converter {
 
   /** Unquoted heredoc delimiters expand ARG/ENV in the document (quotes and escapes stay). */
   private expandHeredoc(n: Node, content: string, scope: Env): string {
-    try {
-      return expandHeredoc(content, scope, this.escape).value;
-    } catch (e) {
-      if (e instanceof ExpansionError) this.fail(n, e.message);
-      throw e;
-    }
+    return this.expanding(n, () => expandHeredoc(content, scope, this.escape).value);
   }
 }
 

@@ -7,11 +7,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { makeContext, storeWithBusybox, tsbuild, tsbuildOk } from '../helpers/cli.js';
+import { makeContext, runSh, sharedStore, tsbuild, tsbuildOk } from '../helpers/cli.js';
 
-let rootP: Promise<string> | undefined;
-const root = (): Promise<string> => (rootP ??= storeWithBusybox());
-const run = async (image: string, script: string): Promise<string> => (await tsbuildOk(['run', image, 'sh', '-c', script], { root: await root() })).stdout;
+const root = sharedStore();
+const run = async (image: string, script: string): Promise<string> => runSh(await root(), image, script);
 
 test('COPY heredocs (expanded unless the delimiter is quoted), --exclude, --parents, symbolic --chmod, --link', async (t) => {
   const ctx = makeContext({

@@ -1,9 +1,8 @@
 // Bad input gets a clear error: Dockerfile:line, the offending line, a hint, exit code 1, no stack.
 import test from 'ava';
-import { makeContext, storeWithBusybox, tsbuild } from '../helpers/cli.js';
+import { makeContext, sharedStore, tsbuild } from '../helpers/cli.js';
 
-let rootP: Promise<string> | undefined;
-const root = (): Promise<string> => (rootP ??= storeWithBusybox());
+const root = sharedStore();
 
 async function fails(dockerfile: string, extra: string[] = [], files: Record<string, string> = {}) {
   const ctx = makeContext({ Dockerfile: dockerfile, ...files });

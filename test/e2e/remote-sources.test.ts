@@ -3,11 +3,10 @@ import test from 'ava';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { makeContext, storeWithBusybox, tmpDir, tsbuild, tsbuildOk } from '../helpers/cli.js';
+import { makeContext, sharedStore, tmpDir, tsbuild, tsbuildOk } from '../helpers/cli.js';
 import { freePort } from '../helpers/registry.js';
 
-let rootP: Promise<string> | undefined;
-const root = (): Promise<string> => (rootP ??= storeWithBusybox());
+const root = sharedStore();
 const children: ChildProcess[] = [];
 test.after.always(() => {
   for (const c of children) c.kill('SIGKILL');

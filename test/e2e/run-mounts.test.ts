@@ -2,11 +2,10 @@
 import test from 'ava';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { makeContext, storeWithBusybox, tmpDir, tsbuild, tsbuildOk } from '../helpers/cli.js';
+import { makeContext, runSh, sharedStore, tmpDir, tsbuild, tsbuildOk } from '../helpers/cli.js';
 
-let rootP: Promise<string> | undefined;
-const root = (): Promise<string> => (rootP ??= storeWithBusybox());
-const run = async (image: string, script: string): Promise<string> => (await tsbuildOk(['run', image, 'sh', '-c', script], { root: await root() })).stdout;
+const root = sharedStore();
+const run = async (image: string, script: string): Promise<string> => runSh(await root(), image, script);
 
 test('bind mounts from the context and from a stage; rw writes are thrown away; no stubs left in the layer', async (t) => {
   const ctx = makeContext({

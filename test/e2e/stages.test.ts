@@ -2,10 +2,9 @@
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { copyDir, jsonEvents, makeContext, sharedDir, storeWithBusybox, tmpDir, tsbuildOk, tsbuild } from '../helpers/cli.js';
+import { copyDir, jsonEvents, makeContext, sharedDir, sharedStore, tmpDir, tsbuild, tsbuildOk } from '../helpers/cli.js';
 
-let rootP: Promise<string> | undefined;
-const root = (): Promise<string> => (rootP ??= storeWithBusybox());
+const root = sharedStore();
 
 async function run(image: string, ...cmd: string[]): Promise<string> {
   return (await tsbuildOk(['run', image, ...cmd], { root: await root() })).stdout;

@@ -58,6 +58,17 @@ export async function storeWithBusybox(): Promise<string> {
   return root;
 }
 
+/** One busybox store for the tests of a file, made when the first test asks for it. */
+export function sharedStore(): () => Promise<string> {
+  let store: Promise<string> | undefined;
+  return () => (store ??= storeWithBusybox());
+}
+
+/** What `sh -c script` prints in an image. */
+export async function runSh(root: string, image: string, script: string): Promise<string> {
+  return (await tsbuildOk(['run', image, 'sh', '-c', script], { root })).stdout;
+}
+
 /** A writable copy of a directory (shared/ is read-only). */
 export function copyDir(src: string): string {
   const dest = tmpDir('tsbuild-ctx-');
