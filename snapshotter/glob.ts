@@ -49,7 +49,8 @@ export function glob(tree: SourceTree, pattern: string): string[] {
         if (tree.lstat(p)) next.push(p);
         continue;
       }
-      for (const name of tree.readdir(base)) {
+      // List through the resolved path: a symlinked directory must not lead outside the tree.
+      for (const name of tree.readdir(base ? tree.resolve(base) : base)) {
         if (matchComponent(part, name)) next.push(base ? `${base}/${name}` : name);
       }
     }

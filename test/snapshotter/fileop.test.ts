@@ -69,3 +69,16 @@ test('COPY: a missing source is an error; a wildcard matching nothing copies not
   await w.copy(new DirTree(ctx), ['a', 'b'], '/onefile', {});
   t.is(readFileSync(path.join(upper, 'onefile'), 'utf8'), 'B');
 });
+
+test('a context symlink to a host directory cannot expose host files, even through a wildcard', async (t) => {
+  const { upper, view } = layers();
+  const ctx = tmpDir();
+  const outside = tmpDir();
+  writeFileSync(path.join(outside, 'host-secret'), 'host');
+  symlinkSync(outside, path.join(ctx, 'linkdir'));
+  const w = new UpperWriter(upper, view);
+  // linkdir resolves inside the context (chroot semantics), where nothing matches.
+  await w.copy(new DirTree(ctx), ['linkdir/*'], '/out/', {});
+  t.throws(() => readFileSync(path.join(upper, 'out', 'host-secret')));
+  await t.throwsAsync(w.copy(new DirTree(ctx), ['linkdir/host-secret'], '/x', {}), { instanceOf: FileOpError });
+});
