@@ -6,6 +6,7 @@ import { build, check, parseOutput, type Output } from './build.js';
 import { formatError, UsageError } from './errors.js';
 import { inspectImage, listImages, removeImages } from './images.js';
 import { importImage } from './import.js';
+import { duCommand, pruneCommand } from './prune.js';
 import { createRenderer, type ProgressMode } from './progress.js';
 import { runImage, type RunOptions } from './run.js';
 import { loginCommand, loginHost, logoutCommand, pullCommand, pushCommand, tagCommand, type RegistryFlags } from './registry.js';
@@ -186,6 +187,12 @@ async function main(argv: string[]): Promise<number> {
         process.stdout.write(`${await importImage(a.source!, a.image!, a.change ?? [], a.root)}\n`);
       },
     )
+    .command('prune', 'Remove the build cache (all that no tagged image needs)', (y) => y.option('all', { alias: 'a', type: 'boolean', describe: 'also cache mounts and the context stat cache' }), async (a) => {
+      process.stdout.write(`${await pruneCommand(a.root, a.all === true)}\n`);
+    })
+    .command('du', 'Show the space the store uses', (y) => y, async (a) => {
+      process.stdout.write(`${await duCommand(a.root)}\n`);
+    })
     .command('images', 'List images in the local store', (y) => y, async (a) => {
       process.stdout.write(`${await listImages(a.root)}\n`);
     })

@@ -64,6 +64,15 @@ export class Store {
     }
   }
 
+  /** Pids of other live tsbuild processes using this store (each keeps a tmp dir while it runs). */
+  otherUsers(): number[] {
+    const tmpRoot = path.dirname(this.tmpDir);
+    return readdirSync(tmpRoot)
+      .filter((name) => path.join(tmpRoot, name) !== this.tmpDir)
+      .map((name) => Number(name.split('-')[0]))
+      .filter((pid) => pid > 0 && pid !== process.pid && pidAlive(pid));
+  }
+
   tmpPath(prefix = 'tmp'): string {
     return path.join(this.tmpDir, `${prefix}-${randomBytes(6).toString('hex')}`);
   }

@@ -88,3 +88,22 @@ test('kill -9 of tsbuild during RUN sleep leaves no container process and no mou
   t.regex(again.stderr, /writing image/);
   t.deepEqual(readdirSync(path.join(r0, 'tmp')), []);
 });
+
+test('prune removes the build cache but keeps what tagged images need; du accounts for it', async (t) => {
+  const r0 = await root();
+  const ctx = makeContext({ Dockerfile: 'FROM busybox\nRUN head -c 300000 /dev/urandom > /a\nRUN head -c 200000 /dev/urandom > /b\n' });
+  await tsbuildOk(['build', '-q', '-t', 'kept:1', ctx], { root: r0 });
+  // An untagged build leaves only build cache.
+  await tsbuildOk(['build', '-q', makeContext({ Dockerfile: 'FROM busybox\nRUN head -c 500000 /dev/urandom > /junk\n' })], { root: r0 });
+  const du = (await tsbuildOk(['du'], { root: r0 })).stdout;
+  const reclaimable = /build cache \(reclaimable\)\s+(\d+(?:\.\d+)?)(kB|MB)/.exec(du);
+  t.truthy(reclaimable, du);
+  const pruned = await tsbuildOk(['prune'], { root: r0 });
+  t.regex(pruned.stdout, /Total reclaimed space: \d/);
+  t.regex((await tsbuildOk(['du'], { root: r0 })).stdout, /build cache \(reclaimable\)\s+0B/);
+  // The tagged image still runs; rebuilding it reruns its steps (their cache is gone) and works.
+  t.is((await tsbuildOk(['run', 'kept:1', 'sh', '-c', 'wc -c < /a'], { root: r0 })).stdout, '300000\n');
+  const again = await tsbuildOk(['build', '--progress=plain', '-t', 'kept:1', ctx], { root: r0 });
+  t.notRegex(again.stderr, /CACHED/);
+  t.regex(again.stderr, /writing image/);
+});

@@ -1,0 +1,112 @@
+// `prune` and `du`: the build cache is everything in the store that no tagged image needs —
+// cache records, the snapshots and blobs only they use — plus (with --all) cache mounts.
+import { lstat, readdir, rm, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import type { ContentStore } from '../snapshotter/content.js';
+import type { ImageStore } from '../snapshotter/images.js';
+import { MediaType, type Descriptor, type Digest, type ImageConfig, type Index, type Manifest } from '../snapshotter/oci.js';
+import { chainIDOf, type Snapshots } from '../snapshotter/snapshots.js';
+import type { Store } from '../snapshotter/store.js';
+
+export class StoreBusyError extends Error {
+  readonly userError = true;
+  readonly hint = 'try again when those builds have finished';
+  constructor(pids: number[]) {
+    super(`the store is in use by another tsbuild (pid ${pids.join(', ')})`);
+  }
+}
+
+export interface SpaceReport {
+  /** Blobs of tagged images. */
+  images: number;
+  /** Blobs, snapshots and records no tagged image needs (what prune removes). */
+  buildCache: number;
+  /** Unpacked layers of tagged images. */
+  snapshots: number;
+  cacheMounts: number;
+}
+
+async function sizeOf(p: string): Promise<number> {
+  const st = await lstat(p).catch(() => null);
+  if (!st) return 0;
+  if (!st.isDirectory()) return st.size;
+  let total = 0;
+  for (const name of await readdir(p)) total += await sizeOf(path.join(p, name));
+  return total;
+}
+
+/** What tagged images keep: their blobs (manifests, configs, layers) and their layers' snapshots. */
+async function liveSet(content: ContentStore, images: ImageStore, snapshots: Snapshots): Promise<{ blobs: Set<string>; snapshotDirs: Set<string> }> {
+  const blobs = new Set<string>();
+  const snapshotDirs = new Set<string>();
+  const visit = async (d: Descriptor): Promise<void> => {
+    if (blobs.has(d.digest) || !(await content.has(d.digest))) return;
+    blobs.add(d.digest);
+    const doc = await content.readJSON<Manifest & Index>(d.digest);
+    if (doc.manifests) {
+      for (const m of doc.manifests) await visit(m);
+      return;
+    }
+    if (!doc.config) return;
+    blobs.add(doc.config.digest);
+    for (const l of doc.layers) blobs.add(l.digest);
+    const config = await content.readJSON<ImageConfig>(doc.config.digest).catch(() => undefined);
+    let chain: Digest | undefined;
+    for (const diffID of config?.rootfs.diff_ids ?? []) {
+      chain = chainIDOf(chain, diffID);
+      snapshotDirs.add(path.basename(snapshots.dir(chain)));
+    }
+  };
+  for (const img of await images.list()) await visit({ ...img.descriptor, mediaType: img.descriptor.mediaType ?? MediaType.ociManifest });
+  return { blobs, snapshotDirs };
+}
+
+export async function diskUsage(store: Store, content: ContentStore, images: ImageStore, snapshots: Snapshots): Promise<SpaceReport> {
+  const live = await liveSet(content, images, snapshots);
+  const report: SpaceReport = { images: 0, buildCache: 0, snapshots: 0, cacheMounts: await sizeOf(store.cacheMountsDir) };
+  for (const name of await readdir(store.blobsDir)) {
+    const size = await sizeOf(path.join(store.blobsDir, name));
+    if (live.blobs.has(`sha256:${name}`)) report.images += size;
+    else report.buildCache += size;
+  }
+  for (const name of await readdir(store.snapshotsDir)) {
+    const size = await sizeOf(path.join(store.snapshotsDir, name));
+    if (live.snapshotDirs.has(name)) report.snapshots += size;
+    else report.buildCache += size;
+  }
+  report.buildCache += await sizeOf(store.cacheDir);
+  return report;
+}
+
+/** Removes the build cache; with `all`, cache mounts and the context stat cache too. Returns bytes freed. */
+export async function prune(store: Store, content: ContentStore, images: ImageStore, snapshots: Snapshots, opts: { all?: boolean } = {}): Promise<number> {
+  // A running build may be using any snapshot or blob it has not tagged yet.
+  const busy = store.otherUsers();
+  if (busy.length) throw new StoreBusyError(busy);
+  return store.withLock('index', async () => {
+    const live = await liveSet(content, images, snapshots);
+    let freed = 0;
+    const remove = async (p: string): Promise<void> => {
+      freed += await sizeOf(p);
+      await rm(p, { recursive: true, force: true });
+    };
+    // Cache records first: a record must never point at a snapshot or blob that is gone.
+    for (const name of await readdir(store.cacheDir)) {
+      const keep = !opts.all && (name === 'statcache.json' || name === 'blob-sources.json');
+      if (!keep) await remove(path.join(store.cacheDir, name));
+    }
+    for (const name of await readdir(store.snapshotsDir)) {
+      if (!live.snapshotDirs.has(name)) await remove(path.join(store.snapshotsDir, name));
+    }
+    for (const name of await readdir(store.blobsDir)) {
+      if (live.blobs.has(`sha256:${name}`)) continue;
+      const p = path.join(store.blobsDir, name);
+      freed += await sizeOf(p);
+      await unlink(p).catch(() => {});
+    }
+    if (opts.all) {
+      for (const name of await readdir(store.cacheMountsDir)) await remove(path.join(store.cacheMountsDir, name));
+    }
+    return freed;
+  });
+}
