@@ -57,16 +57,11 @@ export class UpperWriter {
     return (await this.upperStat(p)) ?? this.lower.lookup(p)?.stat ?? null;
   }
 
-  /** Symlink resolution across upper and lower, as the merged mount would do it. */
-  private async resolve(p: string): Promise<string> {
-    // Entries written by this op are never symlinks in a parent position unless copied as such;
-    // resolving through the lower view covers what the Dockerfile author can see.
-    return this.lower.resolve(p);
-  }
-
   /** mkdir -p inside the snapshot; existing lower dirs are copied up with their metadata. */
   async mkdirAll(p: string, mode: number, owner: Owner | undefined): Promise<string> {
-    const resolved = await this.resolve(p);
+    // Symlinks in the path resolve through the layers below (what the Dockerfile author sees);
+    // this op writes no symlink in a parent position before it resolves a path.
+    const resolved = this.lower.resolve(p);
     const parts = resolved.split('/').filter(Boolean);
     let cur = '';
     for (const part of parts) {
@@ -118,7 +113,7 @@ export class UpperWriter {
         matched.push({ path: clean, keep: keepOf(clean) });
       }
     }
-    const destStat = await this.stat(await this.resolve(dest));
+    const destStat = await this.stat(this.lower.resolve(dest));
     const intoDir = dest.endsWith('/') || opts.parents === true || (destStat?.isDirectory() ?? false);
     for (const { path: src, keep } of matched) {
       const real = src === '' ? '' : tree.resolve(src);

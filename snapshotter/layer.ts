@@ -47,7 +47,8 @@ export async function storeLayer(store: Store, content: ContentStore, tar: Reada
 export function openLayer(content: ContentStore, blob: Descriptor, expectedDiffID?: Digest): { tar: Readable; verify: () => void } {
   const hasher = new HashingStream();
   const raw = content.read(blob.digest);
-  const compressed = blob.mediaType.endsWith('gzip') || blob.mediaType.endsWith('tar.gzip');
+  // OCI `…tar+gzip` and Docker `…tar.gzip` both end in gzip.
+  const compressed = blob.mediaType.endsWith('gzip');
   const done = (): void => {}; // errors reach the consumer through the returned stream
   const tar = compressed ? pipelineCb(raw, createGunzip(), hasher, done) : pipelineCb(raw, hasher, done);
   return {
