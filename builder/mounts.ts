@@ -1,10 +1,11 @@
 // RUN --mount: turns an exec op's mounts into what the executor binds. Bind sources are copies
 // (so `rw` writes vanish, as in BuildKit) unless a read-only context subtree can be bound in
-// place; cache mounts are store directories keyed by id; secrets live on tmpfs (/dev/shm), never
-// in the store, a layer or a cache key.
+// place; cache mounts are store directories keyed by id; secrets are content mounts that exist only
+// inside the container's own mount namespace: never on the host's disk or tmpfs, in the store, a
+// layer or a cache key.
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, chown, lchown, mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ExecMount, ExecOp } from './graph.js';
 import type { MountSpec } from '../native/container.js';
@@ -80,16 +81,8 @@ async function cacheDir(ctx: MountContext, m: Extract<ExecMount, { type: 'cache'
   return path.join(dir, 'data');
 }
 
-async function secretFile(ctx: MountContext, id: string, source: SecretSource, m: Extract<ExecMount, { type: 'secret' }>): Promise<string> {
-  const value = 'file' in source ? await readFile(source.file) : Buffer.from(process.env[source.env] ?? '');
-  // tmpfs, so a secret never reaches the disk.
-  const base = existsSync('/dev/shm') ? '/dev/shm' : ctx.scratch;
-  const dir = await mkdtemp(path.join(base, 'tsbuild-secret-'));
-  const file = path.join(dir, id.replace(/[^\w.-]/g, '_'));
-  await writeFile(file, value, { mode: 0o600 });
-  await lchown(file, m.uid, m.gid);
-  await chmod(file, m.mode);
-  return file;
+async function secretValue(source: SecretSource): Promise<Buffer> {
+  return 'file' in source ? readFile(source.file) : Buffer.from(process.env[source.env] ?? '');
 }
 
 export async function prepareMounts(op: ExecOp, ctx: MountContext): Promise<PreparedMounts> {
@@ -160,12 +153,9 @@ export async function prepareMounts(op: ExecOp, ctx: MountContext): Promise<Prep
             if (m.required) throw new MountError(`secret ${m.id} is required but was not provided`, `pass it: tsbuild build --secret id=${m.id},src=FILE (or env=VAR)`);
             break;
           }
-          if (m.env) env.push(`${m.env}=${'file' in source ? (await readFile(source.file, 'utf8')) : (process.env[source.env] ?? '')}`);
-          if (m.target) {
-            const file = await secretFile(ctx, m.id, source, m);
-            releases.push(() => rm(path.dirname(file), { recursive: true, force: true }));
-            mounts.push({ type: 'bind', source: file, target: m.target, readonly: true });
-          }
+          const value = await secretValue(source);
+          if (m.env) env.push(`${m.env}=${value.toString('utf8')}`);
+          if (m.target) mounts.push({ type: 'content', target: m.target, content: value, mode: m.mode, uid: m.uid, gid: m.gid });
           break;
         }
       }

@@ -30,7 +30,12 @@ export type MountSpec =
   /** Recursive bind of a host file or directory (bind, cache, secret, ssh mounts). */
   | { type: 'bind'; source: string; target: string; readonly?: boolean }
   /** A fresh tmpfs (mode 1777). */
-  | { type: 'tmpfs'; target: string; sizeBytes?: number; readonly?: boolean };
+  | { type: 'tmpfs'; target: string; sizeBytes?: number; readonly?: boolean }
+  /**
+   * A read-only file with this content (secrets). It is written to the container's own /dev tmpfs, inside its
+   * mount namespace, and bound over target: no copy is ever on the host, so a killed tsbuild leaves none.
+   */
+  | { type: 'content'; target: string; content: Buffer; mode: number; uid: number; gid: number };
 
 export interface ContainerSpec {
   rootfs: RootfsSpec;
@@ -118,8 +123,12 @@ interface Plan {
 }
 
 interface PlanMount {
-  type: 'bind' | 'tmpfs';
+  type: 'bind' | 'tmpfs' | 'content';
   source?: string;
+  content?: Buffer;
+  mode?: number;
+  uid?: number;
+  gid?: number;
   target: string;
   data?: string;
   readonly: boolean;
@@ -206,6 +215,7 @@ function planMount(m: MountSpec): PlanMount {
     const size = m.sizeBytes === undefined ? '' : `,size=${m.sizeBytes}`;
     return { type: 'tmpfs', target, data: `mode=1777${size}`, readonly: m.readonly ?? false, isDir: true };
   }
+  if (m.type === 'content') return { type: 'content', target, content: m.content, mode: m.mode & 0o7777, uid: m.uid, gid: m.gid, readonly: true, isDir: false };
   const source = path.resolve(m.source);
   // Missing sources fail here, with the path, rather than as a bare errno from the child.
   const isDir = fs.statSync(source).isDirectory();

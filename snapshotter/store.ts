@@ -1,6 +1,6 @@
 // The store root: an OCI image layout (oci-layout, index.json, blobs/) plus tsbuild's own
 // snapshots/, cache/ and tmp/. Every write goes to tmp/ first and is renamed into place.
-import { mkdirSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { open, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
@@ -18,6 +18,28 @@ function pidAlive(pid: number): boolean {
     return true;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * tsbuild before 0.2 put secret files in /dev/shm/tsbuild-secret-*, and a killed build left them there.
+ * Secrets now exist only inside the container's mount namespace, so any such directory of this user is
+ * a leftover.
+ */
+function removeLegacySecretDirs(): void {
+  let names: string[];
+  try {
+    names = readdirSync('/dev/shm').filter((n) => n.startsWith('tsbuild-secret-'));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const p = path.join('/dev/shm', name);
+    try {
+      if (statSync(p).uid === process.getuid?.()) rmSync(p, { recursive: true, force: true });
+    } catch {
+      // gone meanwhile
+    }
   }
 }
 
@@ -42,7 +64,8 @@ export class Store {
 
   static open(root: string = defaultStoreRoot()): Store {
     const s = new Store(path.resolve(root));
-    for (const d of [s.blobsDir, s.snapshotsDir, s.cacheDir, s.locksDir, s.cacheMountsDir, s.tmpDir]) mkdirSync(d, { recursive: true });
+    s.makePrivate();
+    for (const d of [s.blobsDir, s.snapshotsDir, s.cacheDir, s.locksDir, s.cacheMountsDir, s.tmpDir]) mkdirSync(d, { recursive: true, mode: 0o700 });
     if (!existsSync(path.join(s.root, 'oci-layout'))) {
       writeFileSync(path.join(s.root, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
     }
@@ -51,6 +74,17 @@ export class Store {
     }
     s.removeStaleTemporaries();
     return s;
+  }
+
+  /**
+   * Unpacked images keep their setuid files and device nodes as the image has them, so no other user may
+   * reach anything under the root (containerd and BuildKit keep theirs 0700 for the same reason). A store
+   * made before this rule is repaired here; the root alone is enough, as nothing under it is reachable
+   * without traversing it.
+   */
+  private makePrivate(): void {
+    mkdirSync(this.root, { recursive: true, mode: 0o700 });
+    if ((statSync(this.root).mode & 0o077) !== 0) chmodSync(this.root, 0o700);
   }
 
   /** A crashed build leaves only its tmp dir (and unfinished snapshots, marked by no commit file). */
@@ -62,6 +96,7 @@ export class Store {
         rmSync(path.join(tmpRoot, name), { recursive: true, force: true });
       }
     }
+    removeLegacySecretDirs();
   }
 
   /** Pids of other live tsbuild processes using this store (each keeps a tmp dir while it runs). */

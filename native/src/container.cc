@@ -71,14 +71,18 @@ constexpr uint64_t kDefaultCaps =
     (1ull << CAP_SETFCAP) | (1ull << CAP_SETPCAP) | (1ull << CAP_NET_BIND_SERVICE) | (1ull << CAP_SYS_CHROOT) |
     (1ull << CAP_KILL) | (1ull << CAP_AUDIT_WRITE);
 
-// One extra mount (RUN --mount): a recursive bind of a host path, or a fresh tmpfs.
+// One extra mount (RUN --mount): a recursive bind of a host path, a fresh tmpfs, or a file with given content
+// (secrets) that exists only on the container's own /dev tmpfs, so nothing of it is ever on the host.
 struct MountEntry {
   bool tmpfs;
-  const char* source;    // bind: absolute host path
+  bool content;
+  const char* source;    // bind: absolute host path; content: the bytes
+  size_t contentLen;
   const char* target;    // absolute path inside the container
   const char* tmpfsData; // tmpfs: mount options
   bool readonly;
   bool sourceIsDir;      // bind: create the target as a directory (else as an empty file)
+  unsigned mode, uid, gid;  // content: the file's mode and owner
 };
 
 // Everything the child reads. Plain data only: it is copied with the address space by clone().
@@ -319,7 +323,7 @@ pid_t rawFork() { return pid_t(syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0)); }
   for (size_t i = 0; i < c.nmounts; i++) {
     const MountEntry& m = c.mounts[i];
     c.mountFds[i] = -1;
-    if (m.tmpfs) continue;
+    if (m.tmpfs || m.content) continue;
     c.mountFds[i] = int(syscall(SYS_open_tree, AT_FDCWD, m.source, kOpenTreeClone | kAtRecursive | O_CLOEXEC));
     if (c.mountFds[i] < 0) childFail(ef, kSetup, errno, "bind mount ", m.source);
     if (m.readonly) {
@@ -400,6 +404,18 @@ pid_t rawFork() { return pid_t(syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0)); }
     if (m.tmpfs) {
       unsigned long fl = MS_NOSUID | MS_NODEV | (m.readonly ? MS_RDONLY : 0);
       if (mount("tmpfs", m.target, "tmpfs", fl, m.tmpfsData) != 0) childFail(ef, kSetup, errno, "mount tmpfs on ", m.target);
+    } else if (m.content) {
+      const char* tmp = "/dev/.tsbuild-mount";
+      int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+      if (fd < 0) childFail(ef, kSetup, errno, "create ", tmp);
+      writeAll(ef, fd, m.source, m.contentLen, tmp);
+      if (fchown(fd, m.uid, m.gid) != 0) childFail(ef, kSetup, errno, "chown mount file for ", m.target);
+      if (fchmod(fd, m.mode) != 0) childFail(ef, kSetup, errno, "chmod mount file for ", m.target);
+      close(fd);
+      if (mount(tmp, m.target, nullptr, MS_BIND, nullptr) != 0) childFail(ef, kSetup, errno, "bind mount on ", m.target);
+      if (mount(nullptr, m.target, nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, nullptr) != 0)
+        childFail(ef, kSetup, errno, "remount read-only ", m.target);
+      unlink(tmp);  // the bind mount keeps the inode; nothing of it shows in /dev
     } else {
       if (moveMount(c.mountFds[i], m.target) != 0) childFail(ef, kSetup, errno, "bind mount on ", m.target);
       close(c.mountFds[i]);
@@ -585,9 +601,20 @@ Napi::Value ContainerSpawn(const Napi::CallbackInfo& info) {
     for (uint32_t i = 0; i < a.Length(); i++) {
       Napi::Object m = a.Get(i).As<Napi::Object>();
       MountEntry e{};
-      e.tmpfs = getString(m, "type") == "tmpfs";
-      mountStrings.push_back(e.tmpfs ? "" : getString(m, "source"));
-      e.source = mountStrings.back().c_str();
+      std::string type = getString(m, "type");
+      e.tmpfs = type == "tmpfs";
+      e.content = type == "content";
+      if (e.content) {
+        Napi::Buffer<char> b = m.Get("content").As<Napi::Buffer<char>>();
+        mountStrings.push_back(std::string(b.Data(), b.Length()));
+        e.contentLen = b.Length();
+        e.mode = m.Get("mode").As<Napi::Number>().Uint32Value();
+        e.uid = m.Get("uid").As<Napi::Number>().Uint32Value();
+        e.gid = m.Get("gid").As<Napi::Number>().Uint32Value();
+      } else {
+        mountStrings.push_back(e.tmpfs ? "" : getString(m, "source"));
+      }
+      e.source = mountStrings.back().data();
       mountStrings.push_back(getString(m, "target"));
       e.target = mountStrings.back().c_str();
       mountStrings.push_back(e.tmpfs ? getString(m, "data") : "");
