@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ContentStore } from '../snapshotter/content.js';
-import type { Digest } from '../snapshotter/oci.js';
+import type { Digest } from '../common/oci.js';
 import type { LayerChain, Snapshots } from '../snapshotter/snapshots.js';
 import type { Store } from '../snapshotter/store.js';
 

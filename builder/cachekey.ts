@@ -1,7 +1,7 @@
 // Cache keys: sha256 of a canonical encoding of a vertex's definition and its inputs' keys.
 // Canonical = JSON with object keys sorted, so field order never changes a key.
 import { createHash } from 'node:crypto';
-import type { Digest } from '../snapshotter/oci.js';
+import type { Digest } from '../common/oci.js';
 
 /** Bump when the meaning of a cached result changes, so old records are not reused. */
 const KEY_VERSION = 'tsbuild-cache-v1';

@@ -3,7 +3,7 @@
 import type { BuildDefinition } from './graph.js';
 import type { Solver } from './solver.js';
 import type { ContentStore } from '../snapshotter/content.js';
-import { MediaType, type Descriptor, type HistoryEntry, type ImageConfig, type Manifest } from '../snapshotter/oci.js';
+import { MediaType, type Descriptor, type HistoryEntry, type ImageConfig, type Manifest } from '../common/oci.js';
 import type { LayerChain } from '../snapshotter/snapshots.js';
 
 export interface ExportedImage {

@@ -1,13 +1,9 @@
 // The op graph (LLB-like): what the frontend emits and the solver runs. Each vertex's definition
 // fully determines its output, so its cache key can be computed from the definition and its inputs.
-import type { Digest, ImageConfig, Platform } from '../snapshotter/oci.js';
+import type { SourceLocation } from '../common/errors.js';
+import type { Digest, ImageConfig, Platform } from '../common/oci.js';
 
-export interface SourceLocation {
-  file: string;
-  /** 1-based, inclusive. */
-  startLine: number;
-  endLine: number;
-}
+export type { SourceLocation };
 
 /** A resolved base image: name for display, manifest digest for the cache key. */
 export interface ImageSource {

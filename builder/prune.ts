@@ -4,7 +4,7 @@ import { lstat, readdir, rm, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { ContentStore } from '../snapshotter/content.js';
 import type { ImageStore } from '../snapshotter/images.js';
-import { MediaType, type Descriptor, type Digest, type ImageConfig, type Index, type Manifest } from '../snapshotter/oci.js';
+import { MediaType, type Descriptor, type Digest, type ImageConfig, type Index, type Manifest } from '../common/oci.js';
 import { chainIDOf, type Snapshots } from '../snapshotter/snapshots.js';
 import type { Store } from '../snapshotter/store.js';
 

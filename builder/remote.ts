@@ -6,7 +6,7 @@ import { mkdir, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { Digest } from '../snapshotter/oci.js';
+import type { Digest } from '../common/oci.js';
 
 export class RemoteFileError extends Error {
   readonly userError = true;

@@ -7,7 +7,7 @@ import type { ImageSource } from './graph.js';
 import type { ContentStore } from '../snapshotter/content.js';
 import type { ImageStore } from '../snapshotter/images.js';
 import { RefNameAnnotation } from '../snapshotter/images.js';
-import { hostPlatform, isDigest, MediaType, type Descriptor, type Digest, type ImageConfig, type Index, type Manifest, type Platform } from '../snapshotter/oci.js';
+import { hostPlatform, isDigest, MediaType, type Descriptor, type Digest, type ImageConfig, type Index, type Manifest, type Platform } from '../common/oci.js';
 import { InvalidReferenceError, normalizeReference, familiarName, parseReference, formatReference } from '../snapshotter/reference.js';
 import type { Registries } from '../snapshotter/registry/registries.js';
 import type { BlobSources } from '../snapshotter/registry/sources.js';

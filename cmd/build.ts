@@ -13,7 +13,7 @@ import { Solver } from '../builder/solver.js';
 import { ContentStore } from '../snapshotter/content.js';
 import { ImageStore } from '../snapshotter/images.js';
 import { writeOciArchive } from '../snapshotter/ociarchive.js';
-import { hostPlatform, type Descriptor, type Digest } from '../snapshotter/oci.js';
+import { hostPlatform, type Descriptor, type Digest } from '../common/oci.js';
 import { familiarName, normalizeReference, InvalidReferenceError } from '../snapshotter/reference.js';
 import { Snapshots } from '../snapshotter/snapshots.js';
 import { Store } from '../snapshotter/store.js';

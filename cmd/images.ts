@@ -2,7 +2,7 @@
 import { ImageResolver } from '../builder/resolver.js';
 import { ContentStore } from '../snapshotter/content.js';
 import { ImageStore } from '../snapshotter/images.js';
-import type { ImageConfig, Manifest } from '../snapshotter/oci.js';
+import type { ImageConfig, Manifest } from '../common/oci.js';
 import { familiarName, normalizeReference } from '../snapshotter/reference.js';
 import { Store } from '../snapshotter/store.js';
 import { UsageError } from './errors.js';

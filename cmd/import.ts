@@ -10,7 +10,7 @@ import { detectArchive } from '../snapshotter/archive.js';
 import { diffUpperDir } from '../snapshotter/diff.js';
 import { ImageStore } from '../snapshotter/images.js';
 import { storeLayer } from '../snapshotter/layer.js';
-import { hostPlatform, MediaType, type ImageConfig, type Manifest, type RunConfig } from '../snapshotter/oci.js';
+import { hostPlatform, MediaType, type ImageConfig, type Manifest, type RunConfig } from '../common/oci.js';
 import { normalizeReference } from '../snapshotter/reference.js';
 import { Store } from '../snapshotter/store.js';
 import { UsageError } from './errors.js';

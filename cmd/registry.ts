@@ -3,7 +3,7 @@ import { ImageResolver } from '../builder/resolver.js';
 import { step, type ProgressSink } from '../builder/progress.js';
 import { ContentStore } from '../snapshotter/content.js';
 import { ImageStore } from '../snapshotter/images.js';
-import type { Descriptor, Digest } from '../snapshotter/oci.js';
+import type { Descriptor, Digest } from '../common/oci.js';
 import { formatReference, InvalidReferenceError, normalizeReference, parseReference, type Reference } from '../snapshotter/reference.js';
 import { CredentialStore, type Credentials } from '../snapshotter/registry/credentials.js';
 import type { ManifestFormat } from '../snapshotter/registry/format.js';

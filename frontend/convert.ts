@@ -2,8 +2,8 @@
 // vertices for FROM/RUN/COPY/WORKDIR; metadata instructions only change the stage's image config.
 import path from 'node:path/posix';
 import type { BuildDefinition, ContextSource, CopyAction, ExecMount, ImageSource, SourceLocation, Vertex, Chown } from '../builder/graph.js';
-import { parseSymbolicMode } from '../snapshotter/chmod.js';
-import type { ImageConfig, Platform, RunConfig } from '../snapshotter/oci.js';
+import { parseSymbolicMode } from '../common/filemode.js';
+import type { ImageConfig, Platform, RunConfig } from '../common/oci.js';
 import { DockerfileError } from './errors.js';
 import { flagValue, knownInstructions, locationOf, nodeError, parseFlags, suggestInstruction, type Flags } from './instructions.js';
 import { parse, parseJSONForm, ParseError, splitWords, type Node, type ParseResult } from './parser.js';

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Store } from './store.js';
-import type { Digest } from './oci.js';
+import type { Digest } from '../common/oci.js';
 
 export class DigestMismatchError extends Error {
   constructor(readonly expected: Digest, readonly actual: Digest) {

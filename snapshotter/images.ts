@@ -2,8 +2,8 @@
 // (skopeo oci:, umoci) can read the store as a plain OCI image layout.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Descriptor, Index } from './oci.js';
-import { MediaType } from './oci.js';
+import type { Descriptor, Index } from '../common/oci.js';
+import { MediaType } from '../common/oci.js';
 import type { Store } from './store.js';
 
 export const RefNameAnnotation = 'org.opencontainers.image.ref.name';

@@ -7,7 +7,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
 import { HashingStream, DigestMismatchError, type ContentStore } from './content.js';
-import { MediaType, type Descriptor, type Digest } from './oci.js';
+import { MediaType, type Descriptor, type Digest } from '../common/oci.js';
 import type { Store } from './store.js';
 
 /** An archive with no entries is exactly two zero blocks, which hash to this. */

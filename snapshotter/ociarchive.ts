@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ContentStore } from './content.js';
 import { ContainerdNameAnnotation, RefNameAnnotation } from './images.js';
-import { MediaType, type Descriptor, type Digest, type Manifest } from './oci.js';
+import { MediaType, type Descriptor, type Digest, type Manifest } from '../common/oci.js';
 import { writeTar, type TarInput } from './tar.js';
 
 function* entries(content: ContentStore, manifest: Descriptor, doc: Manifest, names: string[], mtime: number): Generator<TarInput> {

@@ -9,7 +9,7 @@ import { applyLayer } from './apply.js';
 import type { ContentStore } from './content.js';
 import { diffUpperDir } from './diff.js';
 import { openLayer, storeLayer, type CompressOptions } from './layer.js';
-import { sha256, type Descriptor, type Digest } from './oci.js';
+import { sha256, type Descriptor, type Digest } from '../common/oci.js';
 import type { Store } from './store.js';
 import { captureChanges, materialize } from './copying.js';
 import { MergedView } from './view.js';

@@ -1,6 +1,6 @@
 // OCI and Docker schema2 manifests describe the same bytes with different media types. Converting
 // rewrites only the manifest (so its digest changes); config and layer blobs are untouched.
-import { MediaType, type Descriptor, type Manifest } from '../oci.js';
+import { MediaType, type Descriptor, type Manifest } from '../../common/oci.js';
 
 export type ManifestFormat = 'oci' | 'docker';
 

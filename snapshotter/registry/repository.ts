@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { pipeline, Transform, type Readable } from 'node:stream';
 import { DigestMismatchError, type ContentStore } from '../content.js';
-import { MediaType, type Descriptor, type Digest } from '../oci.js';
+import { MediaType, type Descriptor, type Digest } from '../../common/oci.js';
 import { describeErrorBody, RegistryError } from './errors.js';
 import { responseHeader, retryDelay, type RegistryResponse, type RegistryTransport } from './transport.js';
 

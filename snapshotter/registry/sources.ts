@@ -2,7 +2,7 @@
 // push can mount it from there instead of uploading it again. Best effort: losing it only costs an upload.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Digest } from '../oci.js';
+import type { Digest } from '../../common/oci.js';
 import type { Store } from '../store.js';
 
 export class BlobSources {

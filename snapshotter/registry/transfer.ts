@@ -2,7 +2,7 @@
 // byte progress per blob, manifests last on push (a registry must have every blob first).
 import { createReadStream } from 'node:fs';
 import type { ContentStore } from '../content.js';
-import { hostPlatform, MediaType, type Descriptor, type Digest, type ImageConfig, type Index, type Manifest, type Platform } from '../oci.js';
+import { hostPlatform, MediaType, type Descriptor, type Digest, type ImageConfig, type Index, type Manifest, type Platform } from '../../common/oci.js';
 import type { Reference } from '../reference.js';
 import { RegistryError } from './errors.js';
 import { convertManifest, type ManifestFormat } from './format.js';

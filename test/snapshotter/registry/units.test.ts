@@ -6,7 +6,7 @@ import { parseChallenges } from '../../../snapshotter/registry/challenge.js';
 import { CredentialStore } from '../../../snapshotter/registry/credentials.js';
 import { convertManifest } from '../../../snapshotter/registry/format.js';
 import { isLoopback, retryDelay } from '../../../snapshotter/registry/transport.js';
-import { MediaType, type Manifest } from '../../../snapshotter/oci.js';
+import { MediaType, type Manifest } from '../../../common/oci.js';
 import { tmpDir } from '../../helpers/cli.js';
 
 test('WWW-Authenticate: quoted values with commas and escapes, several challenges', (t) => {
