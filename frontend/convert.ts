@@ -1,15 +1,16 @@
 // Dockerfile → op graph. Walks the stages, keeps ARG/ENV scoping, expands words, and emits
 // vertices for FROM/RUN/COPY/WORKDIR; metadata instructions only change the stage's image config.
 import path from 'node:path/posix';
-import type { BuildDefinition, ContextSource, CopyAction, ExecMount, ImageSource, SourceLocation, Vertex, Chown } from '../builder/graph.js';
+import type { ContextSource, CopyAction, ExecMount, SourceLocation, Vertex, Chown } from '../builder/graph.js';
 import { parseSymbolicMode } from '../common/filemode.js';
 import type { ImageConfig, Platform, RunConfig } from '../common/oci.js';
+import type { Frontend, FrontendInput, FrontendResult, ResolvedImage } from '../builder/frontend.js';
 import { DockerfileError } from './errors.js';
 import { flagValue, knownInstructions, locationOf, nodeError, parseFlags, suggestInstruction, type Flags } from './instructions.js';
 import { parse, parseJSONForm, ParseError, splitWords, type Node, type ParseResult } from './parser.js';
 import { ExpansionError, expandHeredoc, expandWord, expandWords, type Env } from './shell.js';
 import { parseDockerignore } from './dockerignore.js';
-import { lint, lintViolation, type LintResult, type Warning } from './lint.js';
+import { lint, lintViolation, type LintResult } from './lint.js';
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const DEFAULT_SHELL = ['/bin/sh', '-c'];
@@ -17,31 +18,7 @@ const HOSTNAME = 'buildkitsandbox';
 /** Available without ARG; kept out of history. */
 const PROXY_ARGS = ['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'FTP_PROXY', 'ftp_proxy', 'NO_PROXY', 'no_proxy', 'ALL_PROXY', 'all_proxy'];
 
-export interface ResolvedImage {
-  source: ImageSource;
-  config: ImageConfig;
-}
-
-export interface FrontendInput {
-  dockerfile: string;
-  /** Name shown in error locations, e.g. "Dockerfile". */
-  filename: string;
-  dockerignore?: string;
-  buildArgs: ReadonlyMap<string, string>;
-  target?: string;
-  platform: Platform;
-  /** Resolves a base image name; throws a user-facing error if it cannot. */
-  resolveImage: (ref: string) => Promise<ResolvedImage>;
-}
-
-export type { Warning } from './lint.js';
-
-export interface FrontendResult {
-  definition: BuildDefinition;
-  warnings: Warning[];
-  /** With `# check=error=true` and warnings: why the build must fail (after showing them). */
-  violation?: string;
-}
+export type { FrontendInput, FrontendResult, ResolvedImage, Warning } from '../builder/frontend.js';
 
 interface HistoryItem {
   createdBy: string;
@@ -1002,3 +979,13 @@ export async function convertDockerfile(input: FrontendInput): Promise<FrontendR
 export function checkDockerfile(input: CheckInput): LintResult {
   return parseAndLint(input, !input.target).checks;
 }
+
+/** The Dockerfile frontend, as the engine calls it. */
+export const dockerfileFrontend: Frontend = {
+  build: convertDockerfile,
+  check: async (input) => {
+    const r = checkDockerfile(input);
+    const violation = lintViolation(r);
+    return { warnings: r.warnings, ...(violation !== undefined ? { violation } : {}) };
+  },
+};

@@ -1,0 +1,59 @@
+// The contract between the engine and a frontend (BuildKit's frontend.Frontend): the engine hands a
+// frontend the build's inputs and an image resolver, and gets back a graph. builder/ owns the
+// contract and never imports a frontend; cmd/ gives the engine the Dockerfile frontend.
+import type { SourceLocation } from '../common/errors.js';
+import type { ImageConfig, Platform } from '../common/oci.js';
+import type { BuildDefinition, ImageSource } from './graph.js';
+
+export interface ResolvedImage {
+  source: ImageSource;
+  config: ImageConfig;
+}
+
+export interface FrontendInput {
+  dockerfile: string;
+  /** Name shown in error locations, e.g. "Dockerfile". */
+  filename: string;
+  dockerignore?: string;
+  buildArgs: ReadonlyMap<string, string>;
+  target?: string;
+  /** The platform the image is for (TARGETPLATFORM). */
+  platform: Platform;
+  /** Resolves a base image name; throws a user-facing error if it cannot. */
+  resolveImage: (ref: string) => Promise<ResolvedImage>;
+}
+
+/** A build check's finding. Texts are data here; cmd/ formats them. */
+export interface Warning {
+  rule: string;
+  /** The formatted message (BuildKit's "detail"). */
+  message: string;
+  location?: SourceLocation;
+  /** The rule's documentation page. */
+  url?: string;
+  /** The rule's one-line description (shown by BuildKit with --debug). */
+  description?: string;
+}
+
+export interface FrontendResult {
+  definition: BuildDefinition;
+  warnings: Warning[];
+  /** With `# check=error=true` and warnings: why the build must fail (after showing them). */
+  violation?: string;
+}
+
+export interface CheckResult {
+  warnings: Warning[];
+  /** With `# check=error=true` and warnings: why the check fails. */
+  violation?: string;
+}
+
+export interface Frontend {
+  /** The graph of the target stage, and the build checks' warnings. Throws TsbuildErrors for bad input. */
+  build(input: FrontendInput): Promise<FrontendResult>;
+  /**
+   * `build --check`: the same walk as build (so every error a build reports fails it too), over every
+   * stage unless a target is named, without solving anything.
+   */
+  check(input: FrontendInput): Promise<CheckResult>;
+}
