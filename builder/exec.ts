@@ -1,4 +1,5 @@
 // Runs an exec op (RUN) as a container over its rootfs chain, streaming output as progress logs.
+import { TsbuildError } from '../common/errors.js';
 import { readFileSync } from 'node:fs';
 import type { ExecOp } from './graph.js';
 import type { ProgressSink } from './progress.js';
@@ -12,8 +13,7 @@ import { MergedView } from '../snapshotter/view.js';
 /** How many output lines a failed step shows. */
 const TAIL_LINES = 10;
 
-export class ExecError extends Error {
-  readonly userError = true;
+export class ExecError extends TsbuildError {
   constructor(
     readonly step: string,
     readonly command: string,
@@ -22,7 +22,9 @@ export class ExecError extends Error {
     readonly tail: string[],
   ) {
     const why = exitCode !== null ? `exit code: ${exitCode}` : `killed by signal ${signal}`;
-    super(`process "${command}" did not complete successfully: ${why}`);
+    super('TSB_RUN_FAILED', `process "${command}" did not complete successfully: ${why}`, {
+      hint: 'its last output lines are above; the steps before it stay cached, so a fixed rebuild starts here',
+    });
   }
 }
 
@@ -59,11 +61,9 @@ class Tail {
   }
 }
 
-export class InsecureNotAllowedError extends Error {
-  readonly userError = true;
-  readonly hint = 'allow it explicitly: tsbuild build --allow security.insecure';
+export class InsecureNotAllowedError extends TsbuildError {
   constructor() {
-    super('RUN --security=insecure needs the security.insecure entitlement');
+    super('TSB_ENTITLEMENT', 'RUN --security=insecure needs the security.insecure entitlement', { hint: 'allow it explicitly: tsbuild build --allow security.insecure' });
   }
 }
 

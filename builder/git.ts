@@ -1,14 +1,14 @@
 // ADD <git url>: resolves a ref to a commit (that commit, not the ref, goes into the cache key),
 // then fetches just that commit into scratch space. Needs the git command.
+import { TsbuildError } from '../common/errors.js';
 import { execFile } from 'node:child_process';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { GitSource } from './graph.js';
 
-export class GitError extends Error {
-  readonly userError = true;
-  constructor(message: string, readonly hint?: string) {
-    super(message);
+export class GitError extends TsbuildError {
+  constructor(message: string, hint?: string) {
+    super('TSB_REMOTE', message, hint !== undefined ? { hint } : {});
   }
 }
 

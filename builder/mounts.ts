@@ -3,6 +3,7 @@
 // place; cache mounts are store directories keyed by id; secrets are content mounts that exist only
 // inside the container's own mount namespace: never on the host's disk or tmpfs, in the store, a
 // layer or a cache key.
+import { TsbuildError } from '../common/errors.js';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, chown, mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
@@ -16,10 +17,9 @@ import { MergedView } from '../snapshotter/view.js';
 
 export type SecretSource = { file: string } | { env: string };
 
-export class MountError extends Error {
-  readonly userError = true;
-  constructor(message: string, readonly hint?: string) {
-    super(message);
+export class MountError extends TsbuildError {
+  constructor(message: string, hint?: string) {
+    super('TSB_MOUNT', message, hint !== undefined ? { hint } : {});
   }
 }
 

@@ -1,18 +1,17 @@
 // `prune` and `du`: the build cache is everything in the store that no tagged image needs —
 // cache records, the snapshots and blobs only they use — plus (with --all) cache mounts.
+import { TsbuildError } from '../common/errors.js';
 import { lstat, readdir, rm, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { ContentStore } from '../snapshotter/content.js';
 import type { ImageStore } from '../snapshotter/images.js';
-import { MediaType, type Descriptor, type Digest, type ImageConfig, type Index, type Manifest } from '../common/oci.js';
+import { MediaType, type Descriptor, type Digest } from '../common/oci.js';
 import { chainIDOf, type Snapshots } from '../snapshotter/snapshots.js';
 import type { Store } from '../snapshotter/store.js';
 
-export class StoreBusyError extends Error {
-  readonly userError = true;
-  readonly hint = 'try again when those builds have finished';
+export class StoreBusyError extends TsbuildError {
   constructor(pids: number[]) {
-    super(`the store is in use by another tsbuild (pid ${pids.join(', ')})`);
+    super('TSB_STORE_BUSY', `the store is in use by another tsbuild (pid ${pids.join(', ')})`, { hint: 'try again when those builds have finished' });
   }
 }
 
@@ -42,15 +41,15 @@ async function liveSet(content: ContentStore, images: ImageStore, snapshots: Sna
   const visit = async (d: Descriptor): Promise<void> => {
     if (blobs.has(d.digest) || !(await content.has(d.digest))) return;
     blobs.add(d.digest);
-    const doc = await content.readJSON<Manifest & Index>(d.digest);
-    if (doc.manifests) {
-      for (const m of doc.manifests) await visit(m);
+    const doc = await content.readImageDocument(d.digest);
+    if (doc.kind === 'index') {
+      for (const m of doc.index.manifests) await visit(m);
       return;
     }
-    if (!doc.config) return;
-    blobs.add(doc.config.digest);
-    for (const l of doc.layers) blobs.add(l.digest);
-    const config = await content.readJSON<ImageConfig>(doc.config.digest).catch(() => undefined);
+    const { manifest } = doc;
+    blobs.add(manifest.config.digest);
+    for (const l of manifest.layers) blobs.add(l.digest);
+    const config = await content.readImageConfig(manifest.config.digest).catch(() => undefined);
     let chain: Digest | undefined;
     for (const diffID of config?.rootfs.diff_ids ?? []) {
       chain = chainIDOf(chain, diffID);

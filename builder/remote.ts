@@ -1,5 +1,6 @@
 // ADD <url>: downloads a file over HTTP(S) into the build's scratch space, verifying --checksum.
 // Like BuildKit: mode 0600, mtime from Last-Modified; the frontend picks the file name.
+import { TsbuildError } from '../common/errors.js';
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, utimes } from 'node:fs/promises';
@@ -8,10 +9,9 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Digest } from '../common/oci.js';
 
-export class RemoteFileError extends Error {
-  readonly userError = true;
-  constructor(message: string, readonly hint?: string) {
-    super(message);
+export class RemoteFileError extends TsbuildError {
+  constructor(message: string, hint?: string) {
+    super('TSB_REMOTE', message, hint !== undefined ? { hint } : {});
   }
 }
 

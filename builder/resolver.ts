@@ -1,5 +1,6 @@
 // Resolves base image names to a manifest in the content store: the local image store by name,
 // or an OCI layout directory (`oci-layout://DIR[:TAG|@DIGEST]`) whose blobs are imported, verified.
+import { TsbuildError } from '../common/errors.js';
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -7,7 +8,8 @@ import type { ImageSource } from './graph.js';
 import type { ContentStore } from '../snapshotter/content.js';
 import type { ImageStore } from '../snapshotter/images.js';
 import { RefNameAnnotation } from '../snapshotter/images.js';
-import { hostPlatform, isDigest, MediaType, type Descriptor, type Digest, type ImageConfig, type Index, type Manifest, type Platform } from '../common/oci.js';
+import { hostPlatform, isDigest, platformMatches, type Descriptor, type Digest, type ImageConfig, type Manifest, type Platform } from '../common/oci.js';
+import { parseIndex } from '../common/ociparse.js';
 import { InvalidReferenceError, normalizeReference, familiarName, parseReference, formatReference } from '../snapshotter/reference.js';
 import type { Registries } from '../snapshotter/registry/registries.js';
 import type { BlobSources } from '../snapshotter/registry/sources.js';
@@ -24,10 +26,9 @@ export interface PullSource {
   always?: boolean;
 }
 
-export class ImageNotFoundError extends Error {
-  readonly userError = true;
-  constructor(readonly ref: string, readonly hint?: string, reason = 'image not found') {
-    super(`failed to resolve source metadata for ${ref}: ${reason}`);
+export class ImageNotFoundError extends TsbuildError {
+  constructor(readonly ref: string, hint?: string, reason = 'image not found', cause?: unknown) {
+    super('TSB_IMAGE_NOT_FOUND', `failed to resolve source metadata for ${ref}: ${reason}`, { ...(hint !== undefined ? { hint } : {}), cause });
   }
 }
 
@@ -36,13 +37,6 @@ export interface ResolvedImage {
   config: ImageConfig;
 }
 
-const isIndex = (mt: string | undefined): boolean => mt === MediaType.ociIndex || mt === MediaType.dockerManifestList;
-
-function platformMatches(p: Platform | undefined, want: Platform): boolean {
-  if (!p) return false;
-  if (p.os !== want.os || p.architecture !== want.architecture) return false;
-  return !want.variant || !p.variant || p.variant === want.variant;
-}
 
 export class ImageResolver {
   private readonly pulled = new Map<string, Promise<Descriptor>>();
@@ -110,22 +104,23 @@ export class ImageResolver {
   private async pickManifest(desc: Descriptor): Promise<{ manifestDigest: Digest; manifest: Manifest; config: ImageConfig }> {
     let d = desc;
     for (let depth = 0; depth < 4; depth++) {
-      const doc = await this.content.readJSON<Manifest & Index>(d.digest);
-      if (isIndex(doc.mediaType ?? d.mediaType) || (doc.manifests && !doc.config)) {
-        const next = doc.manifests.find((m) => platformMatches(m.platform, this.platform)) ?? (doc.manifests.length === 1 ? doc.manifests[0] : undefined);
+      const doc = await this.content.readImageDocument(d.digest);
+      if (doc.kind === 'index') {
+        const { manifests } = doc.index;
+        const next = manifests.find((m) => platformMatches(m.platform, this.platform)) ?? (manifests.length === 1 ? manifests[0] : undefined);
         if (!next) throw new ImageNotFoundError(d.digest, `the image has no manifest for ${this.platform.os}/${this.platform.architecture}`);
         d = next;
         continue;
       }
-      const config = await this.content.readJSON<ImageConfig>(doc.config.digest);
-      return { manifestDigest: d.digest, manifest: doc, config };
+      const config = await this.content.readImageConfig(doc.manifest.config.digest);
+      return { manifestDigest: d.digest, manifest: doc.manifest, config };
     }
     throw new ImageNotFoundError(desc.digest, 'image index nesting is too deep');
   }
 
   async manifest(digest: Digest): Promise<{ manifest: Manifest; config: ImageConfig }> {
-    const manifest = await this.content.readJSON<Manifest>(digest);
-    return { manifest, config: await this.content.readJSON<ImageConfig>(manifest.config.digest) };
+    const manifest = await this.content.readManifest(digest);
+    return { manifest, config: await this.content.readImageConfig(manifest.config.digest) };
   }
 
   private async fromLayout(ref: string): Promise<ResolvedImage> {
@@ -145,12 +140,11 @@ export class ImageResolver {
       }
     }
     const dirAbs = path.resolve(dir);
-    let index: Index;
-    try {
-      index = JSON.parse(await readFile(path.join(dirAbs, 'index.json'), 'utf8')) as Index;
-    } catch {
+    const indexFile = path.join(dirAbs, 'index.json');
+    const text = await readFile(indexFile, 'utf8').catch(() => {
       throw new ImageNotFoundError(ref, `${dirAbs} is not an OCI image layout (no readable index.json)`);
-    }
+    });
+    const index = parseIndex(text, indexFile);
     const pick = index.manifests.find((m) => {
       if (digest) return m.digest === digest;
       if (tag) return m.annotations?.[RefNameAnnotation] === tag || m.annotations?.[RefNameAnnotation]?.endsWith(`:${tag}`);
@@ -168,13 +162,14 @@ export class ImageResolver {
   /** Copies a manifest (or index) and every blob it references into the content store, verified. */
   private async importTree(dir: string, desc: Descriptor): Promise<void> {
     await this.importBlob(dir, desc.digest);
-    const doc = await this.content.readJSON<Manifest & Index>(desc.digest);
-    if (doc.manifests) {
-      for (const m of doc.manifests) if (platformMatches(m.platform, this.platform) || doc.manifests.length === 1) await this.importTree(dir, m);
+    const doc = await this.content.readImageDocument(desc.digest);
+    if (doc.kind === 'index') {
+      const { manifests } = doc.index;
+      for (const m of manifests) if (platformMatches(m.platform, this.platform) || manifests.length === 1) await this.importTree(dir, m);
       return;
     }
-    await this.importBlob(dir, doc.config.digest);
-    for (const l of doc.layers) await this.importBlob(dir, l.digest);
+    await this.importBlob(dir, doc.manifest.config.digest);
+    for (const l of doc.manifest.layers) await this.importBlob(dir, l.digest);
   }
 
   private async importBlob(dir: string, digest: Digest): Promise<void> {

@@ -10,7 +10,8 @@ import { checksumSources, StatCache } from './contenthash.js';
 import { runExec } from './exec.js';
 import type { SecretSource } from './mounts.js';
 import { PatternMatcher } from './patterns.js';
-import { step, type ProgressSink } from './progress.js';
+import { step, StepError, type ProgressSink } from './progress.js';
+import { TsbuildError } from '../common/errors.js';
 import type { ImageResolver } from './resolver.js';
 import { resolveOwner } from './user.js';
 import type { ContentStore } from '../snapshotter/content.js';
@@ -313,8 +314,8 @@ export class Solver {
       return await step(this.o.progress, v.id, v.name, fn);
     } catch (e) {
       // Point the user at the Dockerfile line of the failed step.
-      if (e instanceof Error && v.location && !('location' in e)) Object.assign(e, { location: v.location, step: v.name });
-      throw e;
+      if (!v.location || (e instanceof TsbuildError && e.location)) throw e;
+      throw new StepError(v.name, v.location, e);
     }
   }
 }

@@ -1,5 +1,6 @@
 // USER and --chown names resolved through the target rootfs's /etc/passwd and /etc/group,
 // as runc and BuildKit do: a name must exist; a number need not.
+import { TsbuildError } from '../common/errors.js';
 import type { MergedView } from '../snapshotter/view.js';
 
 export interface ResolvedUser {
@@ -10,10 +11,11 @@ export interface ResolvedUser {
   home: string;
 }
 
-export class UnknownUserError extends Error {
-  readonly userError = true;
-  constructor(what: 'user' | 'group', name: string, readonly hint = `add it to /etc/${what === 'user' ? 'passwd' : 'group'} in an earlier step, or use a numeric id`) {
-    super(`unable to find ${what} ${name}: no matching entries in ${what === 'user' ? 'passwd' : 'group'} file`);
+export class UnknownUserError extends TsbuildError {
+  constructor(what: 'user' | 'group', name: string) {
+    super('TSB_USER_UNKNOWN', `unable to find ${what} ${name}: no matching entries in ${what === 'user' ? 'passwd' : 'group'} file`, {
+      hint: `add it to /etc/${what === 'user' ? 'passwd' : 'group'} in an earlier step, or use a numeric id`,
+    });
   }
 }
 
@@ -73,11 +75,17 @@ export function resolveUser(view: MergedView, spec: string): ResolvedUser {
     }
   } else {
     const e = users.find((u) => u.name === user);
-    if (!e) throw new UnknownUserError('user', user);
-    uid = e.uid;
-    gid = e.gid;
-    name = e.name;
-    home = e.home;
+    if (e) {
+      uid = e.uid;
+      gid = e.gid;
+      name = e.name;
+      home = e.home;
+    } else if (userPart === '') {
+      // No USER at all is uid 0 whether or not the image has a passwd file (FROM scratch), as in BuildKit.
+      uid = 0;
+    } else {
+      throw new UnknownUserError('user', user);
+    }
   }
   const allGroups = groupPart !== undefined || name ? groups(view) : [];
   if (groupPart !== undefined && groupPart !== '') {

@@ -1,40 +1,56 @@
-// User-facing errors of the CLI itself (bad flags, missing files) and how any error is reported:
-// user mistakes as a message, location and hint; anything else with a stack only under --debug.
+// How any error is reported: user mistakes as a message, the Dockerfile lines they point at, and a
+// hint; internal errors with "a bug" wording and a stack only under --debug (DESIGN §7).
+import { asTsbuildError, TsbuildError, type ErrorCode } from '../common/errors.js';
 import { DockerfileError } from '../frontend/errors.js';
 import { formatSourceExcerpt } from '../frontend/lint.js';
-import type { SourceLocation } from '../builder/graph.js';
 
-export class UsageError extends Error {
-  readonly userError = true;
-  constructor(message: string, readonly hint?: string) {
-    super(message);
+/** The Dockerfile as the engine read it (its 'source' progress event). */
+export interface SourceText {
+  file: string;
+  text: string;
+}
+
+/** Errors in the Dockerfile itself: BuildKit prints them as `failed to solve: FILE:LINE: message`. */
+const DOCKERFILE_CODES: readonly ErrorCode[] = ['TSB_DOCKERFILE_SYNTAX', 'TSB_DOCKERFILE_INVALID'];
+
+/** The error and its causes, outermost first. */
+function chain(err: unknown): unknown[] {
+  const out: unknown[] = [];
+  for (let e = err; e !== undefined && out.length < 10; e = (e as { cause?: unknown }).cause) out.push(e);
+  return out;
+}
+
+/** Any thrown value as the error model has it. */
+export function reportable(err: unknown): TsbuildError {
+  // The frontend's errors join the base class in a later change; until then they are user errors too.
+  if (err instanceof DockerfileError && !(err instanceof TsbuildError)) {
+    return new TsbuildError('TSB_DOCKERFILE_INVALID', err.message, { ...(err.location ? { location: err.location } : {}), ...(err.hint ? { hint: err.hint } : {}), cause: err });
   }
+  return asTsbuildError(err);
 }
 
-interface Reportable {
-  message: string;
-  hint?: string;
-  location?: SourceLocation;
-  userError?: boolean;
-  tail?: string[];
-  step?: string;
-  stack?: string;
-}
-
-export function formatError(err: unknown, opts: { dockerfile?: string; debug?: boolean } = {}): string {
-  const e = (err ?? {}) as Reportable;
+export function formatError(err: unknown, opts: { source?: SourceText; debug?: boolean } = {}): string {
+  const e = reportable(err);
   const out: string[] = [];
-  if (e.step && e.tail) {
-    out.push('------', ` > ${e.step}:`, ...e.tail.map((l) => `   ${l}`), '------');
+  // A failed RUN: its step name (on the StepError) and its last output lines (on the ExecError).
+  const causes = chain(err);
+  const step = causes.map((c) => (c as { step?: unknown }).step).find((s) => typeof s === 'string');
+  const tail = causes.map((c) => (c as { tail?: unknown }).tail).find((s) => Array.isArray(s)) as string[] | undefined;
+  if (step && tail) out.push('------', ` > ${step}:`, ...tail.map((l) => `   ${l}`), '------');
+  const loc = e.location;
+  if (loc) {
+    if (opts.source && opts.source.file === loc.file) out.push(formatSourceExcerpt(opts.source.text, loc).trimEnd());
+    else out.push(`${loc.file}:${loc.startLine}`);
   }
-  if (e.location) {
-    if (opts.dockerfile) out.push(formatSourceExcerpt(opts.dockerfile, e.location).trimEnd());
-    else out.push(`${e.location.file}:${e.location.startLine}`);
-  }
-  const prefix = err instanceof DockerfileError || e.location ? 'ERROR: failed to solve: ' : 'ERROR: ';
-  out.push(`${prefix}${e.location && err instanceof DockerfileError ? `${e.location.file}:${e.location.startLine}: ` : ''}${e.message ?? String(err)}`);
+  const inDockerfile = DOCKERFILE_CODES.includes(e.code);
+  const prefix = inDockerfile || loc ? 'ERROR: failed to solve: ' : 'ERROR: ';
+  out.push(`${prefix}${loc && inDockerfile ? `${loc.file}:${loc.startLine}: ` : ''}${e.message}`);
   if (e.hint) out.push(`hint: ${e.hint}`);
-  if (opts.debug && e.stack) out.push(e.stack);
-  else if (!e.userError && e.stack) out.push('(this looks like a bug in tsbuild; run with --debug for the stack trace)');
+  if (opts.debug) {
+    out.push(`error code: ${e.code}`);
+    // The innermost stack is where it went wrong.
+    const stack = causes.map((c) => (c instanceof Error ? c.stack : undefined)).filter(Boolean).at(-1);
+    if (stack) out.push(stack);
+  } else if (e.kind === 'internal') out.push('(this looks like a bug in tsbuild; run with --debug for the stack trace)');
   return out.join('\n');
 }

@@ -1,17 +1,7 @@
-// `tsbuild images`, `rmi`, `inspect`: the local image store.
-import { ImageResolver } from '../builder/resolver.js';
-import { ContentStore } from '../snapshotter/content.js';
-import { ImageStore } from '../snapshotter/images.js';
-import type { ImageConfig, Manifest } from '../common/oci.js';
-import { familiarName, normalizeReference } from '../snapshotter/reference.js';
-import { Store } from '../snapshotter/store.js';
-import { UsageError } from './errors.js';
+// `tsbuild images` and `du` as tables: the engine gives data, this gives columns and units.
+import type { ImageSummary, SpaceReport } from '../builder/engine.js';
 
-function open(root?: string): { store: Store; content: ContentStore; images: ImageStore } {
-  const store = Store.open(root);
-  return { store, content: new ContentStore(store), images: new ImageStore(store) };
-}
-
+/** docker's sizes: 3 significant digits, decimal units. */
 function humanSize(n: number): string {
   const units = ['B', 'kB', 'MB', 'GB'];
   let i = 0;
@@ -22,47 +12,38 @@ function humanSize(n: number): string {
   return `${n < 10 && i > 0 ? n.toFixed(2) : n < 100 && i > 0 ? n.toFixed(1) : Math.round(n)}${units[i]}`;
 }
 
-export async function listImages(root?: string): Promise<string> {
-  const { store, content, images } = open(root);
-  try {
-    const rows = [['REPOSITORY', 'TAG', 'IMAGE ID', 'CREATED', 'SIZE']];
-    for (const img of await images.list()) {
-      const name = familiarName(img.name);
-      const colon = name.lastIndexOf(':');
-      const manifest = await content.readJSON<Manifest>(img.descriptor.digest);
-      const config = await content.readJSON<ImageConfig>(manifest.config.digest);
-      const size = manifest.layers.reduce((a, l) => a + l.size, 0);
-      rows.push([name.slice(0, colon), name.slice(colon + 1), manifest.config.digest.slice(7, 19), config.created ?? '', humanSize(size)]);
-    }
-    const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-    return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c]!)).join('   ').trimEnd()).join('\n');
-  } finally {
-    await store.close();
+/** docker's `du` style: one decimal, decimal units. */
+function humanSpace(n: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+  let i = 0;
+  while (n >= 1000 && i < units.length - 1) {
+    n /= 1000;
+    i++;
   }
+  return `${i === 0 ? n : n.toFixed(1)}${units[i]}`;
 }
 
-export async function removeImages(names: string[], root?: string): Promise<string[]> {
-  const { store, images } = open(root);
-  try {
-    const out: string[] = [];
-    for (const n of names) {
-      if (!(await images.untag(normalizeReference(n)))) throw new UsageError(`No such image: ${n}`, 'see `tsbuild images`');
-      out.push(`Untagged: ${n}`);
-    }
-    return out;
-  } finally {
-    await store.close();
+export function formatImages(images: readonly ImageSummary[]): string {
+  const rows = [['REPOSITORY', 'TAG', 'IMAGE ID', 'CREATED', 'SIZE']];
+  for (const img of images) {
+    const colon = img.name.lastIndexOf(':');
+    rows.push([img.name.slice(0, colon), img.name.slice(colon + 1), img.configDigest.slice(7, 19), img.created ?? '', humanSize(img.size)]);
   }
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c]!)).join('   ').trimEnd()).join('\n');
 }
 
-export async function inspectImage(name: string, root?: string): Promise<string> {
-  const { store, content, images } = open(root);
-  try {
-    const resolver = new ImageResolver(content, images);
-    const r = await resolver.resolve(name);
-    const { config } = await resolver.manifest(r.source.manifestDigest);
-    return JSON.stringify(config, null, 2);
-  } finally {
-    await store.close();
-  }
+export function formatDiskUsage(r: SpaceReport): string {
+  const rows: Array<[string, number]> = [
+    ['images (blobs)', r.images],
+    ['images (unpacked layers)', r.snapshots],
+    ['build cache (reclaimable)', r.buildCache],
+    ['cache mounts', r.cacheMounts],
+    ['total', r.images + r.snapshots + r.buildCache + r.cacheMounts],
+  ];
+  return rows.map(([k, v]) => `${k.padEnd(28)}${humanSpace(v)}`).join('\n');
+}
+
+export function formatReclaimed(bytes: number): string {
+  return `Total reclaimed space: ${humanSpace(bytes)}`;
 }

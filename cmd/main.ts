@@ -1,29 +1,17 @@
 #!/usr/bin/env node
-// The tsbuild CLI: parses arguments and calls the commands. No build logic lives here.
+// The tsbuild CLI: parses arguments into engine calls and renders what comes back. No build logic
+// lives here, and no store is opened here: everything goes through builder's engine.
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { build, check, parseOutput, type Output } from './build.js';
-import { formatError, UsageError } from './errors.js';
-import { inspectImage, listImages, removeImages } from './images.js';
-import { importImage } from './import.js';
-import { duCommand, pruneCommand } from './prune.js';
-import { createRenderer, type ProgressMode } from './progress.js';
-import { runImage, type RunOptions } from './run.js';
-import { loginCommand, loginHost, logoutCommand, pullCommand, pushCommand, tagCommand, type RegistryFlags } from './registry.js';
-import type { ManifestFormat } from '../snapshotter/registry/format.js';
-
-function buildArgs(list: string[] | undefined): Map<string, string> {
-  const m = new Map<string, string>();
-  for (const kv of list ?? []) {
-    const eq = kv.indexOf('=');
-    if (eq < 0) {
-      // --build-arg NAME takes the value from the environment, as docker does.
-      const v = process.env[kv];
-      if (v !== undefined) m.set(kv, v);
-    } else m.set(kv.slice(0, eq), kv.slice(eq + 1));
-  }
-  return m;
-}
+import { Engine, login, loginHost, logout, type ManifestFormat, type RunRequest } from '../builder/engine.js';
+import { TsbuildError, UsageError } from '../common/errors.js';
+import { dockerfileFrontend } from '../frontend/convert.js';
+import { formatCheckOutput } from '../frontend/lint.js';
+import { buildArgs, parseOutput, parseSecret, parseSsh } from './build.js';
+import { importConfig } from './changes.js';
+import { formatError, reportable, type SourceText } from './errors.js';
+import { formatDiskUsage, formatImages, formatReclaimed } from './images.js';
+import { createRenderer, type ProgressMode, type Renderer } from './progress.js';
 
 /** Repeatable options: yargs gives a string once, an array when repeated. (`array: true` would swallow the positional context.) */
 function list(v: string | string[] | undefined): string[] {
@@ -35,12 +23,50 @@ declare const TSBUILD_VERSION: string | undefined;
 const version = typeof TSBUILD_VERSION === 'string' ? TSBUILD_VERSION : 'dev';
 
 let debug = process.argv.includes('--debug');
-let dockerfileForErrors: string | undefined;
+/** The Dockerfile the failing command's renderer saw, for the error report. */
+let failedSource: SourceText | undefined;
+/** With --progress=json, a failure is also one JSON line (whatever stage it failed at). */
+const jsonProgress = /(?:^| )--progress(?:=| )json(?: |$)/.test(process.argv.slice(2).join(' '));
+
+interface GlobalFlags {
+  root?: string;
+  'insecure-registry'?: string[];
+  'registry-ca'?: string;
+}
+
+/** Opens the engine for one command and closes it after, whatever happens. */
+async function withEngine<T>(a: GlobalFlags, fn: (engine: Engine) => Promise<T>, signal?: AbortSignal): Promise<T> {
+  const engine = Engine.open({
+    ...(a.root !== undefined ? { root: a.root } : {}),
+    registry: { insecureRegistries: a['insecure-registry'] ?? [], ...(a['registry-ca'] !== undefined ? { caFile: a['registry-ca'] } : {}) },
+    frontends: { dockerfile: dockerfileFrontend },
+    ...(signal ? { signal } : {}),
+  });
+  try {
+    return await fn(engine);
+  } finally {
+    await engine.close();
+  }
+}
+
+/** Runs fn with a renderer, closing it on both paths and keeping what the error report needs. */
+async function rendered<T>(mode: ProgressMode, fn: (r: Renderer) => Promise<T>): Promise<T> {
+  const renderer = createRenderer(mode);
+  try {
+    const out = await fn(renderer);
+    renderer.close();
+    return out;
+  } catch (e) {
+    renderer.close();
+    failedSource = renderer.source;
+    throw e;
+  }
+}
 
 async function main(argv: string[]): Promise<number> {
   // `tsbuild run img ls -la`: everything after the image belongs to the command, which yargs can't
   // express without also halting at the word "run"; so run's few options are parsed here.
-  if (argv[0] === 'run' && !argv.includes('--help')) return runImage(parseRunArgs(argv.slice(1)));
+  if (argv[0] === 'run' && !argv.includes('--help')) return runCommand(argv.slice(1));
   let exitCode = 0;
   await yargs(argv)
     .scriptName('tsbuild')
@@ -61,7 +87,7 @@ async function main(argv: string[]): Promise<number> {
           .option('target', { type: 'string', describe: 'build this stage' })
           .option('cache', { type: 'boolean', default: true, describe: 'use the build cache (--no-cache to disable)' })
           .option('progress', { type: 'string', choices: ['auto', 'plain', 'json', 'quiet'], default: 'auto' })
-          .option('output', { alias: 'o', type: 'string', coerce: list, describe: 'type=oci,dest=FILE; repeatable' })
+          .option('output', { alias: 'o', type: 'string', coerce: list, describe: 'type=oci,dest=FILE | type=image[,name=N][,push=true] | type=registry[,name=N]; repeatable' })
           .option('quiet', { alias: 'q', type: 'boolean', describe: 'print only the image digest' })
           .option('push', { type: 'boolean', describe: 'push every -t name to its registry after the build' })
           .option('pull', { type: 'boolean', describe: 'resolve base images against their registry even when stored locally' })
@@ -71,52 +97,33 @@ async function main(argv: string[]): Promise<number> {
           .option('check', { type: 'boolean', describe: 'run the build checks only (lint), as docker build --check' })
           .option('allow', { type: 'string', coerce: list, describe: 'entitlement: security.insecure (RUN --security=insecure); repeatable' }),
       async (a) => {
+        const base = { context: a.context!, ...(a.file !== undefined ? { dockerfile: a.file } : {}), buildArgs: buildArgs(a['build-arg']), ...(a.target !== undefined ? { target: a.target } : {}), pull: a.pull ?? false };
         if (a.check) {
-          const r = await check({ context: a.context!, file: a.file, buildArgs: buildArgs(a['build-arg']), target: a.target });
-          process.stdout.write(r.text);
-          exitCode = r.exitCode;
+          const r = await withEngine(a, (engine) => rendered('quiet', async (renderer) => ({ result: await engine.check(base, renderer.sink), source: renderer.source })));
+          const out = formatCheckOutput({ warnings: r.result.warnings, checkConfig: { skip: new Set(), error: false, experimental: new Set() } }, r.source?.text ?? '');
+          process.stdout.write(r.result.violation ? `${out.text}\nERROR: ${r.result.violation}\n` : out.text);
+          exitCode = out.exitCode;
           return;
         }
-        const mode: ProgressMode = a.quiet ? 'quiet' : progressMode(a.progress);
-        const renderer = createRenderer(mode);
-        const outputs: Output[] = (a.output ?? []).map(parseOutput);
+        const request = {
+          ...base,
+          tags: a.tag ?? [],
+          noCache: !a.cache,
+          outputs: (a.output ?? []).map(parseOutput),
+          push: a.push ?? false,
+          format: a.format as ManifestFormat,
+          secrets: new Map((a.secret ?? []).map(parseSecret)),
+          ssh: new Map((a.ssh ?? []).map(parseSsh)),
+          allow: a.allow ?? [],
+        };
         const abort = new AbortController();
-        const onSignal = (): void => abort.abort(new UsageError('build cancelled'));
+        const onSignal = (): void => abort.abort(new TsbuildError('TSB_CANCELLED', 'build cancelled'));
         process.once('SIGINT', onSignal);
         process.once('SIGTERM', onSignal);
-        const text: { value?: string } = {};
         try {
-          const r = await build(
-            {
-              context: a.context!,
-              file: a.file,
-              tags: a.tag ?? [],
-              buildArgs: buildArgs(a['build-arg']),
-              target: a.target,
-              noCache: !a.cache,
-              outputs,
-              root: a.root,
-              signal: abort.signal,
-              push: a.push,
-              pull: a.pull,
-              format: a.format as ManifestFormat,
-              registry: registryFlags(a, abort.signal),
-              secrets: a.secret,
-              ssh: a.ssh,
-              allow: a.allow,
-            },
-            renderer.sink,
-            text,
-          );
-          renderer.close();
+          const r = await withEngine(a, (engine) => rendered(a.quiet ? 'quiet' : progressMode(a.progress), (renderer) => engine.build({ ...request, signal: abort.signal }, renderer.sink)), abort.signal);
           if (a.quiet) process.stdout.write(`${r.manifest.digest}\n`);
-          else {
-            process.stderr.write(`writing image ${r.manifest.digest}${r.names.length ? ` as ${r.names.join(', ')}` : ''}\n`);
-          }
-        } catch (e) {
-          renderer.close();
-          dockerfileForErrors = text.value;
-          throw e;
+          else process.stderr.write(`writing image ${r.manifest.digest}${r.names.length ? ` as ${r.names.join(', ')}` : ''}\n`);
         } finally {
           process.off('SIGINT', onSignal);
           process.off('SIGTERM', onSignal);
@@ -124,13 +131,8 @@ async function main(argv: string[]): Promise<number> {
       },
     )
     .command('pull <image>', 'Pull an image from a registry into the local store', (y) => y.positional('image', { type: 'string', demandOption: true }).option('progress', progressOption), async (a) => {
-      const renderer = createRenderer(progressMode(a.progress));
-      try {
-        const digest = await pullCommand(a.image!, registryFlags(a), a.root, renderer.sink);
-        process.stdout.write(`${digest}\n`);
-      } finally {
-        renderer.close();
-      }
+      const digest = await withEngine(a, (engine) => rendered(progressMode(a.progress), (r) => engine.pull(a.image!, r.sink)));
+      process.stdout.write(`${digest}\n`);
     })
     .command(
       'push <image> [destination]',
@@ -142,17 +144,12 @@ async function main(argv: string[]): Promise<number> {
           .option('format', { type: 'string', choices: ['oci', 'docker'], default: 'oci' })
           .option('progress', progressOption),
       async (a) => {
-        const renderer = createRenderer(progressMode(a.progress));
-        try {
-          const digest = await pushCommand(a.image!, a.destination, a.format as ManifestFormat, registryFlags(a), a.root, renderer.sink);
-          process.stdout.write(`${digest}\n`);
-        } finally {
-          renderer.close();
-        }
+        const digest = await withEngine(a, (engine) => rendered(progressMode(a.progress), (r) => engine.push(a.image!, a.destination, a.format as ManifestFormat, r.sink)));
+        process.stdout.write(`${digest}\n`);
       },
     )
     .command('tag <source> <target>', 'Give an image in the local store another name', (y) => y.positional('source', { type: 'string', demandOption: true }).positional('target', { type: 'string', demandOption: true }), async (a) => {
-      await tagCommand(a.source!, a.target!, a.root);
+      await withEngine(a, (engine) => engine.tag(a.source!, a.target!));
     })
     .command(
       'login [server]',
@@ -167,12 +164,12 @@ async function main(argv: string[]): Promise<number> {
         let password = a.password;
         if (a['password-stdin']) password = (await readStdin()).replace(/\r?\n$/, '');
         if (!password) throw new UsageError('login needs a password', 'pass --password-stdin (e.g. echo "$TOKEN" | tsbuild login -u me --password-stdin registry.example)');
-        const where = await loginCommand(a.server, a.username!, password, registryFlags(a));
+        const where = await login({ insecureRegistries: a['insecure-registry'] ?? [], ...(a['registry-ca'] !== undefined ? { caFile: a['registry-ca'] } : {}) }, a.server, a.username!, password);
         process.stdout.write(`Login Succeeded (credentials saved in ${where})\n`);
       },
     )
     .command('logout [server]', 'Remove saved credentials for a registry', (y) => y.positional('server', { type: 'string' }), async (a) => {
-      const removed = await logoutCommand(a.server);
+      const removed = await logout(a.server);
       process.stdout.write(removed ? `Removing login credentials for ${loginHost(a.server)}\n` : `Not logged in to ${loginHost(a.server)}\n`);
     })
     .command(
@@ -184,23 +181,26 @@ async function main(argv: string[]): Promise<number> {
           .positional('image', { type: 'string', demandOption: true })
           .option('change', { alias: 'c', type: 'string', coerce: list, describe: 'config setting: ENV K=V, CMD [...], ENTRYPOINT, WORKDIR, USER, LABEL, EXPOSE; repeatable' }),
       async (a) => {
-        process.stdout.write(`${await importImage(a.source!, a.image!, a.change ?? [], a.root)}\n`);
+        const config = importConfig(a.change ?? []);
+        process.stdout.write(`${await withEngine(a, (engine) => engine.importImage(a.source!, a.image!, config))}\n`);
       },
     )
     .command('prune', 'Remove the build cache (all that no tagged image needs)', (y) => y.option('all', { alias: 'a', type: 'boolean', describe: 'also cache mounts and the context stat cache' }), async (a) => {
-      process.stdout.write(`${await pruneCommand(a.root, a.all === true)}\n`);
+      process.stdout.write(`${formatReclaimed(await withEngine(a, (engine) => engine.prune({ all: a.all === true })))}\n`);
     })
     .command('du', 'Show the space the store uses', (y) => y, async (a) => {
-      process.stdout.write(`${await duCommand(a.root)}\n`);
+      process.stdout.write(`${formatDiskUsage(await withEngine(a, (engine) => engine.diskUsage()))}\n`);
     })
     .command('images', 'List images in the local store', (y) => y, async (a) => {
-      process.stdout.write(`${await listImages(a.root)}\n`);
+      process.stdout.write(`${formatImages(await withEngine(a, (engine) => engine.listImages()))}\n`);
     })
     .command('rmi <images..>', 'Remove image names from the local store', (y) => y.positional('images', { type: 'string', array: true, demandOption: true }), async (a) => {
-      for (const line of await removeImages(a.images as string[], a.root)) process.stdout.write(`${line}\n`);
+      const names = a.images as string[];
+      await withEngine(a, (engine) => engine.untag(names));
+      for (const n of names) process.stdout.write(`Untagged: ${n}\n`);
     })
     .command('inspect <image>', 'Print an image config as JSON', (y) => y.positional('image', { type: 'string', demandOption: true }), async (a) => {
-      process.stdout.write(`${await inspectImage(a.image!, a.root)}\n`);
+      process.stdout.write(`${JSON.stringify(await withEngine(a, (engine) => engine.inspect(a.image!)), null, 2)}\n`);
     })
     .command('run <image> [command..]', 'Run a command in an image (options: --rm, -e K=V, --network host|none)', (y) => y.help(false).version(false).strict(false), () => {})
     .demandCommand(1)
@@ -220,18 +220,15 @@ function progressMode(p: string | undefined): ProgressMode {
   return p === 'json' ? 'json' : p === 'quiet' ? 'quiet' : 'plain';
 }
 
-function registryFlags(a: { 'insecure-registry'?: string[]; 'registry-ca'?: string }, signal?: AbortSignal): RegistryFlags {
-  return { insecureRegistries: a['insecure-registry'] ?? [], registryCa: a['registry-ca'], signal };
-}
-
 async function readStdin(): Promise<string> {
   let s = '';
   for await (const chunk of process.stdin) s += chunk;
   return s;
 }
 
-function parseRunArgs(args: string[]): RunOptions {
-  const o: RunOptions = { image: '', command: [], env: [], network: 'host' };
+/** `tsbuild run [--rm] [-e K=V] [--network host|none] [--root DIR] IMAGE [COMMAND...]`. */
+function parseRunArgs(args: string[]): RunRequest & { root?: string } {
+  const o: RunRequest & { root?: string; env: string[] } = { image: '', command: [], env: [], network: 'host' };
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     const value = (): string => {
@@ -258,6 +255,25 @@ function parseRunArgs(args: string[]): RunOptions {
   throw new UsageError('run needs an image', 'tsbuild run [--rm] IMAGE [COMMAND...]');
 }
 
+/** Runs the image with signals forwarded to the container; its exit status is tsbuild's. */
+async function runCommand(args: string[]): Promise<number> {
+  const { root, ...req } = parseRunArgs(args);
+  const handlers: Array<[NodeJS.Signals, () => void]> = [];
+  try {
+    return await withEngine(root !== undefined ? { root } : {}, (engine) =>
+      engine.run({
+        ...req,
+        onStart: (signal) => {
+          for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) handlers.push([sig, () => signal(sig)]);
+          for (const [sig, h] of handlers) process.on(sig, h);
+        },
+      }),
+    );
+  } finally {
+    for (const [sig, h] of handlers) process.off(sig, h);
+  }
+}
+
 // If the event loop drains while a command is still awaiting something, a promise was left
 // unsettled (a bug): never let that look like success.
 let finished = false;
@@ -275,7 +291,9 @@ main(hideBin(process.argv)).then(
   (err) => {
     finished = true;
     debug ||= process.env.TSBUILD_DEBUG === '1';
-    process.stderr.write(`${formatError(err, { dockerfile: dockerfileForErrors, debug })}\n`);
-    process.exit(1);
+    if (jsonProgress) process.stderr.write(`${JSON.stringify({ type: 'error', error: reportable(err).toJSON() })}\n`);
+    process.stderr.write(`${formatError(err, { ...(failedSource ? { source: failedSource } : {}), debug })}\n`);
+    // 130 for a cancelled build, as a shell reports SIGINT (docker and buildx do too).
+    process.exit(err instanceof TsbuildError && err.code === 'TSB_CANCELLED' ? 130 : 1);
   },
 );

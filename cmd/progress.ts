@@ -1,6 +1,7 @@
 // Renders builder progress events: plain lines in BuildKit's style, or one JSON object per line.
-import type { ProgressEvent, ProgressSink } from '../builder/progress.js';
+import type { ProgressSink, Warning } from '../builder/engine.js';
 import { formatBuildWarnings } from '../frontend/lint.js';
+import type { SourceText } from './errors.js';
 
 export type ProgressMode = 'plain' | 'json' | 'quiet';
 
@@ -8,19 +9,33 @@ export interface Renderer {
   sink: ProgressSink;
   /** Flushes partial log lines and prints collected warnings. */
   close(): void;
+  /** The Dockerfile the build read, for error excerpts. */
+  readonly source?: SourceText;
 }
 
 export function createRenderer(mode: ProgressMode, out: NodeJS.WritableStream = process.stderr): Renderer {
   if (mode === 'json') return jsonRenderer(out);
-  if (mode === 'quiet') return { sink: () => {}, close: () => {} };
+  if (mode === 'quiet') {
+    const r: { source?: SourceText } = {};
+    return { sink: (e) => e.type === 'source' && (r.source = e), close: () => {}, get source() { return r.source; } };
+  }
   return plainRenderer(out);
 }
 
 function jsonRenderer(out: NodeJS.WritableStream): Renderer {
   // Running transfers report every chunk: keep one event per blob per 200 ms.
   const lastTransfer = new Map<string, number>();
+  let source: SourceText | undefined;
   return {
+    get source() {
+      return source;
+    },
     sink: (e) => {
+      // The Dockerfile's text is for excerpts, not a stream event.
+      if (e.type === 'source') {
+        source = e;
+        return;
+      }
       if (e.type === 'transfer' && e.state === 'running') {
         const now = Date.now();
         if (now - (lastTransfer.get(e.digest) ?? 0) < 200) return;
@@ -41,7 +56,8 @@ function plainRenderer(out: NodeJS.WritableStream): Renderer {
   const numbers = new Map<string, number>();
   const starts = new Map<string, number>();
   const partial = new Map<string, string>();
-  const warnings: Array<Extract<ProgressEvent, { type: 'warning' }>> = [];
+  const warnings: Warning[] = [];
+  let source: SourceText | undefined;
   const num = (id: string): number => {
     let n = numbers.get(id);
     if (n === undefined) {
@@ -61,8 +77,14 @@ function plainRenderer(out: NodeJS.WritableStream): Renderer {
     partial.delete(id);
   };
   return {
+    get source() {
+      return source;
+    },
     sink: (e) => {
       switch (e.type) {
+        case 'source':
+          source = e;
+          break;
         case 'vertex-start':
           starts.set(e.id, e.time);
           out.write(`#${num(e.id)} ${e.name}\n`);
@@ -86,7 +108,7 @@ function plainRenderer(out: NodeJS.WritableStream): Renderer {
           out.write(`#${num(e.id)} ERROR: ${e.message}\n\n`);
           break;
         case 'warning':
-          warnings.push(e);
+          warnings.push(e.warning);
           break;
         case 'transfer': {
           if (e.state === 'running') break; // plain output keeps one line per blob
@@ -97,7 +119,7 @@ function plainRenderer(out: NodeJS.WritableStream): Renderer {
       }
     },
     close: () => {
-      out.write(formatBuildWarnings(warnings.map((w) => ({ rule: w.rule ?? 'Warning', message: w.message, location: w.location }))));
+      out.write(formatBuildWarnings(warnings));
     },
   };
 }

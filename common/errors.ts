@@ -31,6 +31,8 @@ export const ErrorCodes = {
   TSB_IMAGE_NOT_FOUND: 'an image is neither in the local store nor in its registry',
   TSB_IMAGE_INVALID: 'a manifest, index or image config is malformed',
   TSB_DIGEST_MISMATCH: 'content does not match its digest',
+  TSB_REFERENCE_INVALID: 'an image reference (-t, FROM, push/pull argument) is not a valid name',
+  TSB_STORE_CORRUPT: 'the local store lacks or has damaged content an image needs',
   TSB_REGISTRY: 'a registry refused a request or is not reachable',
   TSB_REGISTRY_AUTH: 'a registry refused the credentials',
   TSB_STORE_BUSY: 'another tsbuild process holds the store for longer than the operation waits',
@@ -90,4 +92,11 @@ export function asTsbuildError(e: unknown): TsbuildError {
 
 export function isUserError(e: unknown): boolean {
   return e instanceof TsbuildError && e.kind === 'user';
+}
+
+/** A bad command-line flag or argument, from cmd/ or from a request the engine validates. */
+export class UsageError extends TsbuildError {
+  constructor(message: string, hint?: string) {
+    super('TSB_USAGE', message, hint !== undefined ? { hint } : {});
+  }
 }

@@ -97,6 +97,12 @@ export function isDigest(s: string): s is Digest {
   return /^sha256:[a-f0-9]{64}$/.test(s);
 }
 
+/** Whether an index entry's platform serves `want` (a missing variant on either side matches any). */
+export function platformMatches(p: Platform | undefined, want: Platform): boolean {
+  if (!p || p.os !== want.os || p.architecture !== want.architecture) return false;
+  return !want.variant || !p.variant || p.variant === want.variant;
+}
+
 /** The platform this process runs on, in OCI terms. */
 export function hostPlatform(): Platform {
   const arch: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' };

@@ -5,6 +5,7 @@ import type { ContextSource, CopyAction, ExecMount, SourceLocation, Vertex, Chow
 import { parseSymbolicMode } from '../common/filemode.js';
 import type { ImageConfig, Platform, RunConfig } from '../common/oci.js';
 import type { Frontend, FrontendInput, FrontendResult, ResolvedImage } from '../builder/frontend.js';
+import { TsbuildError } from '../common/errors.js';
 import { DockerfileError } from './errors.js';
 import { flagValue, knownInstructions, locationOf, nodeError, parseFlags, suggestInstruction, type Flags } from './instructions.js';
 import { parse, parseJSONForm, ParseError, splitWords, type Node, type ParseResult } from './parser.js';
@@ -99,6 +100,12 @@ class Converter {
 
   private fail(node: Node, message: string, hint?: string): never {
     throw nodeError(node, this.input.filename, message, hint);
+  }
+
+  /** An image that cannot be resolved, pointed at the line that names it; its own code stays. */
+  private failResolve(node: Node, e: unknown, hint?: string): never {
+    if (!(e instanceof TsbuildError)) throw e;
+    throw new TsbuildError(e.code, e.message, { location: this.loc(node), cause: e, ...((e.hint ?? hint) !== undefined ? { hint: e.hint ?? hint } : {}) });
   }
 
   private loc(node: Node): SourceLocation {
@@ -288,8 +295,7 @@ class Converter {
       try {
         img = await this.input.resolveImage(base);
       } catch (e) {
-        const err = e as Error & { hint?: string };
-        this.fail(node, err.message, err.hint);
+        this.failResolve(node, e);
       }
       const v = this.newVertex({ op: { kind: 'source', source: img.source }, inputs: [], name: stepName(`FROM ${img.source.ref}`), location: this.loc(node) });
       const cfg = structuredClone(img.config.config ?? {});
@@ -729,8 +735,7 @@ class Converter {
     try {
       img = await this.input.resolveImage(name);
     } catch (e) {
-      const err = e as Error & { hint?: string };
-      this.fail(n, err.message, err.hint ?? `--from=${name} is neither a stage of this Dockerfile nor an image`);
+      this.failResolve(n, e, `--from=${name} is neither a stage of this Dockerfile nor an image`);
     }
     return this.newVertex({ op: { kind: 'source', source: img.source }, inputs: [], name: `[internal] load image ${img.source.ref}`, location: this.loc(n) });
   }

@@ -28,7 +28,3 @@ export function parseDockerignore(content: string): string[] {
   return out;
 }
 
-/** Which Dockerfile-specific ignore file applies: `<Dockerfile>.dockerignore` first, then the context's. */
-export function dockerignoreCandidates(dockerfilePath: string, contextDir: string): string[] {
-  return [`${dockerfilePath}.dockerignore`, path.join(contextDir, '.dockerignore')];
-}

@@ -11,6 +11,7 @@
 // symlink, link, mknod, lchown, lutimes, lsetxattr); chmod runs only on what we just created and
 // lstat'ed, and deferred directory modes/times go through an O_NOFOLLOW descriptor. The threat is the
 // archive, not a concurrent process racing us in the target.
+import { TsbuildError } from '../common/errors.js';
 import {
   chmodSync, closeSync, constants, createWriteStream, fchmodSync, futimesSync, lchownSync, linkSync, lstatSync, lutimesSync,
   mkdirSync, openSync, readdirSync, readlinkSync, realpathSync, rmSync, symlinkSync, unlinkSync, writeSync, type Stats,
@@ -32,17 +33,15 @@ export interface ApplyOptions {
 }
 
 /** A layer entry that would reach outside the target directory. */
-export class UnsafeLayerPathError extends LayerFormatError {
-  override name = 'UnsafeLayerPathError';
-}
+export class UnsafeLayerPathError extends LayerFormatError {}
 
 /** A filesystem failure while applying one entry; `code` is the underlying errno code. */
-export class LayerApplyError extends Error {
-  override name = 'LayerApplyError';
-  readonly code: string | undefined;
+export class LayerApplyError extends TsbuildError {
+  /** The errno code of the failing filesystem call (ENOSPC, EACCES...). */
+  readonly errno: string | undefined;
   constructor(message: string, cause: unknown) {
-    super(message, { cause });
-    this.code = (cause as NodeJS.ErrnoException).code;
+    super('TSB_ARCHIVE_INVALID', message, { cause, hint: 'the archive cannot be unpacked here (see the reason above)' });
+    this.errno = (cause as NodeJS.ErrnoException).code;
   }
 }
 

@@ -1,5 +1,6 @@
 // Content store: blobs addressed by sha256 under blobs/sha256/. Writes are streamed through the hash
 // into a temp file and renamed into place, so a blob path, once present, is always complete.
+import { TsbuildError } from '../common/errors.js';
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { readFile, rename, stat, unlink } from 'node:fs/promises';
@@ -7,17 +8,18 @@ import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Store } from './store.js';
-import type { Digest } from '../common/oci.js';
+import type { Digest, ImageConfig, Manifest } from '../common/oci.js';
+import { parseImageConfig, parseImageDocument, parseManifest, type ImageDocument } from '../common/ociparse.js';
 
-export class DigestMismatchError extends Error {
+export class DigestMismatchError extends TsbuildError {
   constructor(readonly expected: Digest, readonly actual: Digest) {
-    super(`content digest mismatch: expected ${expected}, got ${actual}`);
+    super('TSB_DIGEST_MISMATCH', `content digest mismatch: expected ${expected}, got ${actual}`);
   }
 }
 
-export class BlobNotFoundError extends Error {
+export class BlobNotFoundError extends TsbuildError {
   constructor(readonly digest: Digest) {
-    super(`blob ${digest} is not in the content store`);
+    super('TSB_STORE_CORRUPT', `blob ${digest} is not in the content store`, { hint: 'the store lost a blob an image needs: remove the image (tsbuild rmi) and pull or build it again' });
   }
 }
 
@@ -96,7 +98,16 @@ export class ContentStore {
     }
   }
 
-  async readJSON<T>(digest: Digest): Promise<T> {
-    return JSON.parse((await this.readBytes(digest)).toString('utf8')) as T;
+  /** A manifest or index, validated (a malformed one fails naming its digest and field). */
+  async readImageDocument(digest: Digest): Promise<ImageDocument> {
+    return parseImageDocument(await this.readBytes(digest), `image manifest ${digest}`);
+  }
+
+  async readManifest(digest: Digest): Promise<Manifest> {
+    return parseManifest(await this.readBytes(digest), `image manifest ${digest}`);
+  }
+
+  async readImageConfig(digest: Digest): Promise<ImageConfig> {
+    return parseImageConfig(await this.readBytes(digest), `image config ${digest}`);
   }
 }

@@ -3,6 +3,7 @@
 // show them, so nothing is mounted on the host. Per-entry calls are synchronous on purpose: a
 // COPY of a large context makes tens of thousands of them, and the promise versions cost ~25x more
 // (threadpool round trips), while copyFileSync lets the kernel copy the bytes.
+import { TsbuildError } from '../common/errors.js';
 import { chmodSync, copyFileSync, lchownSync, lutimesSync, mkdirSync, rmSync, symlinkSync, utimesSync, type Stats } from 'node:fs';
 import { detectArchive, unpackArchive } from './archive.js';
 import { chmod, lchown, lstat, mkdir } from 'node:fs/promises';
@@ -30,10 +31,9 @@ function modeFor(opts: CopyOptions, st: Stats): number {
   return typeof opts.mode === 'number' ? opts.mode : opts.mode(own, st.isDirectory());
 }
 
-export class FileOpError extends Error {
-  readonly userError = true;
-  constructor(message: string, readonly hint?: string) {
-    super(message);
+export class FileOpError extends TsbuildError {
+  constructor(message: string, hint?: string) {
+    super('TSB_FILE_OP', message, hint !== undefined ? { hint } : {});
   }
 }
 

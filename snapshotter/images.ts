@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Descriptor, Index } from '../common/oci.js';
 import { MediaType } from '../common/oci.js';
+import { parseIndex } from '../common/ociparse.js';
 import type { Store } from './store.js';
 
 export const RefNameAnnotation = 'org.opencontainers.image.ref.name';
@@ -23,7 +24,7 @@ export class ImageStore {
   }
 
   private async readIndex(): Promise<Index> {
-    return JSON.parse(await readFile(this.indexPath, 'utf8')) as Index;
+    return parseIndex(await readFile(this.indexPath), this.indexPath);
   }
 
   async list(): Promise<TaggedImage[]> {

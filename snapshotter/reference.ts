@@ -1,4 +1,6 @@
 // Image references as docker understands them: `app:1` means `docker.io/library/app:1`.
+import { TsbuildError } from '../common/errors.js';
+
 export interface Reference {
   domain: string;      // docker.io, localhost:5000, ...
   path: string;        // library/app
@@ -6,9 +8,9 @@ export interface Reference {
   digest?: string;
 }
 
-export class InvalidReferenceError extends Error {
+export class InvalidReferenceError extends TsbuildError {
   constructor(readonly ref: string, why: string) {
-    super(`invalid image reference "${ref}": ${why}`);
+    super('TSB_REFERENCE_INVALID', `invalid image reference "${ref}": ${why}`, { hint: 'references look like [registry/]name[:tag][@sha256:digest], lowercase' });
   }
 }
 

@@ -2,6 +2,7 @@
 // xattrs (PAX values as JS strings) and clamps uid/gid above 262143, both of which break layers that
 // must round-trip exactly (security.capability, userns-shifted ids). Header layout follows Go's
 // archive/tar so our layers look like the ones Docker and BuildKit write.
+import { TsbuildError } from '../common/errors.js';
 import { Readable } from 'node:stream';
 
 export type TarEntryType = 'file' | 'dir' | 'symlink' | 'hardlink' | 'char' | 'block' | 'fifo';
@@ -28,8 +29,11 @@ export interface TarEntry {
 }
 
 /** A tar stream that is malformed, truncated, or asks for something we refuse to write. */
-export class LayerFormatError extends Error {
-  override name = 'LayerFormatError';
+/** A malformed or hostile archive. Whoever knows which archive and which step adds that to the message. */
+export class LayerFormatError extends TsbuildError {
+  constructor(message: string, opts: { cause?: unknown } = {}) {
+    super('TSB_ARCHIVE_INVALID', message, { ...opts, hint: 'the archive is corrupt or unsafe; rebuild or re-download it' });
+  }
 }
 
 const BLOCK = 512;

@@ -1,6 +1,7 @@
 // A read-only merged view of a layer chain, computed in user space: what an overlay mount of the
 // chain would show, without mounting anything on the host. File ops (COPY, WORKDIR) and user
 // lookups (/etc/passwd) read through it.
+import { TsbuildError } from '../common/errors.js';
 import { lstatSync, readdirSync, readFileSync, readlinkSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { getXattr } from '../native/fsops.js';
@@ -30,9 +31,9 @@ export function lstatOrNull(p: string): Stats | null {
   }
 }
 
-export class SymlinkLoopError extends Error {
+export class SymlinkLoopError extends TsbuildError {
   constructor(p: string) {
-    super(`too many levels of symbolic links resolving ${p}`);
+    super('TSB_FILE_OP', `too many levels of symbolic links resolving ${p}`, { hint: 'a symbolic link in the image or context points back at itself' });
   }
 }
 

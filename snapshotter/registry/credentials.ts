@@ -1,6 +1,7 @@
 // Registry credentials where docker keeps them: $DOCKER_CONFIG/config.json (default ~/.docker):
 // `credHelpers[host]`, then `credsStore`, then `auths[host].auth` (base64 user:pass) or
 // `identitytoken`. Helpers speak docker's credential-helper protocol over stdin/stdout.
+import { TsbuildError } from '../../common/errors.js';
 import { spawn } from 'node:child_process';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -15,10 +16,9 @@ interface DockerConfig {
   [k: string]: unknown;
 }
 
-export class CredentialHelperError extends Error {
-  readonly userError = true;
+export class CredentialHelperError extends TsbuildError {
   constructor(helper: string, detail: string) {
-    super(`credential helper docker-credential-${helper} failed: ${detail}`);
+    super('TSB_REGISTRY_AUTH', `credential helper docker-credential-${helper} failed: ${detail}`, { hint: `check that docker-credential-${helper} is installed and works` });
   }
 }
 

@@ -1,24 +1,23 @@
 // Registry failures as users see them: which registry, what it said, what to do. Never a secret.
+import { TsbuildError } from '../../common/errors.js';
 
-export class RegistryError extends Error {
-  readonly userError = true;
+export class RegistryError extends TsbuildError {
   constructor(
     message: string,
     readonly registry: string,
     readonly status?: number,
-    /** The distribution-spec error code (MANIFEST_UNKNOWN, DENIED, ...), when the registry sent one. */
-    readonly code?: string,
-    readonly hint?: string,
+    /** The distribution-spec error code (MANIFEST_UNKNOWN, DENIED, ...) or the connection's errno, when known. */
+    readonly registryCode?: string,
+    hint?: string,
+    code: 'TSB_REGISTRY' | 'TSB_REGISTRY_AUTH' = 'TSB_REGISTRY',
   ) {
-    super(message);
-    this.name = 'RegistryError';
+    super(code, message, hint !== undefined ? { hint } : {});
   }
 }
 
 export class AuthError extends RegistryError {
   constructor(registry: string, detail: string, hint = `check your credentials: tsbuild login ${registry}`) {
-    super(`authentication to ${registry} failed: ${detail}`, registry, 401, 'UNAUTHORIZED', hint);
-    this.name = 'AuthError';
+    super(`authentication to ${registry} failed: ${detail}`, registry, 401, 'UNAUTHORIZED', hint, 'TSB_REGISTRY_AUTH');
   }
 }
 

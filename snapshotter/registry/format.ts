@@ -1,11 +1,14 @@
 // OCI and Docker schema2 manifests describe the same bytes with different media types. Converting
 // rewrites only the manifest (so its digest changes); config and layer blobs are untouched.
+import { TsbuildError } from '../../common/errors.js';
 import { MediaType, type Descriptor, type Manifest } from '../../common/oci.js';
 
 export type ManifestFormat = 'oci' | 'docker';
 
-export class FormatError extends Error {
-  readonly userError = true;
+export class FormatError extends TsbuildError {
+  constructor(message: string) {
+    super('TSB_USAGE', message);
+  }
 }
 
 const toDocker: Record<string, string> = {

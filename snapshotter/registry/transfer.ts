@@ -2,7 +2,8 @@
 // byte progress per blob, manifests last on push (a registry must have every blob first).
 import { createReadStream } from 'node:fs';
 import type { ContentStore } from '../content.js';
-import { hostPlatform, MediaType, type Descriptor, type Digest, type ImageConfig, type Index, type Manifest, type Platform } from '../../common/oci.js';
+import { hostPlatform, platformMatches, type Descriptor, type Digest, type ImageConfig, type Platform } from '../../common/oci.js';
+import { parseImageDocument } from '../../common/ociparse.js';
 import type { Reference } from '../reference.js';
 import { RegistryError } from './errors.js';
 import { convertManifest, type ManifestFormat } from './format.js';
@@ -30,11 +31,6 @@ async function parallel<T>(items: readonly T[], limit: number, fn: (item: T) => 
   await Promise.all(workers);
 }
 
-const isIndex = (mt: string | undefined): boolean => mt === MediaType.ociIndex || mt === MediaType.dockerManifestList;
-
-function matches(p: Platform | undefined, want: Platform): boolean {
-  return !!p && p.os === want.os && p.architecture === want.architecture && (!want.variant || !p.variant || p.variant === want.variant);
-}
 
 export interface PulledImage {
   /** The platform's manifest, as stored in the content store. */
@@ -52,19 +48,22 @@ export async function pullImage(
   const platform = opts.platform ?? hostPlatform();
   const repo = registries.repository(ref);
   let fetched = await repo.getManifest(ref.digest ?? ref.tag ?? 'latest');
-  let doc = JSON.parse(fetched.bytes.toString('utf8')) as Manifest & Index;
-  if (isIndex(fetched.mediaType) || (doc.manifests && !doc.config)) {
+  const where = (digest: string): string => `manifest ${digest} of ${ref.domain}/${ref.path}`;
+  let doc = parseImageDocument(fetched.bytes, where(fetched.digest));
+  if (doc.kind === 'index') {
     await content.putBytes(fetched.bytes);
-    const entry = doc.manifests.find((m) => matches(m.platform, platform));
+    const { manifests } = doc.index;
+    const entry = manifests.find((m) => platformMatches(m.platform, platform));
     if (!entry) {
-      const have = doc.manifests.map((m) => (m.platform ? `${m.platform.os}/${m.platform.architecture}${m.platform.variant ? `/${m.platform.variant}` : ''}` : '?')).join(', ');
+      const have = manifests.map((m) => (m.platform ? `${m.platform.os}/${m.platform.architecture}${m.platform.variant ? `/${m.platform.variant}` : ''}` : '?')).join(', ');
       throw new RegistryError(`${ref.domain}/${ref.path} has no image for ${platform.os}/${platform.architecture} (it has: ${have})`, ref.domain);
     }
     fetched = await repo.getManifest(entry.digest);
-    doc = JSON.parse(fetched.bytes.toString('utf8')) as Manifest & Index;
+    doc = parseImageDocument(fetched.bytes, where(fetched.digest));
+    if (doc.kind === 'index') throw new RegistryError(`${ref.domain}/${ref.path}: the index entry for ${platform.os}/${platform.architecture} is another index`, ref.domain);
   }
-  if (!doc.config || !Array.isArray(doc.layers)) throw new RegistryError(`${ref.domain}/${ref.path}: unsupported manifest type ${fetched.mediaType}`, ref.domain);
-  const blobs = [doc.config, ...doc.layers];
+  const manifest = doc.manifest;
+  const blobs = [manifest.config, ...manifest.layers];
   await parallel(blobs, PARALLEL, async (d) => {
     if (await content.has(d.digest)) {
       opts.onTransfer?.({ digest: d.digest, size: d.size, current: d.size, state: 'exists' });
@@ -83,7 +82,7 @@ export async function pullImage(
   await sources.save();
   return {
     manifest: { mediaType: fetched.mediaType, digest: fetched.digest, size: fetched.bytes.length },
-    config: await content.readJSON<ImageConfig>(doc.config.digest),
+    config: await content.readImageConfig(manifest.config.digest),
   };
 }
 
@@ -97,8 +96,9 @@ export async function pushImage(
   opts: { format?: ManifestFormat; onTransfer?: TransferFn } = {},
 ): Promise<Digest> {
   const original = await content.readBytes(manifest.digest);
-  const doc = JSON.parse(original.toString('utf8')) as Manifest;
-  if (!doc.config) throw new RegistryError('pushing image indexes is not supported yet', ref.domain);
+  const parsed = parseImageDocument(original, `manifest ${manifest.digest}`);
+  if (parsed.kind === 'index') throw new RegistryError('pushing image indexes is not supported yet', ref.domain);
+  const doc = parsed.manifest;
   const converted = convertManifest(doc, opts.format ?? 'oci');
   const out = converted ?? doc;
   const repo = registries.repository(ref);

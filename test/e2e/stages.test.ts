@@ -114,3 +114,13 @@ test('images lists, rmi removes', async (t) => {
   t.notRegex((await tsbuildOk(['images'], { root: r0 })).stdout, /\nlisted\s/);
   t.is((await tsbuild(['rmi', 'listed:1'], { root: r0 })).code, 1);
 });
+
+test('FROM scratch with no passwd and no USER runs RUN as uid 0, gid 0 (as BuildKit)', async (t) => {
+  const ctx = makeContext({ Dockerfile: 'FROM scratch\nCOPY busybox /busybox\nRUN ["/busybox", "sh", "-c", "/busybox id -u > /uid; /busybox id -g > /gid"]\nCMD ["/busybox", "cat", "/uid", "/gid"]\n' });
+  execFileSync('cp', ['/bin/busybox', path.join(ctx, 'busybox')]);
+  await tsbuildOk(['build', '-t', 'scratch-root:1', ctx], { root: await root() });
+  t.is(await run('scratch-root:1'), '0\n0\n');
+  // A named user still needs a passwd entry.
+  const named = await tsbuild(['build', makeContext({ Dockerfile: 'FROM scratch\nUSER app\nRUN ["/x"]\n' })], { root: await root() });
+  t.regex(named.stderr, /unable to find user app/);
+});

@@ -1,0 +1,183 @@
+// A build request, run: read the Dockerfile and ignore file, run the frontend, solve the graph, write
+// the image, hand it to each exporter. `check` runs the frontend alone.
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { TsbuildError, UsageError } from '../common/errors.js';
+import { hostPlatform, type Descriptor, type Digest } from '../common/oci.js';
+import { familiarName, InvalidReferenceError, normalizeReference } from '../snapshotter/reference.js';
+import type { ManifestFormat } from '../snapshotter/registry/format.js';
+import type { StoreParts } from './engine.js';
+import { exportImage } from './export.js';
+import { resolveExporters, type BuiltImage, type ExportContext, type Exporter, type ExportResponse, type OutputSpec } from './exporter.js';
+import type { CheckResult, Frontend, FrontendInput } from './frontend.js';
+import type { SecretSource } from './mounts.js';
+import { step, type ProgressSink } from './progress.js';
+import { ImageResolver } from './resolver.js';
+import { Solver } from './solver.js';
+
+export interface BuildRequest {
+  /** The build context directory. */
+  context: string;
+  /** The Dockerfile (default CONTEXT/Dockerfile). */
+  dockerfile?: string;
+  /** Which of the engine's frontends reads it (default "dockerfile"). */
+  frontend?: string;
+  buildArgs: ReadonlyMap<string, string>;
+  target?: string;
+  /** Names for the image in the local store (and the registry, with push). */
+  tags: readonly string[];
+  /** Push every tag after the build. */
+  push?: boolean;
+  /** Manifest format of pushed images. */
+  format?: ManifestFormat;
+  /** Extra outputs (--output type=…,k=v): see exporter.ts for the types. */
+  outputs?: readonly OutputSpec[];
+  noCache?: boolean;
+  /** Resolve base images against their registry even when stored locally (--pull). */
+  pull?: boolean;
+  secrets?: ReadonlyMap<string, SecretSource>;
+  /** ssh agent sockets by id (--ssh). */
+  ssh?: ReadonlyMap<string, string>;
+  /** Entitlements (--allow): security.insecure, network.host. */
+  allow?: readonly string[];
+  signal?: AbortSignal;
+}
+
+export interface BuildResult {
+  manifest: Descriptor;
+  configDigest: Digest;
+  /** The tags, as users write them (app:1, not docker.io/library/app:1). */
+  names: string[];
+  /** What each exporter reported (BuildKit's exporter response), in output order. */
+  exports: ExportResponse[];
+}
+
+const ENTITLEMENTS = ['security.insecure', 'network.host'];
+
+interface BuildInputs {
+  contextDir: string;
+  dockerfilePath: string;
+  dockerfile: string;
+  filename: string;
+  dockerignore?: string;
+}
+
+/** The Dockerfile (via -f or CONTEXT/Dockerfile) and the ignore file that applies to it. */
+async function readInputs(req: Pick<BuildRequest, 'context' | 'dockerfile'>, sink: ProgressSink): Promise<BuildInputs> {
+  const contextDir = path.resolve(req.context);
+  if (!(await stat(contextDir).then((s) => s.isDirectory(), () => false))) {
+    throw new UsageError(`build context "${req.context}" is not a directory`, 'pass the directory holding your Dockerfile and files, e.g. `tsbuild -t app .`');
+  }
+  const dockerfilePath = path.resolve(req.dockerfile ?? path.join(contextDir, 'Dockerfile'));
+  const filename = req.dockerfile ? path.relative(process.cwd(), dockerfilePath) || req.dockerfile : 'Dockerfile';
+  const dockerfile = await readFile(dockerfilePath, 'utf8').catch(() => {
+    throw new UsageError(`failed to read dockerfile: ${dockerfilePath}: no such file`, req.dockerfile ? 'check the -f path' : 'put a Dockerfile in the context directory or pass -f FILE');
+  });
+  sink({ type: 'source', file: filename, text: dockerfile });
+  let dockerignore: string | undefined;
+  for (const candidate of dockerignoreCandidates(dockerfilePath, contextDir)) {
+    dockerignore = await readFile(candidate, 'utf8').catch(() => undefined);
+    if (dockerignore !== undefined) break;
+  }
+  return { contextDir, dockerfilePath, dockerfile, filename, ...(dockerignore !== undefined ? { dockerignore } : {}) };
+}
+
+/** `<Dockerfile>.dockerignore` beside a Dockerfile wins over the context's `.dockerignore`, as in BuildKit. */
+function dockerignoreCandidates(dockerfilePath: string, contextDir: string): string[] {
+  return [`${dockerfilePath}.dockerignore`, path.join(contextDir, '.dockerignore')];
+}
+
+function sourceDateEpoch(buildArgs: ReadonlyMap<string, string>): number | undefined {
+  const v = buildArgs.get('SOURCE_DATE_EPOCH') ?? process.env.SOURCE_DATE_EPOCH;
+  if (v === undefined || v === '') return undefined;
+  if (!/^\d+$/.test(v)) throw new UsageError(`invalid SOURCE_DATE_EPOCH "${v}"`, 'use whole seconds since 1970');
+  return Number(v);
+}
+
+function imageName(tag: string): string {
+  try {
+    return normalizeReference(tag);
+  } catch (e) {
+    if (e instanceof InvalidReferenceError) throw new UsageError(e.message, 'tags look like name[:tag], e.g. -t app:1 or -t registry.example/team/app:1');
+    throw e;
+  }
+}
+
+function frontendFor(parts: { frontend(name: string): Frontend | undefined }, name = 'dockerfile'): Frontend {
+  const f = parts.frontend(name);
+  if (!f) throw new UsageError(`unknown frontend "${name}"`, 'tsbuild builds Dockerfiles (frontend "dockerfile")');
+  return f;
+}
+
+function resolverFor(parts: StoreParts, req: Pick<BuildRequest, 'pull'>, sink: ProgressSink): ImageResolver {
+  return new ImageResolver(parts.content, parts.images, undefined, { registries: parts.registries(), sources: parts.sources, progress: sink, always: req.pull ?? false });
+}
+
+function frontendInput(inputs: BuildInputs, req: BuildRequest, resolver: ImageResolver): FrontendInput {
+  return {
+    dockerfile: inputs.dockerfile,
+    filename: inputs.filename,
+    ...(inputs.dockerignore !== undefined ? { dockerignore: inputs.dockerignore } : {}),
+    buildArgs: req.buildArgs,
+    ...(req.target !== undefined ? { target: req.target } : {}),
+    platform: hostPlatform(),
+    resolveImage: (ref) => resolver.resolve(ref),
+  };
+}
+
+type Parts = StoreParts & { frontend(name: string): Frontend | undefined };
+
+export async function build(parts: Parts, req: BuildRequest, sink: ProgressSink): Promise<BuildResult> {
+  const names = req.tags.map(imageName);
+  if (req.push && names.length === 0) throw new UsageError('--push needs a name to push to', 'add -t registry.example/team/app:tag');
+  for (const a of req.allow ?? []) {
+    if (!ENTITLEMENTS.includes(a)) throw new UsageError(`unknown entitlement "${a}"`, `tsbuild knows ${ENTITLEMENTS.join(' and ')}`);
+  }
+  const epoch = sourceDateEpoch(req.buildArgs);
+  const exporters = resolveExporters({ names, push: req.push ?? false, format: req.format ?? 'oci', outputs: req.outputs ?? [] });
+  const frontend = frontendFor(parts, req.frontend);
+  const inputs = await readInputs(req, sink);
+  const resolver = resolverFor(parts, req, sink);
+  const { definition, warnings, violation } = await step(sink, 'definition', `[internal] load build definition from ${path.basename(inputs.dockerfilePath)}`, () =>
+    frontend.build(frontendInput(inputs, req, resolver)),
+  );
+  for (const w of warnings) sink({ type: 'warning', warning: w });
+  if (violation) throw new TsbuildError('TSB_CHECK_FAILED', violation, { hint: 'fix the warnings above, or skip rules with # check=skip=<Rule>' });
+  const solver = new Solver({
+    store: parts.store,
+    content: parts.content,
+    snapshots: parts.snapshots,
+    resolver,
+    contextDir: inputs.contextDir,
+    progress: sink,
+    noCache: req.noCache ?? false,
+    ...(req.signal ? { signal: req.signal } : {}),
+    ...(epoch !== undefined ? { sourceDateEpoch: epoch } : {}),
+    secrets: req.secrets ?? new Map(),
+    allowInsecure: (req.allow ?? []).includes('security.insecure'),
+    sshAgents: req.ssh ?? new Map(),
+  });
+  const chain = await solver.solve(definition.root);
+  const ctx: ExportContext = { parts, progress: sink, ...(epoch !== undefined ? { sourceDateEpoch: epoch } : {}) };
+  const local = exporters.filter((e) => !e.remote);
+  const image = await step(sink, 'export', 'exporting to image', async () => {
+    const img = await exportImage(parts.content, solver, definition, chain, epoch !== undefined ? { sourceDateEpoch: epoch } : {});
+    const built: BuiltImage = { ...img, names };
+    return { ...built, exports: await runExporters(local, built, ctx) };
+  });
+  // Remote exporters report their own steps (one per pushed name).
+  const remote = await runExporters(exporters.filter((e) => e.remote), image, ctx);
+  return { manifest: image.manifest, configDigest: image.configDescriptor.digest, names: names.map(familiarName), exports: [...image.exports, ...remote] };
+}
+
+async function runExporters(exporters: readonly Exporter[], image: BuiltImage, ctx: ExportContext): Promise<ExportResponse[]> {
+  const out: ExportResponse[] = [];
+  for (const e of exporters) out.push(await e.export(image, ctx));
+  return out;
+}
+
+/** `build --check`: the frontend's walk without solving; its warnings and, with error=true, the violation. */
+export async function check(parts: Parts, req: Pick<BuildRequest, 'context' | 'dockerfile' | 'frontend' | 'buildArgs' | 'target' | 'pull'>, sink: ProgressSink): Promise<CheckResult> {
+  const inputs = await readInputs(req, sink);
+  return frontendFor(parts, req.frontend).check(frontendInput(inputs, { ...req, tags: [] }, resolverFor(parts, req, sink)));
+}

@@ -1,0 +1,91 @@
+// Exporters: where a built image goes, behind one interface (BuildKit's exporter package). A build
+// request's outputs are `type` + attributes, as buildx's --output spells them; each type has a
+// factory here that checks its attributes. A new output (docker archive, local dir, cache) adds a
+// factory and nothing in cmd/.
+import { UsageError } from '../common/errors.js';
+import type { Descriptor, ImageConfig } from '../common/oci.js';
+import { InvalidReferenceError, normalizeReference } from '../snapshotter/reference.js';
+import type { ManifestFormat } from '../snapshotter/registry/format.js';
+import type { StoreParts } from './engine.js';
+import { imageStoreExporter } from './exporters/imagestore.js';
+import { ociArchiveExporter } from './exporters/ociarchive.js';
+import { registryExporter } from './exporters/registry.js';
+import type { ProgressSink } from './progress.js';
+
+/** One --output: `type=oci,dest=out.tar` is { type: 'oci', attrs: { dest: 'out.tar' } }. */
+export interface OutputSpec {
+  type: string;
+  attrs: Readonly<Record<string, string>>;
+}
+
+export interface BuiltImage {
+  manifest: Descriptor;
+  config: ImageConfig;
+  configDescriptor: Descriptor;
+  /** The request's tags, fully qualified (docker.io/library/app:1). */
+  names: readonly string[];
+}
+
+export interface ExportContext {
+  parts: StoreParts;
+  progress: ProgressSink;
+  sourceDateEpoch?: number;
+}
+
+/** What an exporter reports, as BuildKit's exporter response (e.g. containerimage.digest). */
+export type ExportResponse = Record<string, string>;
+
+export interface Exporter {
+  readonly type: string;
+  /** Leaves the machine: runs after the local export step, with progress steps of its own. */
+  readonly remote: boolean;
+  export(image: BuiltImage, ctx: ExportContext): Promise<ExportResponse>;
+}
+
+/** What every factory gets besides the output's own attributes. */
+export interface ExportRequest {
+  names: readonly string[];
+  format: ManifestFormat;
+}
+
+export type ExporterFactory = (attrs: Readonly<Record<string, string>>, req: ExportRequest) => Exporter;
+
+const factories: Readonly<Record<string, ExporterFactory>> = {
+  image: imageStoreExporter,
+  oci: ociArchiveExporter,
+  registry: registryExporter,
+};
+
+/** Fails with a usage error naming the attributes a type takes when `attrs` has others. */
+export function checkAttrs(type: string, attrs: Readonly<Record<string, string>>, known: readonly string[]): void {
+  const unknown = Object.keys(attrs).filter((k) => !known.includes(k));
+  if (unknown.length) throw new UsageError(`--output type=${type} does not take ${unknown.join(', ')}`, `it takes ${known.join(', ') || 'no attributes'}`);
+}
+
+/**
+ * The exporters of a request: the local image store for the tags (always, as docker build loads its
+ * result), a registry push when asked, then each --output.
+ */
+export function resolveExporters(req: ExportRequest & { push: boolean; outputs: readonly OutputSpec[] }): Exporter[] {
+  const out: Exporter[] = [];
+  if (!req.outputs.some((o) => o.type === 'image')) out.push(imageStoreExporter({}, req));
+  if (req.push && !req.outputs.some((o) => o.type === 'registry' || (o.type === 'image' && o.attrs.push === 'true'))) out.push(registryExporter({}, req));
+  for (const o of req.outputs) {
+    const factory = factories[o.type];
+    if (!factory) throw new UsageError(`unsupported --output type "${o.type}"`, `supported: ${Object.keys(factories).map((t) => `type=${t}`).join(', ')}`);
+    out.push(factory(o.attrs, req));
+    if (o.type === 'image' && o.attrs.push === 'true') out.push(registryExporter({}, req));
+  }
+  return out;
+}
+
+/** An output's `name=` (one reference), else the request's tags. */
+export function outputNames(attrs: Readonly<Record<string, string>>, req: ExportRequest): readonly string[] {
+  if (attrs.name === undefined) return req.names;
+  try {
+    return [normalizeReference(attrs.name)];
+  } catch (e) {
+    if (e instanceof InvalidReferenceError) throw new UsageError(e.message, 'name= takes one image reference, e.g. name=registry.example/app:1');
+    throw e;
+  }
+}

@@ -1,0 +1,68 @@
+// The local images as commands see them: list (data for `tsbuild images`), inspect, tag, untag.
+import { UsageError } from '../common/errors.js';
+import type { Descriptor, ImageConfig } from '../common/oci.js';
+import { familiarName, InvalidReferenceError, normalizeReference } from '../snapshotter/reference.js';
+import type { StoreParts } from './engine.js';
+import { ImageResolver } from './resolver.js';
+
+export interface ImageSummary {
+  /** As users write it: app:1, registry.example/team/app:2. */
+  name: string;
+  manifest: Descriptor;
+  configDigest: string;
+  created?: string;
+  /** Sum of the layers' (compressed) sizes. */
+  size: number;
+}
+
+/** A user-given image name, fully qualified; a usage error when it is not a valid reference. */
+export function imageRef(name: string): string {
+  try {
+    return normalizeReference(name);
+  } catch (e) {
+    if (e instanceof InvalidReferenceError) throw new UsageError(e.message, 'references look like [registry/]name[:tag] or name@sha256:…');
+    throw e;
+  }
+}
+
+export async function listImages(parts: StoreParts): Promise<ImageSummary[]> {
+  const out: ImageSummary[] = [];
+  for (const img of await parts.images.list()) {
+    const manifest = await parts.content.readManifest(img.descriptor.digest);
+    const config = await parts.content.readImageConfig(manifest.config.digest);
+    out.push({
+      name: familiarName(img.name),
+      manifest: img.descriptor,
+      configDigest: manifest.config.digest,
+      ...(config.created !== undefined ? { created: config.created } : {}),
+      size: manifest.layers.reduce((a, l) => a + l.size, 0),
+    });
+  }
+  return out;
+}
+
+export async function inspectImage(parts: StoreParts, name: string): Promise<ImageConfig> {
+  const resolver = new ImageResolver(parts.content, parts.images);
+  const r = await resolver.resolve(name);
+  return (await resolver.manifest(r.source.manifestDigest)).config;
+}
+
+async function stored(parts: StoreParts, name: string): Promise<Descriptor> {
+  const desc = await parts.images.resolve(imageRef(name));
+  if (!desc) throw new UsageError(`No such image: ${name}`, 'see `tsbuild images`');
+  return desc;
+}
+
+export async function tagImage(parts: StoreParts, source: string, target: string): Promise<void> {
+  const full = imageRef(target);
+  await parts.images.tag(full, await stored(parts, source));
+}
+
+/** Removes each name; fails on the first that is not there. */
+export async function untagImages(parts: StoreParts, names: readonly string[]): Promise<void> {
+  for (const n of names) {
+    if (!(await parts.images.untag(imageRef(n)))) throw new UsageError(`No such image: ${n}`, 'see `tsbuild images`');
+  }
+}
+
+export { stored as storedImage };
