@@ -14,6 +14,8 @@ import type { SecretSource } from './mounts.js';
 import { step, type ProgressSink } from './progress.js';
 import { ImageResolver } from './resolver.js';
 import { Solver } from './solver.js';
+import { cacheExporter, type RecordSource } from './remotecache/export.js';
+import { checkCacheSpec, importCaches, type CacheSpec } from './remotecache/import.js';
 
 export interface BuildRequest {
   /** The build context directory. */
@@ -32,6 +34,10 @@ export interface BuildRequest {
   format?: ManifestFormat;
   /** Extra outputs (--output type=…,k=v): see exporter.ts for the types. */
   outputs?: readonly OutputSpec[];
+  /** --cache-from sources (type=registry,ref=R | type=local,src=DIR), consulted in order. */
+  cacheFrom?: readonly CacheSpec[];
+  /** --cache-to destinations (type=registry,ref=R | type=local,dest=DIR; mode=min|max). */
+  cacheTo?: readonly CacheSpec[];
   noCache?: boolean;
   /** Resolve base images against their registry even when stored locally (--pull). */
   pull?: boolean;
@@ -110,7 +116,7 @@ function frontendFor(parts: { frontend(name: string): Frontend | undefined }, na
 }
 
 function resolverFor(parts: StoreParts, req: Pick<BuildRequest, 'pull'>, sink: ProgressSink): ImageResolver {
-  return new ImageResolver(parts.content, parts.images, undefined, { registries: parts.registries(), sources: parts.sources, progress: sink, always: req.pull ?? false });
+  return new ImageResolver(parts.content, parts.images, undefined, { registries: parts.registries(), sources: parts.sources, progress: sink, always: req.pull ?? false, lazyLayers: true });
 }
 
 function frontendInput(inputs: BuildInputs, req: BuildRequest, resolver: ImageResolver): FrontendInput {
@@ -135,9 +141,16 @@ export async function build(parts: Parts, req: BuildRequest, sink: ProgressSink)
   }
   const epoch = sourceDateEpoch(req.buildArgs);
   const exporters = resolveExporters({ names, push: req.push ?? false, format: req.format ?? 'oci', outputs: req.outputs ?? [] });
+  for (const spec of req.cacheFrom ?? []) checkCacheSpec(spec, 'from');
+  // The cache exporters need the solver's records, known once it has run.
+  const solved: { records?: RecordSource } = {};
+  const inline = (req.cacheTo ?? []).some((spec) => spec.type === 'inline');
+  const cacheExporters = (req.cacheTo ?? []).filter((spec) => spec.type !== 'inline').map((spec) => cacheExporter(spec, (mode) => solved.records!(mode)));
+  for (const spec of req.cacheTo ?? []) if (spec.type === 'inline') checkCacheSpec(spec, 'to');
   const frontend = frontendFor(parts, req.frontend);
   const inputs = await readInputs(req, sink);
   const resolver = resolverFor(parts, req, sink);
+  const imported = req.cacheFrom?.length && !req.noCache ? await importCaches(parts, parts.lazy, req.cacheFrom, sink) : undefined;
   const { definition, warnings, violation } = await step(sink, 'definition', `[internal] load build definition from ${path.basename(inputs.dockerfilePath)}`, () =>
     frontend.build(frontendInput(inputs, req, resolver)),
   );
@@ -156,17 +169,20 @@ export async function build(parts: Parts, req: BuildRequest, sink: ProgressSink)
     secrets: req.secrets ?? new Map(),
     allowInsecure: (req.allow ?? []).includes('security.insecure'),
     sshAgents: req.ssh ?? new Map(),
+    ...(imported ? { imported } : {}),
   });
   const chain = await solver.solve(definition.root);
+  solved.records = (mode) => solver.exportRecords(definition.root, mode);
   const ctx: ExportContext = { parts, progress: sink, ...(epoch !== undefined ? { sourceDateEpoch: epoch } : {}) };
   const local = exporters.filter((e) => !e.remote);
   const image = await step(sink, 'export', 'exporting to image', async () => {
-    const img = await exportImage(parts.content, solver, definition, chain, epoch !== undefined ? { sourceDateEpoch: epoch } : {});
+    const inlineCache = inline ? await solver.exportRecords(definition.root, 'min') : undefined;
+    const img = await exportImage(parts.content, solver, definition, chain, { ...(epoch !== undefined ? { sourceDateEpoch: epoch } : {}), ...(inlineCache ? { inlineCache } : {}) });
     const built: BuiltImage = { ...img, names };
     return { ...built, exports: await runExporters(local, built, ctx) };
   });
   // Remote exporters report their own steps (one per pushed name).
-  const remote = await runExporters(exporters.filter((e) => e.remote), image, ctx);
+  const remote = await runExporters([...exporters.filter((e) => e.remote), ...cacheExporters], image, ctx);
   return { manifest: image.manifest, configDigest: image.configDescriptor.digest, names: names.map(familiarName), exports: [...image.exports, ...remote] };
 }
 

@@ -11,6 +11,7 @@ import type { RunConfig } from '../common/oci.js';
 import type { ManifestFormat } from '../snapshotter/registry/format.js';
 import { build, check, type BuildRequest, type BuildResult } from './build.js';
 import type { CheckResult, Frontend } from './frontend.js';
+import { LazyBlobs } from './lazyblobs.js';
 import { inspectImage, listImages, tagImage, untagImages, type ImageSummary } from './images.js';
 import { importImage } from './import.js';
 import type { ProgressSink } from './progress.js';
@@ -51,6 +52,8 @@ export interface StoreParts {
   readonly sources: BlobSources;
   /** The registry client, made on first use (its HTTP library loads only when a registry is contacted). */
   registries(): Registries;
+  /** Where blobs the store knows of but does not hold come from. */
+  readonly lazy: LazyBlobs;
   readonly signal?: AbortSignal;
 }
 
@@ -60,6 +63,7 @@ export class Engine implements StoreParts {
   readonly images: ImageStore;
   readonly snapshots: Snapshots;
   readonly sources: BlobSources;
+  readonly lazy: LazyBlobs;
   readonly signal?: AbortSignal;
   private registryClient?: Registries;
 
@@ -69,6 +73,7 @@ export class Engine implements StoreParts {
     this.images = new ImageStore(this.store);
     this.snapshots = new Snapshots(this.store, this.content);
     this.sources = new BlobSources(this.store);
+    this.lazy = new LazyBlobs(this.content, this.sources, () => this.registries());
     if (options.signal) this.signal = options.signal;
   }
 

@@ -5,6 +5,7 @@ import type { Solver } from './solver.js';
 import type { ContentStore } from '../snapshotter/content.js';
 import type { HistoryEntry, ImageConfig } from '../common/oci.js';
 import { writeImage, type WrittenImage } from './imagewriter.js';
+import { inlineCache, INLINE_FIELD, type ExportRecord } from './remotecache/format.js';
 import type { LayerChain } from '../snapshotter/snapshots.js';
 
 const HISTORY_COMMENT = 'buildkit.dockerfile.v0';
@@ -14,7 +15,8 @@ export async function exportImage(
   solver: Solver,
   def: BuildDefinition,
   chain: LayerChain,
-  opts: { sourceDateEpoch?: number } = {},
+  /** inlineCache: records to carry in the config (--cache-to type=inline). */
+  opts: { sourceDateEpoch?: number; inlineCache?: readonly ExportRecord[] } = {},
 ): Promise<WrittenImage> {
   const epoch = opts.sourceDateEpoch !== undefined ? new Date(opts.sourceDateEpoch * 1000).toISOString().replace('.000Z', 'Z') : undefined;
   const base = def.baseHistory ?? [];
@@ -38,6 +40,7 @@ export async function exportImage(
     config: def.config.config,
     rootfs: { type: 'layers', diff_ids: chain.map((l) => l.diffID) },
     history,
+    ...(opts.inlineCache ? { [INLINE_FIELD]: inlineCache(opts.inlineCache, chain) } : {}),
   };
   return writeImage(content, config, chain.map((l) => l.blob));
 }

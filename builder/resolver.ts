@@ -24,6 +24,8 @@ export interface PullSource {
   progress?: ProgressSink;
   /** Resolve tags against the registry even when the image is in the local store (`--pull`). */
   always?: boolean;
+  /** A build pulls only manifests and configs; layers come when a step needs them (or never, when cached). */
+  lazyLayers?: boolean;
 }
 
 export class ImageNotFoundError extends TsbuildError {
@@ -92,6 +94,7 @@ export class ImageResolver {
     return step(progress, id, `[internal] load metadata for ${formatReference(ref)}`, async () => {
       const img = await pullImage(remote.registries, this.content, remote.sources, ref, {
         platform: this.platform,
+        lazyLayers: remote.lazyLayers ?? false,
         onTransfer: (t) => progress({ type: 'transfer', id, digest: t.digest, current: t.current, total: t.size, state: t.state }),
       });
       // A pull by digest is kept under its digest; by tag, under the tag.

@@ -12,12 +12,14 @@ import type { SecretSource } from './mounts.js';
 import { PatternMatcher } from './patterns.js';
 import { step, StepError, type ProgressSink } from './progress.js';
 import { TsbuildError } from '../common/errors.js';
+import type { ImportedCache } from './remotecache/import.js';
+import type { ExportRecord } from './remotecache/format.js';
 import type { ImageResolver } from './resolver.js';
 import { resolveOwner } from './user.js';
 import type { ContentStore } from '../snapshotter/content.js';
 import { UpperWriter, type Owner } from '../snapshotter/fileop.js';
 import type { Digest } from '../common/oci.js';
-import type { LayerChain, Snapshots } from '../snapshotter/snapshots.js';
+import { layerChain, type LayerChain, type Snapshots } from '../snapshotter/snapshots.js';
 import type { Store } from '../snapshotter/store.js';
 import { DirTree, FilteredTree, ViewTree, type SourceTree } from '../snapshotter/tree.js';
 import { applySymbolicMode, parseSymbolicMode } from '../common/filemode.js';
@@ -42,6 +44,8 @@ export interface SolverOptions {
   sshAgents?: ReadonlyMap<string, string>;
   /** --allow security.insecure */
   allowInsecure?: boolean;
+  /** Records read from --cache-from, consulted after the local cache. */
+  imported?: ImportedCache;
 }
 
 /** What a vertex yields: a filesystem (layer chain), or the build context (read in place). */
@@ -76,6 +80,8 @@ export class Solver {
   private contextTree?: DirTree;
   /** Per vertex: did it add a layer, and when was that layer made (for history). */
   readonly outcomes = new Map<Vertex, VertexOutcome>();
+  /** Every step result this build built or found cached, by key: what --cache-to exports. */
+  private readonly records = new Map<Digest, CacheRecord>();
 
   constructor(private readonly o: SolverOptions) {
     this.cache = new BuildCache(o.store, o.snapshots, o.content);
@@ -208,14 +214,17 @@ export class Solver {
       }
       const { manifestDigest } = op.source;
       return this.step(v, async () => {
+        // The chain only: its snapshots are made when a step needs them (materialize), so a build
+        // whose steps are all cached never downloads or unpacks the base.
         const { manifest, config } = await this.o.resolver.manifest(manifestDigest);
-        const chain = await this.o.snapshots.importImage(manifest.layers, config.rootfs.diff_ids);
-        return { kind: 'chain', chain } as Result;
+        const diffIDs = config.rootfs.diff_ids;
+        if (manifest.layers.length !== diffIDs.length) throw new TsbuildError('TSB_IMAGE_INVALID', `image ${manifestDigest} has ${manifest.layers.length} layers but ${diffIDs.length} diff_ids`);
+        return { kind: 'chain', chain: layerChain(manifest.layers.map((blob, i) => ({ blob, diffID: diffIDs[i]! }))) } as Result;
       });
     }
 
     if (!this.o.noCache) {
-      const rec = await this.cache.get(key);
+      const rec = await this.cached(key);
       if (rec) {
         await this.markCached(v, rec);
         return { kind: 'chain', chain: rec.chain };
@@ -224,6 +233,8 @@ export class Solver {
     const inputs = await Promise.all(v.inputs.map((i) => this.result(i)));
     const rootfs = inputs[0];
     if (rootfs?.kind !== 'chain') throw new Error(`${v.name}: input 0 must be a filesystem`);
+    // A result found in an imported cache has no snapshots yet: this step needs them now.
+    for (const r of inputs) if (r.kind === 'chain') await this.materialize(r.chain);
     return this.step(v, async () => {
       const active = await this.o.snapshots.prepare();
       try {
@@ -248,6 +259,7 @@ export class Solver {
       const chain = await this.o.snapshots.commit(active, rootfs.chain, { sourceDateEpoch: this.o.sourceDateEpoch, keepEmpty: true });
       const rec: CacheRecord = { chain, addedLayer: chain.length > rootfs.chain.length, created: new Date().toISOString() };
       await this.cache.put(key, rec);
+      this.records.set(key, rec);
       this.outcomes.set(v, { addedLayer: rec.addedLayer, created: rec.created, cached: false });
       return { kind: 'chain', chain } as Result;
     });
@@ -283,14 +295,44 @@ export class Solver {
     await writer.finish();
   }
 
+  /** The local cache's record, else an imported one (whose layers may not be here yet). */
+  private async cached(key: Digest): Promise<CacheRecord | undefined> {
+    const local = await this.cache.get(key);
+    if (local) return local;
+    const imported = this.o.imported?.get(key);
+    if (!imported) return undefined;
+    return { chain: layerChain(imported.layers), addedLayer: imported.addedLayer, created: imported.created };
+  }
+
+  /** Ensures snapshots for every layer of a chain, fetching lazily imported blobs as needed. */
+  private async materialize(chain: LayerChain): Promise<void> {
+    if (chain.length === 0 || (await this.o.snapshots.has(chain.at(-1)!.chainID))) return;
+    await this.o.snapshots.importImage(chain.map((l) => l.blob), chain.map((l) => l.diffID));
+  }
+
+  /** Records for --cache-to: every step (max), or the steps of the final image's chain (min). */
+  async exportRecords(root: Vertex, mode: 'min' | 'max'): Promise<ExportRecord[]> {
+    let keys: Digest[];
+    if (mode === 'max') keys = [...this.records.keys()];
+    else {
+      keys = [];
+      for (let v: Vertex | undefined = root; v && v.op.kind !== 'source'; v = v.inputs[0]) keys.push(await this.key(v));
+    }
+    return keys.flatMap((key) => {
+      const r = this.records.get(key);
+      return r ? [{ key, chain: r.chain, addedLayer: r.addedLayer, created: r.created }] : [];
+    });
+  }
+
   /** Reports a cache hit for v and, for display, first for the steps below it that hit too. */
   private async markCached(v: Vertex, rec: CacheRecord): Promise<void> {
+    this.records.set(await this.key(v), rec);
     this.outcomes.set(v, { addedLayer: rec.addedLayer, created: rec.created, cached: true });
     if (this.reported.has(v.id)) return;
     this.reported.add(v.id);
     for (const input of v.inputs) {
       if (input.op.kind !== 'source') {
-        const r = await this.cache.get(await this.key(input));
+        const r = await this.cached(await this.key(input));
         if (r) await this.markCached(input, r);
       } else if (input.op.source.type === 'image' && !this.reported.has(input.id)) {
         this.reported.add(input.id);
@@ -304,7 +346,7 @@ export class Solver {
   async outcome(v: Vertex): Promise<VertexOutcome | undefined> {
     const known = this.outcomes.get(v);
     if (known) return known;
-    const rec = await this.cache.get(await this.key(v));
+    const rec = await this.cached(await this.key(v));
     return rec ? { addedLayer: rec.addedLayer, created: rec.created, cached: true } : undefined;
   }
 

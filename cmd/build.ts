@@ -58,6 +58,16 @@ export function parseOutput(spec: string): OutputSpec {
   return { type, attrs: Object.fromEntries(f) };
 }
 
+/** `type=registry,ref=R,mode=max` → { type, attrs }; a bare reference means type=registry,ref=it (as buildx). */
+export function parseCacheSpec(spec: string, flag: '--cache-from' | '--cache-to'): OutputSpec {
+  if (!spec.includes('=')) return { type: 'registry', attrs: { ref: spec } };
+  const f = fields(spec);
+  const type = f.get('type');
+  if (!type) throw new UsageError(`${flag} "${spec}" needs a type`, `e.g. ${flag} type=registry,ref=registry.example/app:buildcache`);
+  f.delete('type');
+  return { type, attrs: Object.fromEntries(f) };
+}
+
 /** --build-arg NAME=VALUE, or NAME alone to take the value from the environment (as docker). */
 export function buildArgs(list: readonly string[] | undefined): Map<string, string> {
   const m = new Map<string, string>();

@@ -7,7 +7,7 @@ import { Engine, login, loginHost, logout, type ManifestFormat, type RunRequest 
 import { TsbuildError, UsageError } from '../common/errors.js';
 import { dockerfileFrontend } from '../frontend/convert.js';
 import { formatCheckOutput } from '../frontend/lint.js';
-import { buildArgs, parseOutput, parseSecret, parseSsh } from './build.js';
+import { buildArgs, parseCacheSpec, parseOutput, parseSecret, parseSsh } from './build.js';
 import { importConfig } from './changes.js';
 import { formatError, reportable, type SourceText } from './errors.js';
 import { formatDiskUsage, formatImages, formatReclaimed } from './images.js';
@@ -94,6 +94,8 @@ async function main(argv: string[]): Promise<number> {
           .option('format', { type: 'string', choices: ['oci', 'docker'], default: 'oci', describe: 'manifest format to push' })
           .option('secret', { type: 'string', coerce: list, describe: 'secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VAR; repeatable' })
           .option('ssh', { type: 'string', coerce: list, describe: 'ssh agent for RUN --mount=type=ssh: default (from $SSH_AUTH_SOCK) or ID=SOCKET; repeatable' })
+          .option('cache-from', { type: 'string', coerce: list, describe: 'reuse a build cache: type=registry,ref=R | type=local,src=DIR; repeatable, consulted in order' })
+          .option('cache-to', { type: 'string', coerce: list, describe: 'export the build cache: type=registry,ref=R | type=local,dest=DIR, with mode=min|max; repeatable' })
           .option('check', { type: 'boolean', describe: 'run the build checks only (lint), as docker build --check' })
           .option('allow', { type: 'string', coerce: list, describe: 'entitlement: security.insecure (RUN --security=insecure); repeatable' }),
       async (a) => {
@@ -110,6 +112,8 @@ async function main(argv: string[]): Promise<number> {
           tags: a.tag ?? [],
           noCache: !a.cache,
           outputs: (a.output ?? []).map(parseOutput),
+          cacheFrom: (a['cache-from'] ?? []).map((s) => parseCacheSpec(s, '--cache-from')),
+          cacheTo: (a['cache-to'] ?? []).map((s) => parseCacheSpec(s, '--cache-to')),
           push: a.push ?? false,
           format: a.format as ManifestFormat,
           secrets: new Map((a.secret ?? []).map(parseSecret)),

@@ -44,8 +44,21 @@ export class HashingStream extends Transform {
   }
 }
 
+/** Brings a blob the store knows of but does not hold (a lazily imported cache layer) into it. */
+export type BlobFetcher = (digest: Digest) => Promise<void>;
+
 export class ContentStore {
+  /** Set by whoever knows where missing blobs live (the engine's lazy blobs). */
+  fetcher?: BlobFetcher;
+
   constructor(private readonly store: Store) {}
+
+  /** Makes sure the blob is here, fetching it if it is known elsewhere; BlobNotFoundError if not. */
+  async ensure(digest: Digest): Promise<void> {
+    if (await this.has(digest)) return;
+    if (this.fetcher) await this.fetcher(digest);
+    if (!(await this.has(digest))) throw new BlobNotFoundError(digest);
+  }
 
   path(digest: Digest): string {
     return path.join(this.store.blobsDir, digest.slice('sha256:'.length));
@@ -85,11 +98,13 @@ export class ContentStore {
     await rename(tmpFile, this.path(digest));
   }
 
-  read(digest: Digest): Readable {
-    return createReadStream(this.path(digest));
+  /** The blob's bytes (a byte range with start/end, inclusive). The blob must be here: see ensure(). */
+  read(digest: Digest, range: { start?: number; end?: number } = {}): Readable {
+    return createReadStream(this.path(digest), range);
   }
 
   async readBytes(digest: Digest): Promise<Buffer> {
+    await this.ensure(digest);
     try {
       return await readFile(this.path(digest));
     } catch (e) {

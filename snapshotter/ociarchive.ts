@@ -36,6 +36,7 @@ function* entries(content: ContentStore, manifest: Descriptor, doc: Manifest, na
 
 export async function writeOciArchive(content: ContentStore, manifest: Descriptor, names: string[], dest: string, mtime = 0): Promise<void> {
   const doc = await content.readManifest(manifest.digest);
+  for (const d of doc.layers) await content.ensure(d.digest);
   const tmp = `${dest}.tmp-${process.pid}`;
   await pipeline(writeTar(entries(content, manifest, doc, names, mtime)), createWriteStream(tmp));
   await rename(tmp, dest);

@@ -63,6 +63,13 @@ export function chainIDOf(parent: Digest | undefined, diffID: Digest): Digest {
   return parent ? sha256(`${parent} ${diffID}`) : diffID;
 }
 
+/** The chain of layers (bottom first) with their chain IDs, whether or not their snapshots exist yet. */
+export function layerChain(layers: ReadonlyArray<{ blob: Descriptor; diffID: Digest }>): LayerChain {
+  const chain: Layer[] = [];
+  for (const { blob, diffID } of layers) chain.push({ diffID, chainID: chainIDOf(chain.at(-1)?.chainID, diffID), blob });
+  return chain;
+}
+
 export class Snapshots {
   constructor(
     private readonly store: Store,
@@ -161,6 +168,7 @@ export class Snapshots {
   async importLayer(parent: LayerChain, blob: Descriptor, diffID: Digest): Promise<LayerChain> {
     const layer: Layer = { diffID, chainID: chainIDOf(parent.at(-1)?.chainID, diffID), blob };
     if (await this.has(layer.chainID)) return [...parent, layer];
+    await this.content.ensure(blob.digest);
     const a = await this.prepare();
     try {
       const { tar, verify } = openLayer(this.content, blob, diffID);

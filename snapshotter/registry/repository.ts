@@ -129,7 +129,11 @@ export class Repository {
    * Uploads a blob unless the repository has it, mounting it from `mountFrom` (another repository of
    * the same registry) when the registry allows. Returns how it got there.
    */
-  async pushBlob(desc: Descriptor, open: (start?: number, end?: number) => Readable, opts: { mountFrom?: string[]; onProgress?: ProgressFn } = {}): Promise<'exists' | 'mounted' | 'uploaded'> {
+  async pushBlob(
+    desc: Descriptor,
+    open: (start?: number, end?: number) => Readable,
+    opts: { mountFrom?: string[]; onProgress?: ProgressFn; beforeUpload?: () => Promise<void> } = {},
+  ): Promise<'exists' | 'mounted' | 'uploaded'> {
     if (await this.hasBlob(desc.digest)) return 'exists';
     let lastError: unknown;
     for (let attempt = 0; attempt < BLOB_ATTEMPTS; attempt++) {
@@ -149,6 +153,8 @@ export class Repository {
         await start.body.dump();
         if (start.status === 201 && from) return 'mounted';
         if (start.status !== 202) throw new RegistryError(`starting upload of ${desc.digest}: ${start.status}`, this.host, start.status);
+        // Only now are the bytes needed (a lazily imported layer is fetched here, not before).
+        await opts.beforeUpload?.();
         let location = this.absolute(responseHeader(start.headers, 'location'));
         if (desc.size <= MONOLITHIC_LIMIT) {
           await this.finish(location, desc, () => counted(open(), progress), desc.size);

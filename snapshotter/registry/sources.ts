@@ -24,6 +24,11 @@ export class BlobSources {
     return (this.data[digest] ?? []).filter((r) => r.startsWith(`${host}/`)).map((r) => r.slice(host.length + 1));
   }
 
+  /** Every `host/repo` known to hold `digest`. */
+  holders(digest: Digest): string[] {
+    return [...(this.data[digest] ?? [])];
+  }
+
   add(host: string, repo: string, digest: Digest): void {
     const key = `${host}/${repo}`;
     const list = (this.data[digest] ??= []);

@@ -43,7 +43,8 @@ export async function pullImage(
   content: ContentStore,
   sources: BlobSources,
   ref: Reference,
-  opts: { platform?: Platform; onTransfer?: TransferFn } = {},
+  /** lazyLayers: fetch the manifest and config only; layers are recorded in `sources` and fetched when read. */
+  opts: { platform?: Platform; onTransfer?: TransferFn; lazyLayers?: boolean } = {},
 ): Promise<PulledImage> {
   const platform = opts.platform ?? hostPlatform();
   const repo = registries.repository(ref);
@@ -63,7 +64,8 @@ export async function pullImage(
     if (doc.kind === 'index') throw new RegistryError(`${ref.domain}/${ref.path}: the index entry for ${platform.os}/${platform.architecture} is another index`, ref.domain);
   }
   const manifest = doc.manifest;
-  const blobs = [manifest.config, ...manifest.layers];
+  const blobs = opts.lazyLayers ? [manifest.config] : [manifest.config, ...manifest.layers];
+  if (opts.lazyLayers) for (const l of manifest.layers) sources.add(ref.domain, ref.path, l.digest);
   await parallel(blobs, PARALLEL, async (d) => {
     if (await content.has(d.digest)) {
       opts.onTransfer?.({ digest: d.digest, size: d.size, current: d.size, state: 'exists' });
@@ -106,6 +108,7 @@ export async function pushImage(
     let current = 0;
     const how = await repo.pushBlob(d, (start, end) => createReadStream(content.path(d.digest), start === undefined ? {} : { start, end }), {
       mountFrom: sources.reposOn(ref.domain, d.digest),
+      beforeUpload: () => content.ensure(d.digest),
       onProgress: (n) => {
         current += n;
         opts.onTransfer?.({ digest: d.digest, size: d.size, current, state: 'running' });
