@@ -47,6 +47,8 @@ export interface BuildRequest {
   /** Entitlements (--allow): security.insecure, network.host. */
   allow?: readonly string[];
   signal?: AbortSignal;
+  /** Where outputs with dest=- write. */
+  stdout?: NodeJS.WritableStream;
 }
 
 export interface BuildResult {
@@ -173,12 +175,12 @@ export async function build(parts: Parts, req: BuildRequest, sink: ProgressSink)
   });
   const chain = await solver.solve(definition.root);
   solved.records = (mode) => solver.exportRecords(definition.root, mode);
-  const ctx: ExportContext = { parts, progress: sink, ...(epoch !== undefined ? { sourceDateEpoch: epoch } : {}) };
+  const ctx: ExportContext = { parts, progress: sink, ...(epoch !== undefined ? { sourceDateEpoch: epoch } : {}), ...(req.stdout ? { stdout: req.stdout } : {}) };
   const local = exporters.filter((e) => !e.remote);
   const image = await step(sink, 'export', 'exporting to image', async () => {
     const inlineCache = inline ? await solver.exportRecords(definition.root, 'min') : undefined;
     const img = await exportImage(parts.content, solver, definition, chain, { ...(epoch !== undefined ? { sourceDateEpoch: epoch } : {}), ...(inlineCache ? { inlineCache } : {}) });
-    const built: BuiltImage = { ...img, names };
+    const built: BuiltImage = { ...img, names, layers: chain };
     return { ...built, exports: await runExporters(local, built, ctx) };
   });
   // Remote exporters report their own steps (one per pushed name).

@@ -3,12 +3,18 @@
 // factory here that checks its attributes. A new output (docker archive, local dir, cache) adds a
 // factory and nothing in cmd/.
 import { UsageError } from '../common/errors.js';
-import type { Descriptor, ImageConfig } from '../common/oci.js';
+import { createWriteStream } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Descriptor, Digest, ImageConfig } from '../common/oci.js';
 import { InvalidReferenceError, normalizeReference } from '../snapshotter/reference.js';
 import type { ManifestFormat } from '../snapshotter/registry/format.js';
 import type { StoreParts } from './engine.js';
 import { imageStoreExporter } from './exporters/imagestore.js';
-import { ociArchiveExporter } from './exporters/ociarchive.js';
+import { dockerArchiveExporter, ociArchiveExporter } from './exporters/archive.js';
+import { localExporter, tarExporter } from './exporters/filesystem.js';
 import { registryExporter } from './exporters/registry.js';
 import type { ProgressSink } from './progress.js';
 
@@ -22,6 +28,8 @@ export interface BuiltImage {
   manifest: Descriptor;
   config: ImageConfig;
   configDescriptor: Descriptor;
+  /** The layers, bottom first, with their diff IDs (their snapshots may not be unpacked yet). */
+  layers: ReadonlyArray<{ blob: Descriptor; diffID: Digest }>;
   /** The request's tags, fully qualified (docker.io/library/app:1). */
   names: readonly string[];
 }
@@ -30,6 +38,26 @@ export interface ExportContext {
   parts: StoreParts;
   progress: ProgressSink;
   sourceDateEpoch?: number;
+  /** Where `dest=-` writes (cmd/ passes its standard output). */
+  stdout?: NodeJS.WritableStream;
+}
+
+/** Streams an output to a file (complete or not at all: temp file, then rename) or to `-`, the request's stdout. */
+export async function writeOutput(dest: string, data: Readable, ctx: ExportContext): Promise<void> {
+  if (dest === '-') {
+    if (!ctx.stdout) throw new UsageError('dest=- needs a standard output to write to');
+    await pipeline(data, ctx.stdout, { end: false });
+    return;
+  }
+  const file = path.resolve(dest);
+  const tmp = `${file}.tmp-${process.pid}`;
+  try {
+    await pipeline(data, createWriteStream(tmp));
+    await rename(tmp, file);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
 }
 
 /** What an exporter reports, as BuildKit's exporter response (e.g. containerimage.digest). */
@@ -52,8 +80,11 @@ export type ExporterFactory = (attrs: Readonly<Record<string, string>>, req: Exp
 
 const factories: Readonly<Record<string, ExporterFactory>> = {
   image: imageStoreExporter,
-  oci: ociArchiveExporter,
   registry: registryExporter,
+  oci: ociArchiveExporter,
+  docker: dockerArchiveExporter,
+  local: localExporter,
+  tar: tarExporter,
 };
 
 /** Fails with a usage error naming the attributes a type takes when `attrs` has others. */

@@ -87,7 +87,7 @@ async function main(argv: string[]): Promise<number> {
           .option('target', { type: 'string', describe: 'build this stage' })
           .option('cache', { type: 'boolean', default: true, describe: 'use the build cache (--no-cache to disable)' })
           .option('progress', { type: 'string', choices: ['auto', 'plain', 'json', 'quiet'], default: 'auto' })
-          .option('output', { alias: 'o', type: 'string', coerce: list, describe: 'type=oci,dest=FILE | type=image[,name=N][,push=true] | type=registry[,name=N]; repeatable' })
+          .option('output', { alias: 'o', type: 'string', coerce: list, describe: 'type=image|registry[,name=N] | type=oci|docker,dest=FILE|- | type=oci,tar=false,dest=DIR | type=local,dest=DIR | type=tar,dest=FILE|-; repeatable' })
           .option('quiet', { alias: 'q', type: 'boolean', describe: 'print only the image digest' })
           .option('push', { type: 'boolean', describe: 'push every -t name to its registry after the build' })
           .option('pull', { type: 'boolean', describe: 'resolve base images against their registry even when stored locally' })
@@ -107,11 +107,15 @@ async function main(argv: string[]): Promise<number> {
           exitCode = out.exitCode;
           return;
         }
+        const outputs = (a.output ?? []).map(parseOutput);
+        const toStdout = outputs.some((o) => o.attrs.dest === '-');
+        if (toStdout && process.stdout.isTTY) throw new UsageError('an output with dest=- would write an archive to the terminal', 'redirect standard output to a file or a pipe, e.g. -o type=tar,dest=- > rootfs.tar');
         const request = {
           ...base,
           tags: a.tag ?? [],
           noCache: !a.cache,
-          outputs: (a.output ?? []).map(parseOutput),
+          outputs,
+          stdout: process.stdout,
           cacheFrom: (a['cache-from'] ?? []).map((s) => parseCacheSpec(s, '--cache-from')),
           cacheTo: (a['cache-to'] ?? []).map((s) => parseCacheSpec(s, '--cache-to')),
           push: a.push ?? false,
@@ -126,7 +130,7 @@ async function main(argv: string[]): Promise<number> {
         process.once('SIGTERM', onSignal);
         try {
           const r = await withEngine(a, (engine) => rendered(a.quiet ? 'quiet' : progressMode(a.progress), (renderer) => engine.build({ ...request, signal: abort.signal }, renderer.sink)), abort.signal);
-          if (a.quiet) process.stdout.write(`${r.manifest.digest}\n`);
+          if (a.quiet && !toStdout) process.stdout.write(`${r.manifest.digest}\n`);
           else process.stderr.write(`writing image ${r.manifest.digest}${r.names.length ? ` as ${r.names.join(', ')}` : ''}\n`);
         } finally {
           process.off('SIGINT', onSignal);

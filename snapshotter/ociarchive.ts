@@ -1,15 +1,26 @@
-// Writes an image as an OCI image layout inside a tar archive (`--output type=oci,dest=FILE`),
-// streaming blobs from the content store.
+// Writes an image as an OCI image layout (`--output type=oci`), in a tar archive or a directory,
+// streaming blobs from the content store. The docker flavour (`type=docker`) adds docker save's
+// manifest.json beside the layout, which `docker load` (and podman, skopeo docker-archive:) read.
 import { createWriteStream } from 'node:fs';
-import { rename } from 'node:fs/promises';
+import { mkdir, rename } from 'node:fs/promises';
+import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ContentStore } from './content.js';
 import { ContainerdNameAnnotation, RefNameAnnotation } from './images.js';
 import { MediaType, type Descriptor, type Digest, type Manifest } from '../common/oci.js';
+import { familiarName } from './reference.js';
 import { writeTar, type TarInput } from './tar.js';
 
-function* entries(content: ContentStore, manifest: Descriptor, doc: Manifest, names: string[], mtime: number): Generator<TarInput> {
+export interface ArchiveOptions {
+  /** Entry times (SOURCE_DATE_EPOCH, else 0) so the same image gives the same archive. */
+  mtime?: number;
+  /** Add docker save's manifest.json (RepoTags, Config, Layers). */
+  docker?: boolean;
+}
+
+function* entries(content: ContentStore, manifest: Descriptor, doc: Manifest, names: readonly string[], o: ArchiveOptions): Generator<TarInput> {
+  const mtime = o.mtime ?? 0;
   const file = (path: string, data: string): TarInput => {
     const buf = Buffer.from(data);
     return { entry: { path, type: 'file', mode: 0o644, uid: 0, gid: 0, size: buf.length, mtime }, body: () => Readable.from([buf]) };
@@ -32,12 +43,30 @@ function* entries(content: ContentStore, manifest: Descriptor, doc: Manifest, na
   }
   yield file('index.json', JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests }));
   yield file('oci-layout', JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+  if (o.docker) {
+    const blobPath = (d: Descriptor): string => `blobs/sha256/${d.digest.slice(7)}`;
+    yield file('manifest.json', JSON.stringify([{ Config: blobPath(doc.config), RepoTags: names.map(familiarName), Layers: doc.layers.map(blobPath) }]));
+  }
 }
 
-export async function writeOciArchive(content: ContentStore, manifest: Descriptor, names: string[], dest: string, mtime = 0): Promise<void> {
+/** The archive as a tar stream, once every blob is here (lazily imported layers are fetched first). */
+export async function imageArchive(content: ContentStore, manifest: Descriptor, names: readonly string[], o: ArchiveOptions = {}): Promise<Readable> {
   const doc = await content.readManifest(manifest.digest);
   for (const d of doc.layers) await content.ensure(d.digest);
-  const tmp = `${dest}.tmp-${process.pid}`;
-  await pipeline(writeTar(entries(content, manifest, doc, names, mtime)), createWriteStream(tmp));
-  await rename(tmp, dest);
+  return writeTar(entries(content, manifest, doc, names, o));
+}
+
+/** The same layout as a directory (`type=oci,tar=false`); blobs already there are kept. */
+export async function writeLayoutDir(content: ContentStore, manifest: Descriptor, names: readonly string[], dir: string): Promise<void> {
+  const doc = await content.readManifest(manifest.digest);
+  for (const d of doc.layers) await content.ensure(d.digest);
+  for (const { entry, body } of entries(content, manifest, doc, names, {})) {
+    const dest = path.join(dir, entry.path);
+    if (entry.type === 'dir') await mkdir(dest, { recursive: true });
+    else if (body) {
+      const b = typeof body === 'function' ? body() : body;
+      await pipeline(Buffer.isBuffer(b) ? Readable.from([b]) : b, createWriteStream(`${dest}.tmp`));
+      await rename(`${dest}.tmp`, dest);
+    }
+  }
 }
