@@ -3,6 +3,7 @@ import { TsbuildError } from '../common/errors.js';
 import { readFileSync } from 'node:fs';
 import type { ExecOp } from './graph.js';
 import type { ProgressSink } from './progress.js';
+import type { SecretMasker } from './masking.js';
 import { resolveUser, type ResolvedUser } from './user.js';
 import { prepareMounts, type MountContext, type PreparedMounts } from './mounts.js';
 import path from 'node:path';
@@ -72,7 +73,7 @@ export async function runExec(
   rootfs: LayerChain,
   active: ActiveSnapshot,
   snapshots: Snapshots,
-  ctx: { id: string; name: string; progress: ProgressSink; signal?: AbortSignal; mounts: Omit<MountContext, 'scratch'>; allowInsecure?: boolean },
+  ctx: { id: string; name: string; progress: ProgressSink; signal?: AbortSignal; mounts: Omit<MountContext, 'scratch'>; allowInsecure?: boolean; masker: SecretMasker },
 ): Promise<void> {
   if (op.insecure && !ctx.allowInsecure) throw new InsecureNotAllowedError();
   const user = resolveUser(new MergedView(snapshots.lowerDirs(rootfs)), op.user);
@@ -89,7 +90,7 @@ async function runContainer(
   rootfs: LayerChain,
   active: ActiveSnapshot,
   snapshots: Snapshots,
-  ctx: { id: string; name: string; progress: ProgressSink; signal?: AbortSignal },
+  ctx: { id: string; name: string; progress: ProgressSink; signal?: AbortSignal; masker: SecretMasker },
   user: ResolvedUser,
   prepared: PreparedMounts,
 ): Promise<void> {
@@ -122,13 +123,17 @@ async function runContainer(
     }
   })();
   const tail = new Tail();
-  const forward = (stream: 'stdout' | 'stderr') => (data: Buffer) => {
+  const filters = { stdout: ctx.masker.stream(), stderr: ctx.masker.stream() };
+  const emit = (stream: 'stdout' | 'stderr', data: Buffer): void => {
+    if (data.length === 0) return;
     tail.push(data);
     ctx.progress({ type: 'log', id: ctx.id, stream, data, time: Date.now() });
   };
-  container.stdout?.on('data', forward('stdout'));
-  container.stderr?.on('data', forward('stderr'));
+  container.stdout?.on('data', (d: Buffer) => emit('stdout', filters.stdout.push(d)));
+  container.stderr?.on('data', (d: Buffer) => emit('stderr', filters.stderr.push(d)));
   const status = await container.wait();
+  emit('stdout', filters.stdout.end());
+  emit('stderr', filters.stderr.end());
   await snapshots.unmount(rootfs, active);
   if (ctx.signal?.aborted) throw ctx.signal.reason instanceof Error ? ctx.signal.reason : new Error('build cancelled');
   if (status.exitCode !== 0) {

@@ -81,7 +81,7 @@ async function cacheDir(ctx: MountContext, m: Extract<ExecMount, { type: 'cache'
   return path.join(dir, 'data');
 }
 
-async function secretValue(source: SecretSource): Promise<Buffer> {
+export async function readSecret(source: SecretSource): Promise<Buffer> {
   return 'file' in source ? readFile(source.file) : Buffer.from(process.env[source.env] ?? '');
 }
 
@@ -153,7 +153,7 @@ export async function prepareMounts(op: ExecOp, ctx: MountContext): Promise<Prep
             if (m.required) throw new MountError(`secret ${m.id} is required but was not provided`, `pass it: tsbuild build --secret id=${m.id},src=FILE (or env=VAR)`);
             break;
           }
-          const value = await secretValue(source);
+          const value = await readSecret(source);
           if (m.env) env.push(`${m.env}=${value.toString('utf8')}`);
           if (m.target) mounts.push({ type: 'content', target: m.target, content: value, mode: m.mode, uid: m.uid, gid: m.gid });
           break;

@@ -8,7 +8,8 @@ import { BuildCache, type CacheRecord } from './cache.js';
 import { cacheKey } from './cachekey.js';
 import { checksumSources, StatCache } from './contenthash.js';
 import { runExec } from './exec.js';
-import type { SecretSource } from './mounts.js';
+import { readSecret, type SecretSource } from './mounts.js';
+import { SecretMasker } from './masking.js';
 import { PatternMatcher } from './patterns.js';
 import { step, StepError, type ProgressSink } from './progress.js';
 import { TsbuildError } from '../common/errors.js';
@@ -77,6 +78,7 @@ export class Solver {
   private readonly results = new Map<Digest, Promise<Result>>();
   private readonly reported = new Set<string>();
   private statCache?: Promise<StatCache>;
+  private secretMasker?: Promise<SecretMasker>;
   private contextTree?: DirTree;
   /** Per vertex: did it add a layer, and when was that layer made (for history). */
   readonly outcomes = new Map<Vertex, VertexOutcome>();
@@ -108,6 +110,12 @@ export class Solver {
       this.downloads.set(s.url, d);
     }
     return d;
+  }
+
+  /** Masks every --secret value in RUN output, whichever step mounts it. */
+  private masker(): Promise<SecretMasker> {
+    this.secretMasker ??= Promise.all([...(this.o.secrets ?? new Map<string, SecretSource>()).values()].map(readSecret)).then((values) => new SecretMasker(values.map((v) => v.toString('utf8'))));
+    return this.secretMasker;
   }
 
   private stats(): Promise<StatCache> {
@@ -247,6 +255,7 @@ export class Solver {
             signal: this.o.signal,
             mounts: { store: this.o.store, trees, secrets: this.o.secrets ?? new Map(), sshAgents: this.o.sshAgents },
             allowInsecure: this.o.allowInsecure,
+            masker: await this.masker(),
           });
         } else {
           await this.runFileOp(op, rootfs.chain, inputs, active.upper);

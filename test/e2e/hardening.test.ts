@@ -4,7 +4,7 @@ import test from 'ava';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { cliPath, makeContext, sharedStore, tmpDir, tsbuildOk } from '../helpers/cli.js';
+import { cliPath, makeContext, sharedStore, tmpDir, tsbuild, tsbuildOk } from '../helpers/cli.js';
 
 const root = sharedStore();
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -113,4 +113,17 @@ test('kill -9 during RUN --mount=type=secret leaves the secret nowhere; an old l
   t.deepEqual(filesContaining(r0, value), [], 'no copy in the store');
   // Whatever this run wrote to /tmp (the machine's /tmp may hold much else).
   t.deepEqual(filesContaining('/tmp', value, started).filter((p) => !p.startsWith(secretDir)), [], 'no copy in /tmp');
+});
+
+test('a secret printed by a RUN is masked in plain and JSON output and in the failure report', async (t) => {
+  const r0 = await root();
+  const src = path.join(tmpDir(), 'tok');
+  writeFileSync(src, 'p4ssw0rd-value\n');
+  const ctx = makeContext({ Dockerfile: 'FROM busybox\nRUN --mount=type=secret,id=tok cat /run/secrets/tok; echo "env: $(cat /run/secrets/tok)"; exit 1\n' });
+  for (const progress of ['plain', 'json']) {
+    const r = await tsbuild(['build', `--progress=${progress}`, '--secret', `id=tok,src=${src}`, ctx], { root: r0 });
+    t.is(r.code, 1);
+    t.false(r.stderr.includes('p4ssw0rd-value') || r.stdout.includes('p4ssw0rd-value'), `${progress}: the value never shows`);
+    t.regex(r.stderr, /env: \*\*\*\*/);
+  }
 });
