@@ -36,7 +36,7 @@ export async function runImage(o: RunOptions): Promise<number> {
     const user = resolveUser(new MergedView(lower), rc.User ?? '');
     const active = await snapshots.prepare();
     try {
-      const container = spawnContainer({
+      const container = await spawnContainer({
         rootfs: await snapshots.mount(chain, active),
         argv,
         env: withHome([...(rc.Env ?? []), ...o.env], user.home),
