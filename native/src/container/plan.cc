@@ -7,7 +7,7 @@
 namespace container {
 namespace {
 
-// One JS object and its path from the plan root, for error messages.
+// One JS object and its path from the plan root. Field names are only spelled out for an error message.
 class Fields {
  public:
   Fields(Napi::Value v, std::string path) : env_(v.Env()), path_(std::move(path)) {
@@ -15,46 +15,46 @@ class Fields {
     obj_ = v.As<Napi::Object>();
   }
 
-  std::string str(const char* key) const { return toStr(get(key), field(key)); }
+  std::string str(const char* key) const { return toStr(get(key), Name{this, key}); }
 
   std::optional<std::string> optStr(const char* key) const {
     Napi::Value v = get(key);
     if (v.IsUndefined()) return std::nullopt;
-    return toStr(v, field(key));
+    return toStr(v, Name{this, key});
   }
 
   std::vector<std::string> strs(const char* key) const {
     std::vector<std::string> out;
-    forEach(key, [&](Napi::Value e, const std::string& f) { out.push_back(toStr(e, f)); });
+    forEach(key, [&](Napi::Value e, const Name& n) { out.push_back(toStr(e, n)); });
     return out;
   }
 
-  uint32_t u32(const char* key) const { return toU32(get(key), field(key)); }
+  uint32_t u32(const char* key) const { return toU32(get(key), Name{this, key}); }
 
   std::vector<uint32_t> u32s(const char* key) const {
     std::vector<uint32_t> out;
-    forEach(key, [&](Napi::Value e, const std::string& f) { out.push_back(toU32(e, f)); });
+    forEach(key, [&](Napi::Value e, const Name& n) { out.push_back(toU32(e, n)); });
     return out;
   }
 
   bool flag(const char* key) const {
     Napi::Value v = get(key);
-    if (!v.IsBoolean()) fail(field(key), "must be a boolean");
+    if (!v.IsBoolean()) fail(Name{this, key}.str(), "must be a boolean");
     return v.As<Napi::Boolean>().Value();
   }
 
   std::string bytes(const char* key) const {
     Napi::Value v = get(key);
-    if (!v.IsBuffer()) fail(field(key), "must be a Buffer");
+    if (!v.IsBuffer()) fail(Name{this, key}.str(), "must be a Buffer");
     auto b = v.As<Napi::Buffer<char>>();
     return std::string(b.Data(), b.Length());
   }
 
-  Fields object(const char* key) const { return Fields(get(key), field(key)); }
+  Fields object(const char* key) const { return Fields(get(key), Name{this, key}.str()); }
 
   std::vector<Fields> objects(const char* key) const {
     std::vector<Fields> out;
-    forEach(key, [&](Napi::Value e, const std::string& f) { out.emplace_back(e, f); });
+    forEach(key, [&](Napi::Value e, const Name& n) { out.emplace_back(e, n.str()); });
     return out;
   }
 
@@ -63,40 +63,49 @@ class Fields {
     std::string s = str(key);
     for (const auto& [name, value] : values)
       if (s == name) return value;
-    fail(field(key), ("has an unknown value \"" + s + "\"").c_str());
+    fail(Name{this, key}.str(), ("has an unknown value \"" + s + "\"").c_str());
   }
 
-  [[noreturn]] void fail(const std::string& f, const char* what) const {
-    throw Napi::TypeError::New(env_, "containerSpawn: plan" + f + " " + what);
+  [[noreturn]] void fail(const std::string& field, const char* what) const {
+    throw Napi::TypeError::New(env_, "containerSpawn: plan" + field + " " + what);
   }
 
  private:
+  // A field (or array element) of this object, spelled out only when needed.
+  struct Name {
+    const Fields* of;
+    const char* key;
+    int64_t index = -1;
+    std::string str() const {
+      return of->path_ + "." + key + (index < 0 ? "" : "[" + std::to_string(index) + "]");
+    }
+  };
+
   Napi::Env env_;
   std::string path_;
   Napi::Object obj_;
 
-  std::string field(const char* key) const { return path_ + "." + key; }
   Napi::Value get(const char* key) const { return obj_.Get(key); }
 
   template <class F>
   void forEach(const char* key, F f) const {
     Napi::Value v = get(key);
-    if (!v.IsArray()) fail(field(key), "must be an array");
+    if (!v.IsArray()) fail(Name{this, key}.str(), "must be an array");
     auto a = v.As<Napi::Array>();
-    for (uint32_t i = 0; i < a.Length(); i++) f(a.Get(i), field(key) + "[" + std::to_string(i) + "]");
+    for (uint32_t i = 0; i < a.Length(); i++) f(a.Get(i), Name{this, key, i});
   }
 
   // The child uses these as C strings.
-  std::string toStr(Napi::Value v, const std::string& f) const {
-    if (!v.IsString()) fail(f, "must be a string");
+  std::string toStr(Napi::Value v, const Name& n) const {
+    if (!v.IsString()) fail(n.str(), "must be a string");
     std::string s = v.As<Napi::String>().Utf8Value();
-    if (s.find('\0') != std::string::npos) fail(f, "must not contain NUL");
+    if (s.find('\0') != std::string::npos) fail(n.str(), "must not contain NUL");
     return s;
   }
 
-  uint32_t toU32(Napi::Value v, const std::string& f) const {
+  uint32_t toU32(Napi::Value v, const Name& n) const {
     double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
-    if (!(d >= 0 && d <= 4294967295.0 && d == double(uint32_t(d)))) fail(f, "must be an integer in [0, 2^32)");
+    if (!(d >= 0 && d <= 4294967295.0 && d == double(uint32_t(d)))) fail(n.str(), "must be an integer in [0, 2^32)");
     return uint32_t(d);
   }
 };
