@@ -27,8 +27,7 @@
 namespace container {
 namespace {
 
-constexpr unsigned long kCloneNewns = 0x00020000, kCloneNewuts = 0x04000000, kCloneNewipc = 0x08000000,
-                        kCloneNewpid = 0x20000000, kCloneNewnet = 0x40000000, kClonePidfd = 0x00001000;
+constexpr unsigned long kCloneNewpid = 0x20000000, kClonePidfd = 0x00001000;
 
 // Bounded so a wedged mount can't hang tsbuild forever.
 constexpr std::chrono::seconds kSetupTimeout{120};
@@ -240,8 +239,9 @@ Napi::Value ContainerSpawn(const Napi::CallbackInfo& info) {
   std::tie(c.argArea, c.argAreaLen) = argArea();
   c.mountFds = mountFds.data();
 
-  unsigned long flags = kCloneNewns | kCloneNewpid | kCloneNewuts | kCloneNewipc | kClonePidfd | SIGCHLD;
-  if (plan.newNet) flags |= kCloneNewnet;
+  // Only the pid namespace must be new at clone (the init is its PID 1); the child unshares the others, so
+  // copying the mount table and making a net namespace (which waits for RTNL) happen off the event loop.
+  const unsigned long flags = kCloneNewpid | kClonePidfd | SIGCHLD;
   // Block every signal across clone() so no Node handler runs in the child before it resets them.
   sigset_t all, old;
   sigfillset(&all);

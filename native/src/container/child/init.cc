@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <net/if.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -93,6 +94,12 @@ void bringUpLoopback(int ef) {
   close(s);
 }
 
+// The namespaces besides pid (see spawn.cc), before anything is mounted.
+void enterNamespaces(const Plan& p, int ef) {
+  int flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | (p.newNet ? CLONE_NEWNET : 0);
+  if (syscall(SYS_unshare, flags) != 0) childFail(ef, kSetup, errno, "unshare namespaces");
+}
+
 pid_t rawFork() { return pid_t(syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0)); }
 
 // PID 1: the forwarded signals and SIGCHLD stay blocked and are taken with sigwaitinfo. Exiting when the
@@ -136,6 +143,7 @@ void childMain(ChildCtx c) {
   const Plan& p = *c.plan;
   umask(022);
   nameInit(c.argArea, c.argAreaLen);
+  enterNamespaces(p, ef);
 
   mountRootfs(p.rootfs, ef);
   // Host paths are gone after the pivot: clone what we need from the host first.
