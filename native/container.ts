@@ -89,7 +89,7 @@ export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/
 export type StartFailureReason = 'setup' | 'not-found' | 'exec';
 
 const startHints: Record<StartFailureReason, string> = {
-  setup: 'check the RUN --mount targets and the WORKDIR of the step',
+  setup: 'check the RUN --mount targets and the WORKDIR; containers also need root and overlayfs',
   'not-found': 'install the command in an earlier step, or call it by its absolute path',
   exec: 'check that the file is an executable for this platform, with the x bit set',
 };
@@ -313,7 +313,9 @@ export async function spawnContainer(spec: ContainerSpec, opts: { signal?: Abort
   signal?.addEventListener('abort', onAbort, { once: true });
 
   const failure = await started;
-  const closeStdio = () => [raw.stdoutFd, raw.stderrFd].forEach((fd) => fd >= 0 && fs.closeSync(fd));
+  const closeStdio = () => {
+    for (const fd of [raw.stdoutFd, raw.stderrFd]) if (fd >= 0) fs.closeSync(fd);
+  };
   if (failure !== null) {
     // The native side has reaped the init already.
     finish();

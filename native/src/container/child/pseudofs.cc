@@ -11,7 +11,8 @@ namespace container {
 namespace {
 
 // Host device nodes bind-mounted into the container's /dev.
-const char* const kDevices[kNumDevices] = {"null", "zero", "full", "random", "urandom", "tty"};
+const char* const kDevices[] = {"null", "zero", "full", "random", "urandom", "tty"};
+static_assert(sizeof(kDevices) / sizeof(kDevices[0]) == kNumDevices, "HostTrees has a slot per device");
 
 void devPath(char (&path)[32], int i) {
   memcpy(path, "/dev/", 5);
