@@ -95,9 +95,9 @@ async function runContainer(
   prepared: PreparedMounts,
 ): Promise<void> {
   const mount = await snapshots.mount(rootfs, active, prepared.targets);
-  const container = (() => {
+  const container = await (async () => {
     try {
-      return spawnContainer(
+      return await spawnContainer(
         {
           rootfs: mount,
           argv: op.args,
@@ -118,7 +118,7 @@ async function runContainer(
         { signal: ctx.signal },
       );
     } catch (e) {
-      if (e instanceof ContainerStartError) throw new ExecError(ctx.name, op.args.join(' '), e.kind === 'not-found' ? 127 : 126, null, [e.message]);
+      if (e instanceof ContainerStartError) throw new ExecError(ctx.name, op.args.join(' '), e.reason === 'not-found' ? 127 : 126, null, [e.message]);
       throw e;
     }
   })();

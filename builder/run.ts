@@ -32,7 +32,7 @@ export async function runImage(parts: StoreParts, req: RunRequest): Promise<numb
   const user = resolveUser(new MergedView(parts.snapshots.lowerDirs(chain)), rc.User ?? '');
   const active = await parts.snapshots.prepare();
   try {
-    const container = spawnContainer({
+    const container = await spawnContainer({
       rootfs: await parts.snapshots.mount(chain, active),
       argv,
       env: withHome([...(rc.Env ?? []), ...req.env], user.home),

@@ -1,11 +1,12 @@
-// Executor: runs one command (one RUN step) as a container. See DESIGN §4 and native/src/container.cc.
+// Executor: runs one command (one RUN step) as a container. See DESIGN §4 and native/src/container/.
 //
-//   const c = spawnContainer(spec, { signal });   // throws ContainerStartError if setup or exec fails
+//   const c = await spawnContainer(spec, { signal });   // rejects with ContainerStartError if setup or exec fails
 //   c.stdout?.pipe(...); c.stderr?.pipe(...);
 //   const { exitCode, signal } = await c.wait();
 //
-// spawnContainer blocks the event loop only until the command has exec'd (a few ms of mounting), so every
-// setup failure (mount, chdir, exec not found...) is thrown synchronously as a ContainerStartError.
+// spawnContainer resolves once the command has exec'd, so every setup failure (mount, chdir, exec not
+// found...) is a ContainerStartError. Only the clone runs on the event loop; the setup (mounting) runs in the
+// child while a native thread waits for it, so parallel containers set up in parallel.
 // The rootfs is mounted inside the container's own mount namespace: nothing is ever mounted on the host and
 // nothing outlives the container, even if tsbuild is SIGKILLed (the init has PR_SET_PDEATHSIG).
 // Unless `privileged`, the command gets Docker's default capability set, like BuildKit's RUN.
@@ -17,6 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
+import { TsbuildError } from '../common/errors.js';
 import { addon } from './binding.js';
 
 export type RootfsSpec =
@@ -83,15 +85,23 @@ export interface Container {
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
-export class ContainerStartError extends Error {
-  /** 'setup': a namespace/mount/credential step failed; 'not-found' / 'exec': execve failed. */
-  readonly kind: 'setup' | 'not-found' | 'exec';
+/** What failed: a namespace/mount/credential step ('setup'), or execve ('not-found': not in PATH, 'exec'). */
+export type StartFailureReason = 'setup' | 'not-found' | 'exec';
+
+const startHints: Record<StartFailureReason, string> = {
+  setup: 'check the RUN --mount targets and the WORKDIR; containers also need root and overlayfs',
+  'not-found': 'install the command in an earlier step, or call it by its absolute path',
+  exec: 'check that the file is an executable for this platform, with the x bit set',
+};
+
+/** The command could not be started: the Dockerfile's problem (a user error), as a missing executable is. */
+export class ContainerStartError extends TsbuildError {
+  readonly reason: StartFailureReason;
   /** errno of the failed step (0 if unknown). */
   readonly errno: number;
-  constructor(message: string, kind: 'setup' | 'not-found' | 'exec' = 'setup', errno = 0) {
-    super(message);
-    this.name = 'ContainerStartError';
-    this.kind = kind;
+  constructor(message: string, reason: StartFailureReason = 'setup', errno = 0) {
+    super('TSB_CONTAINER_START', message, { kind: 'user', hint: startHints[reason] });
+    this.reason = reason;
     this.errno = errno;
   }
 }
@@ -99,41 +109,39 @@ export class ContainerStartError extends Error {
 // The overlay's legacy mount data is limited to one page.
 const MAX_MOUNT_DATA = 4095;
 
+/**
+ * What the addon reads (native/src/container/plan.h mirrors it field by field); only buildPlan makes one.
+ * Paths are absolute and normalized; argv[0] is resolved into candidates here, where PATH is easy to parse.
+ */
 interface Plan {
-  kind: 'overlay' | 'dir';
-  mountpoint: string;
-  overlayData?: string;
-  overlayChdir?: string;
-  emptyLower?: boolean;
-  bindSource?: string;
+  rootfs: PlanRootfs;
   argv: string[];
   env: string[];
+  /** Executables to try for argv[0], in order. */
   candidates: string[];
   cwd: string;
   uid: number;
   gid: number;
   groups: number[];
+  privileged: boolean;
   hostname: string;
   newNet: boolean;
   hosts?: string;
   resolvConf?: string;
   pipeStdio: boolean;
-  privileged: boolean;
   mounts: PlanMount[];
 }
 
-interface PlanMount {
-  type: 'bind' | 'tmpfs' | 'content';
-  source?: string;
-  content?: Buffer;
-  mode?: number;
-  uid?: number;
-  gid?: number;
-  target: string;
-  data?: string;
-  readonly: boolean;
-  isDir: boolean;
-}
+type PlanRootfs =
+  /** chdir: the directory the relative paths in data are relative to; emptyLower: a tmpfs is the only lower. */
+  | { kind: 'overlay'; mountpoint: string; data: string; chdir?: string; emptyLower: boolean }
+  | { kind: 'dir'; mountpoint: string; source: string };
+
+type PlanMount =
+  /** isDir: the target is created as a directory, else as an empty file. */
+  | { type: 'bind'; target: string; source: string; isDir: boolean; readonly: boolean }
+  | { type: 'tmpfs'; target: string; data: string; readonly: boolean }
+  | { type: 'content'; target: string; content: Buffer; mode: number; uid: number; gid: number };
 
 interface RawContainer {
   pid: number;
@@ -142,13 +150,20 @@ interface RawContainer {
   stderrFd: number;
 }
 
+interface RawStartFailure {
+  message: string;
+  reason: StartFailureReason;
+  errno: number;
+}
+
 interface RawExit {
   exitCode: number | null;
   signal: number | null;
 }
 
 interface NativeContainer {
-  containerSpawn(plan: Plan, onExit: (e: RawExit) => void): RawContainer;
+  /** Returns once cloned; onStart(null) follows once exec'd, then onExit. After a failure, only onStart. */
+  containerSpawn(plan: Plan, onStart: (f: RawStartFailure | null) => void, onExit: (e: RawExit) => void): RawContainer;
   containerKill(pidfd: number, signo: number): void;
 }
 
@@ -213,23 +228,30 @@ function planMount(m: MountSpec): PlanMount {
   const target = path.posix.normalize(m.target);
   if (m.type === 'tmpfs') {
     const size = m.sizeBytes === undefined ? '' : `,size=${m.sizeBytes}`;
-    return { type: 'tmpfs', target, data: `mode=1777${size}`, readonly: m.readonly ?? false, isDir: true };
+    return { type: 'tmpfs', target, data: `mode=1777${size}`, readonly: m.readonly ?? false };
   }
-  if (m.type === 'content') return { type: 'content', target, content: m.content, mode: m.mode & 0o7777, uid: m.uid, gid: m.gid, readonly: true, isDir: false };
+  if (m.type === 'content') return { type: 'content', target, content: m.content, mode: m.mode & 0o7777, uid: m.uid, gid: m.gid };
   const source = path.resolve(m.source);
   // Missing sources fail here, with the path, rather than as a bare errno from the child.
   const isDir = fs.statSync(source).isDirectory();
-  return { type: 'bind', source, target, readonly: m.readonly ?? false, isDir };
+  return { type: 'bind', target, source, isDir, readonly: m.readonly ?? false };
+}
+
+function planRootfs(rootfs: RootfsSpec): PlanRootfs {
+  if (rootfs.kind === 'dir') {
+    return { kind: 'dir', mountpoint: path.resolve(rootfs.mountpoint ?? rootfs.path), source: path.resolve(rootfs.path) };
+  }
+  const mountpoint = path.resolve(rootfs.mountpoint);
+  const o = overlayMountData(rootfs.lowerdirs, rootfs.upperdir, rootfs.workdir, mountpoint);
+  return { kind: 'overlay', mountpoint, ...o };
 }
 
 function buildPlan(spec: ContainerSpec): Plan {
-  const { rootfs } = spec;
   const argv0 = spec.argv[0];
   if (argv0 === undefined || argv0 === '') throw new TypeError('spawnContainer: argv must not be empty');
   if (!spec.cwd.startsWith('/')) throw new TypeError(`spawnContainer: cwd must be absolute: ${spec.cwd}`);
-  const plan: Plan = {
-    kind: rootfs.kind,
-    mountpoint: '',
+  return {
+    rootfs: planRootfs(spec.rootfs),
     argv: spec.argv,
     env: spec.env,
     candidates: execCandidates(argv0, spec.env),
@@ -237,25 +259,14 @@ function buildPlan(spec: ContainerSpec): Plan {
     uid: spec.uid,
     gid: spec.gid,
     groups: spec.additionalGids,
+    privileged: spec.privileged ?? false,
     hostname: spec.hostname,
     newNet: spec.network !== 'host',
+    ...(spec.hosts !== undefined ? { hosts: spec.hosts } : {}),
+    ...(spec.resolvConf !== undefined ? { resolvConf: spec.resolvConf } : {}),
     pipeStdio: spec.stdio === 'pipe',
-    privileged: spec.privileged ?? false,
     mounts: (spec.mounts ?? []).map(planMount),
   };
-  if (spec.hosts !== undefined) plan.hosts = spec.hosts;
-  if (spec.resolvConf !== undefined) plan.resolvConf = spec.resolvConf;
-  if (rootfs.kind === 'overlay') {
-    plan.mountpoint = path.resolve(rootfs.mountpoint);
-    const o = overlayMountData(rootfs.lowerdirs, rootfs.upperdir, rootfs.workdir, plan.mountpoint);
-    plan.overlayData = o.data;
-    if (o.chdir !== undefined) plan.overlayChdir = o.chdir;
-    plan.emptyLower = o.emptyLower;
-  } else {
-    plan.bindSource = path.resolve(rootfs.path);
-    plan.mountpoint = path.resolve(rootfs.mountpoint ?? rootfs.path);
-  }
-  return plan;
 }
 
 function signalName(signo: number): NodeJS.Signals {
@@ -267,32 +278,28 @@ function pipeReader(fd: number): Readable {
   return new net.Socket({ fd, readable: true, writable: false });
 }
 
-export function spawnContainer(spec: ContainerSpec, opts: { signal?: AbortSignal } = {}): Container {
+export async function spawnContainer(spec: ContainerSpec, opts: { signal?: AbortSignal } = {}): Promise<Container> {
   const { signal } = opts;
   // Nothing started yet: fail the way an aborted operation does rather than start and kill at once.
   signal?.throwIfAborted();
   const plan = buildPlan(spec);
   // Only the directory; the mount itself happens in the container's namespace.
-  fs.mkdirSync(plan.mountpoint, { recursive: true });
+  fs.mkdirSync(plan.rootfs.mountpoint, { recursive: true });
 
+  let resolveStart!: (f: RawStartFailure | null) => void;
+  const started = new Promise<RawStartFailure | null>((resolve) => (resolveStart = resolve));
   let resolveExit!: (e: ExitStatus) => void;
   const exited = new Promise<ExitStatus>((resolve) => (resolveExit = resolve));
   let done = false;
-  let raw: RawContainer;
-  try {
-    raw = native().containerSpawn(plan, (e) => {
-      done = true;
-      fs.close(raw.pidfd, () => {});
-      signal?.removeEventListener('abort', onAbort);
-      resolveExit({ exitCode: e.exitCode, signal: e.signal === null ? null : signalName(e.signal) });
-    });
-  } catch (err) {
-    const e = err as Error & { startError?: boolean; kind?: ContainerStartError['kind']; errno?: number };
-    if (e.startError) throw new ContainerStartError(e.message, e.kind, e.errno);
-    throw err;
-  }
-  const stdout = raw.stdoutFd >= 0 ? pipeReader(raw.stdoutFd) : null;
-  const stderr = raw.stderrFd >= 0 ? pipeReader(raw.stderrFd) : null;
+  const finish = () => {
+    done = true;
+    fs.closeSync(raw.pidfd);
+    signal?.removeEventListener('abort', onAbort);
+  };
+  const raw = native().containerSpawn(plan, resolveStart, (e) => {
+    finish();
+    resolveExit({ exitCode: e.exitCode, signal: e.signal === null ? null : signalName(e.signal) });
+  });
 
   const kill = (sig: NodeJS.Signals = 'SIGKILL') => {
     if (done) return;
@@ -304,6 +311,26 @@ export function spawnContainer(spec: ContainerSpec, opts: { signal?: AbortSignal
     kill('SIGKILL');
   }
   signal?.addEventListener('abort', onAbort, { once: true });
+
+  const failure = await started;
+  const closeStdio = () => {
+    for (const fd of [raw.stdoutFd, raw.stderrFd]) if (fd >= 0) fs.closeSync(fd);
+  };
+  if (failure !== null) {
+    // The native side has reaped the init already.
+    finish();
+    closeStdio();
+    // A cancelled build reports the cancellation, not what the kill broke.
+    if (signal?.aborted) throw signal.reason;
+    throw new ContainerStartError(failure.message, failure.reason, failure.errno);
+  }
+  if (signal?.aborted) {
+    closeStdio();
+    await exited; // reaped: nothing of the container is left
+    throw signal.reason;
+  }
+  const stdout = raw.stdoutFd >= 0 ? pipeReader(raw.stdoutFd) : null;
+  const stderr = raw.stderrFd >= 0 ? pipeReader(raw.stderrFd) : null;
 
   const waited = exited.then(async (status) => {
     // Every writer is dead now; wait for readers that are consuming to see EOF.

@@ -1,7 +1,7 @@
 // Module entry: each concern registers its own exports.
 #include <napi.h>
 
-Napi::Object InitContainer(Napi::Env env, Napi::Object exports);  // container.cc
+Napi::Object InitContainer(Napi::Env env, Napi::Object exports);  // container/spawn.cc
 Napi::Object InitFsOps(Napi::Env env, Napi::Object exports);      // fsops.cc
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {

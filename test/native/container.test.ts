@@ -13,6 +13,7 @@ import {
   type ContainerSpec,
   type ExitStatus,
 } from '../../native/container.js';
+import { TsbuildError } from '../../common/errors.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const wrapperPath = path.join(repoRoot, 'native', 'container.ts');
@@ -78,7 +79,7 @@ function collect(s: NodeJS.ReadableStream | null): Promise<string> {
 }
 
 async function run(spec: ContainerSpec): Promise<{ stdout: string; stderr: string; status: ExitStatus }> {
-  const c = spawnContainer(spec);
+  const c = await spawnContainer(spec);
   const [stdout, stderr, status] = await Promise.all([collect(c.stdout), collect(c.stderr), c.wait()]);
   return { stdout, stderr, status };
 }
@@ -278,13 +279,13 @@ test('overlay mount data is made relative to the common parent when shorter', (t
   t.throws(() => overlayMountData(tooMany, '/u', '/w', '/m'), { instanceOf: ContainerStartError, message: /options too long/ });
 });
 
-test('overlay with no lowers mounts (an empty rootfs)', (t) => {
+test('overlay with no lowers mounts (an empty rootfs)', async (t) => {
   const spec = baseSpec(['/bin/sh']);
   (spec.rootfs as { lowerdirs: string[] }).lowerdirs = [];
   // Getting as far as exec proves the mount worked.
-  const err = t.throws(() => spawnContainer(spec), { instanceOf: ContainerStartError });
+  const err = await t.throwsAsync(spawnContainer(spec), { instanceOf: ContainerStartError });
   t.is(err?.message, 'exec: "/bin/sh": No such file or directory');
-  t.is(err?.kind, 'exec');
+  t.is(err?.reason, 'exec');
 });
 
 test('dir rootfs', async (t) => {
@@ -298,20 +299,25 @@ test('dir rootfs', async (t) => {
   t.false(hostMountinfo().includes(copy));
 });
 
-test('executable not found / not executable / bad cwd are clear start errors', (t) => {
-  const nf = t.throws(() => spawnContainer(baseSpec(['nosuchcmd', 'x'])), { instanceOf: ContainerStartError });
+test('executable not found / not executable / bad cwd are clear start errors', async (t) => {
+  const nf = await t.throwsAsync(spawnContainer(baseSpec(['nosuchcmd', 'x'])), { instanceOf: ContainerStartError });
   t.is(nf?.message, 'exec: "nosuchcmd": executable file not found in $PATH');
-  t.is(nf?.kind, 'not-found');
-  const ne = t.throws(() => spawnContainer(baseSpec(['/notexec'])), { instanceOf: ContainerStartError });
+  t.is(nf?.reason, 'not-found');
+  t.is(nf?.code, 'TSB_CONTAINER_START');
+  t.is(nf?.kind, 'user');
+  t.true(nf instanceof TsbuildError);
+  const ne = await t.throwsAsync(spawnContainer(baseSpec(['/notexec'])), { instanceOf: ContainerStartError });
   t.is(ne?.message, 'exec: "/notexec": Permission denied');
-  const cwd = t.throws(() => spawnContainer(baseSpec(['true'], { cwd: '/notexec/sub' })), { instanceOf: ContainerStartError });
+  t.is(ne?.reason, 'exec');
+  const cwd = await t.throwsAsync(spawnContainer(baseSpec(['true'], { cwd: '/notexec/sub' })), { instanceOf: ContainerStartError });
   t.regex(cwd?.message ?? '', /^chdir to cwd \("\/notexec\/sub"\) set in config: Not a directory$/);
-  const mnt = t.throws(() => spawnContainer({ ...baseSpec(['true']), rootfs: { kind: 'overlay', lowerdirs: ['/nonexistent-lower'], upperdir: path.join(tmp, 'u1'), workdir: path.join(tmp, 'w1'), mountpoint: path.join(tmp, 'm1') } }), { instanceOf: ContainerStartError });
+  t.is(cwd?.reason, 'setup');
+  const mnt = await t.throwsAsync(spawnContainer({ ...baseSpec(['true']), rootfs: { kind: 'overlay', lowerdirs: ['/nonexistent-lower'], upperdir: path.join(tmp, 'u1'), workdir: path.join(tmp, 'w1'), mountpoint: path.join(tmp, 'm1') } }), { instanceOf: ContainerStartError });
   t.regex(mnt?.message ?? '', /^mount overlay: /);
 });
 
 test('kill forwards signals to the command; default kills everything', async (t) => {
-  const c = spawnContainer(baseSpec(['sleep', '62']));
+  const c = await spawnContainer(baseSpec(['sleep', '62']));
   c.kill('SIGTERM');
   t.deepEqual(await c.wait(), { exitCode: null, signal: 'SIGTERM' });
   c.kill(); // after exit: a no-op, not an error
@@ -320,7 +326,7 @@ test('kill forwards signals to the command; default kills everything', async (t)
 test('abort during sleep kills the container and its background processes', async (t) => {
   const ac = new AbortController();
   const spec = sh('sleep 100 & echo started; sleep 60');
-  const c = spawnContainer(spec, { signal: ac.signal });
+  const c = await spawnContainer(spec, { signal: ac.signal });
   const mountpoint = spec.rootfs.mountpoint;
   const seen = new Promise<void>((resolve) => c.stdout!.once('data', () => resolve()));
   await seen;
@@ -351,22 +357,17 @@ test('only stdio crosses into the command: no inherited fds', async (t) => {
 });
 
 test('wait() does not hang on streams nobody reads', async (t) => {
-  const c = spawnContainer(sh('echo unread'));
+  const c = await spawnContainer(sh('echo unread'));
   t.deepEqual(await c.wait(), { exitCode: 0, signal: null });
   t.is(await collect(c.stdout), 'unread\n');
 });
 
-test('already-aborted signal throws without starting', (t) => {
+test('already-aborted signal rejects without starting', async (t) => {
   const ac = new AbortController();
   ac.abort();
   const spec = baseSpec(['true']);
-  let thrown: unknown;
-  try {
-    spawnContainer(spec, { signal: ac.signal });
-  } catch (e) {
-    thrown = e;
-  }
-  t.is((thrown as { name?: string } | undefined)?.name, 'AbortError');
+  const thrown: unknown = await spawnContainer(spec, { signal: ac.signal }).catch((e: unknown) => e);
+  t.is((thrown as { name?: string }).name, 'AbortError');
   t.deepEqual(fs.readdirSync(spec.rootfs.mountpoint), []);
 });
 
@@ -375,7 +376,7 @@ test('kill -9 of tsbuild leaves no container process and no mount', async (t) =>
   const script = path.join(tmp, 'victim.mts');
   fs.writeFileSync(script, [
     `import { spawnContainer } from ${JSON.stringify(pathToFileURL(wrapperPath).href)};`,
-    `const c = spawnContainer(${JSON.stringify(spec)});`,
+    `const c = await spawnContainer(${JSON.stringify(spec)});`,
     'process.stdout.write(JSON.stringify({ pid: c.pid }) + "\\n");',
     'await c.wait();',
   ].join('\n'));
@@ -403,7 +404,7 @@ test('stdio inherit uses the caller\'s own fds', async (t) => {
   const script = path.join(tmp, 'inherit.mts');
   fs.writeFileSync(script, [
     `import { spawnContainer } from ${JSON.stringify(pathToFileURL(wrapperPath).href)};`,
-    `const c = spawnContainer(${JSON.stringify(spec)});`,
+    `const c = await spawnContainer(${JSON.stringify(spec)});`,
     'if (c.stdout !== null || c.stderr !== null) throw new Error("streams with inherit");',
     'const st = await c.wait();',
     'process.exitCode = st.exitCode ?? 99;',
@@ -415,7 +416,7 @@ test('stdio inherit uses the caller\'s own fds', async (t) => {
 });
 
 test('parallel containers and child_process spawns do not hold each other up', async (t) => {
-  const long = spawnContainer(baseSpec(['sleep', '5']));
+  const long = await spawnContainer(baseSpec(['sleep', '5']));
   const started = Date.now();
   const results = await Promise.all([
     ...Array.from({ length: 6 }, (_, i) => run(sh(`echo ${i}`))),
