@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // The tsbuild CLI: parses arguments and calls the commands. No build logic lives here.
+import { constants } from 'node:os';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { build, check, parseOutput, type Output } from './build.js';
@@ -36,6 +37,8 @@ const version = typeof TSBUILD_VERSION === 'string' ? TSBUILD_VERSION : 'dev';
 
 let debug = process.argv.includes('--debug');
 let dockerfileForErrors: string | undefined;
+/** The signal that cancelled the build: tsbuild then exits 128 + its number (130 for Ctrl-C), as docker does. */
+let cancelledBy: NodeJS.Signals | undefined;
 
 async function main(argv: string[]): Promise<number> {
   // `tsbuild run img ls -la`: everything after the image belongs to the command, which yargs can't
@@ -81,7 +84,10 @@ async function main(argv: string[]): Promise<number> {
         const renderer = createRenderer(mode);
         const outputs: Output[] = (a.output ?? []).map(parseOutput);
         const abort = new AbortController();
-        const onSignal = (): void => abort.abort(new UsageError('build cancelled'));
+        const onSignal = (sig: NodeJS.Signals): void => {
+          cancelledBy = sig;
+          abort.abort(new UsageError('build cancelled'));
+        };
         process.once('SIGINT', onSignal);
         process.once('SIGTERM', onSignal);
         const text: { value?: string } = {};
@@ -276,6 +282,6 @@ main(hideBin(process.argv)).then(
     finished = true;
     debug ||= process.env.TSBUILD_DEBUG === '1';
     process.stderr.write(`${formatError(err, { dockerfile: dockerfileForErrors, debug })}\n`);
-    process.exit(1);
+    process.exit(cancelledBy ? 128 + constants.signals[cancelledBy] : 1);
   },
 );
