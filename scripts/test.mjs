@@ -3,7 +3,7 @@
 // nothing behind. A process, a mount or a temporary file of the run fails it as a failed test does,
 // and is then removed, so one careless test does not leave the machine to the next run.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,6 +11,8 @@ import { leftovers, MARKER } from './leftovers.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dir = mkdtempSync(path.join(os.tmpdir(), 'tsbuild-test-run-'));
+// As open as /tmp: some tests act as another user, who must reach their files as in /tmp.
+chmodSync(dir, 0o1777);
 const ava = spawn(process.execPath, [path.join(root, 'node_modules', 'ava', 'entrypoints', 'cli.mjs'), ...process.argv.slice(2)], {
   cwd: root,
   stdio: 'inherit',

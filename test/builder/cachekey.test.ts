@@ -177,8 +177,12 @@ test('COPY src/: its key follows the selected content, mode and --chown/--chmod,
     return (await stepKeys(store, ctx, { dockerfile: df, dockerignore })).COPY!;
   };
   const base = await copyKey();
-  const same = async (what: string): Promise<void> => t.is(await copyKey(), base, what);
-  const differs = async (what: string, df?: string): Promise<void> => t.not(await copyKey(df), base, what);
+  const same = async (what: string): Promise<void> => {
+    t.is(await copyKey(), base, what);
+  };
+  const differs = async (what: string, df?: string): Promise<void> => {
+    t.not(await copyKey(df), base, what);
+  };
   const src = (p: string): string => path.join(ctx, 'src', p);
 
   // Not part of the key.

@@ -100,7 +100,9 @@ test('layers with long and non-ASCII names, hardlinks, devices, whiteouts, opaqu
   t.true(layers >= 4);
   t.deepEqual(differences, []);
   // The layers hold what they are meant to, so the comparison covered it.
-  const has = (what: string, ok: (e: (typeof entries)[number]) => boolean): void => t.true(entries.some(ok), what);
+  const has = (what: string, ok: (e: (typeof entries)[number]) => boolean): void => {
+    t.true(entries.some(ok), what);
+  };
   has('a path over 255 bytes', (e) => e.name === long);
   has('a hardlink', (e) => e.type === 'hardlink' && e.name === 'hard' && e.linkname === long);
   has('a setuid file', (e) => e.mode === 0o4755);

@@ -48,9 +48,9 @@ const TYPES: Record<string, string> = {
   fifo: 'fifo',
 };
 
-async function sha256(body: AsyncIterable<Buffer>): Promise<string> {
+async function sha256(body: AsyncIterable<unknown>): Promise<string> {
   const h = createHash('sha256');
-  for await (const chunk of body) h.update(chunk);
+  for await (const chunk of body) h.update(chunk as Buffer);
   return h.digest('hex');
 }
 

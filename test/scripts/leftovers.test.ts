@@ -43,7 +43,7 @@ test('finds a forgotten process, container, mount and file of a run, and nothing
   const marked = started('sleep', ['61'], { ...process.env, [MARKER]: dir });
   const naming = started(process.execPath, ['-e', 'setTimeout(() => {}, 62_000)', dir], { PATH: process.env.PATH });
   mkdirSync(path.join(dir, 'ns'));
-  const container = started('unshare', ['-m', '--propagation', 'private', 'sh', '-c', `mount -t tmpfs leftover-ns ${dir}/ns && exec sleep 63`], { PATH: process.env.PATH });
+  started('unshare', ['-m', '--propagation', 'private', 'sh', '-c', `mount -t tmpfs leftover-ns ${dir}/ns && exec sleep 63`], { PATH: process.env.PATH });
   mkdirSync(path.join(dir, 'host'));
   execFileSync('mount', ['-t', 'tmpfs', 'leftover-host', path.join(dir, 'host')]);
   writeFileSync(path.join(dir, 'forgotten'), '');
