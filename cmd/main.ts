@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The tsbuild CLI: parses arguments into engine calls and renders what comes back. No build logic
 // lives here, and no store is opened here: everything goes through builder's engine.
+import { constants } from 'node:os';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { Engine, login, loginHost, logout, type ManifestFormat, type RunRequest } from '../builder/engine.js';
@@ -23,6 +24,8 @@ declare const TSBUILD_VERSION: string | undefined;
 const version = typeof TSBUILD_VERSION === 'string' ? TSBUILD_VERSION : 'dev';
 
 let debug = process.argv.includes('--debug');
+/** The signal that cancelled the build: tsbuild then exits 128 + its number (130 for Ctrl-C), as docker does. */
+let cancelledBy: NodeJS.Signals | undefined;
 /** The Dockerfile the failing command's renderer saw, for the error report. */
 let failedSource: SourceText | undefined;
 /** With --progress=json, a failure is also one JSON line (whatever stage it failed at). */
@@ -125,7 +128,10 @@ async function main(argv: string[]): Promise<number> {
           allow: a.allow ?? [],
         };
         const abort = new AbortController();
-        const onSignal = (): void => abort.abort(new TsbuildError('TSB_CANCELLED', 'build cancelled'));
+        const onSignal = (sig: NodeJS.Signals): void => {
+          cancelledBy = sig;
+          abort.abort(new TsbuildError('TSB_CANCELLED', 'build cancelled'));
+        };
         process.once('SIGINT', onSignal);
         process.once('SIGTERM', onSignal);
         try {
@@ -301,7 +307,7 @@ main(hideBin(process.argv)).then(
     debug ||= process.env.TSBUILD_DEBUG === '1';
     if (jsonProgress) process.stderr.write(`${JSON.stringify({ type: 'error', error: reportable(err).toJSON() })}\n`);
     process.stderr.write(`${formatError(err, { ...(failedSource ? { source: failedSource } : {}), debug })}\n`);
-    // 130 for a cancelled build, as a shell reports SIGINT (docker and buildx do too).
-    process.exit(err instanceof TsbuildError && err.code === 'TSB_CANCELLED' ? 130 : 1);
+    const cancelled = err instanceof TsbuildError && err.code === 'TSB_CANCELLED';
+    process.exit(cancelled && cancelledBy ? 128 + constants.signals[cancelledBy] : 1);
   },
 );

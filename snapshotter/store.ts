@@ -1,9 +1,10 @@
 // The store root: an OCI image layout (oci-layout, index.json, blobs/) plus tsbuild's own
 // snapshots/, cache/ and tmp/. Every write goes to tmp/ first and is renamed into place.
 import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { open, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
+import { link, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
+import { TsbuildError } from '../common/errors.js';
 
 export function defaultStoreRoot(): string {
   if (process.env.TSBUILD_ROOT) return process.env.TSBUILD_ROOT;
@@ -124,25 +125,55 @@ export class Store {
    * `wait` is false and someone else holds it. A holder that died no longer counts.
    */
   async lock(name: string, opts: { wait?: boolean; timeoutMs?: number } = {}): Promise<(() => Promise<void>) | undefined> {
-    const lock = path.join(this.locksDir, `${name}.lock`);
+    const file = path.join(this.locksDir, `${name}.lock`);
     const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
     for (;;) {
-      try {
-        const fh = await open(lock, 'wx');
-        await fh.writeFile(String(process.pid));
-        await fh.close();
-        return () => unlink(lock).catch(() => {});
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-        const holder = Number(await readFile(lock, 'utf8').catch(() => '0'));
-        if (holder > 0 && !pidAlive(holder)) {
-          await unlink(lock).catch(() => {});
-          continue;
-        }
-        if (opts.wait === false) return undefined;
-        if (Date.now() > deadline) throw new Error(`timed out waiting for store lock ${lock} held by pid ${holder}`);
-        await new Promise((r) => setTimeout(r, 10));
+      const holder = await this.claim(file);
+      if (holder === undefined) return () => unlink(file).catch(() => {});
+      if (opts.wait === false) return undefined;
+      if (Date.now() > deadline) {
+        throw new TsbuildError('TSB_STORE_BUSY', `timed out waiting for store lock ${name} held by pid ${holder}`, {
+          hint: `another tsbuild (pid ${holder}) is using the store ${this.root}: let it finish, or stop it, then retry`,
+        });
       }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  /**
+   * One try at owning `file`: undefined when this call now holds it, else the live holder's pid.
+   * A lock file appears complete (linked from a temporary) and holds `pid-tag`, a tag never reused.
+   * A dead holder's file may be replaced only by whoever first claims `<file>.<its content>`: of
+   * waiters that all saw the same holder dead, one replaces it, and any later one finds it changed.
+   */
+  private async claim(file: string): Promise<number | undefined> {
+    const mine = this.tmpPath('lock');
+    await writeFile(mine, `${process.pid}-${randomBytes(8).toString('hex')}`);
+    try {
+      for (;;) {
+        try {
+          await link(mine, file);
+          return undefined;
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+        }
+        const held = await readFile(file, 'utf8').catch(() => undefined);
+        if (held === undefined) continue; // released meanwhile
+        const pid = Number(/^(\d+)(-[0-9a-f]+)?$/.exec(held)?.[1] ?? 0);
+        if (pid === 0 || pidAlive(pid)) return pid;
+        const reap = `${file}.${held}`;
+        const reaper = await this.claim(reap);
+        if (reaper !== undefined) return reaper;
+        try {
+          if ((await readFile(file, 'utf8').catch(() => undefined)) !== held) continue;
+          await rename(mine, file);
+          return undefined;
+        } finally {
+          await unlink(reap).catch(() => {});
+        }
+      }
+    } finally {
+      await unlink(mine).catch(() => {});
     }
   }
 

@@ -9,6 +9,7 @@ import { execFile } from 'node:child_process';
 import { cpSync, existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { makeContext, repoRoot, storeWithBusybox, tmpDir, tsbuild, tsbuildOk } from '../helpers/cli.js';
+import { compareArchiveLayerReaders } from '../helpers/layers.js';
 
 const corpus = path.join(repoRoot, 'test', 'corpus');
 const normalizer = path.join(corpus, 'normalize.py');
@@ -61,6 +62,8 @@ interface Outcome {
   code: number | null;
   output: string;
   summary?: unknown;
+  /** Layers of the built image that tar-stream reads differently from our reader. */
+  layerDifferences?: string[];
 }
 /** Builds CASE with tsbuild in a copy of its directory (minus expected.json and args), as the generator does. */
 async function build(name: string): Promise<Outcome> {
@@ -85,7 +88,7 @@ async function build(name: string): Promise<Outcome> {
       });
       const output = `${r.stderr}${r.stdout}`;
       if (r.code !== 0) return { code: r.code, output };
-      return { code: r.code, output, summary: await normalize(image, base) };
+      return { code: r.code, output, summary: await normalize(image, base), layerDifferences: (await compareArchiveLayerReaders(image)).differences };
     } finally {
       rmSync(work, { recursive: true, force: true });
     }
@@ -127,6 +130,7 @@ for (const name of cases) {
     if (r.code !== 0) t.log(`tsbuild output:\n${tail(r.output)}`);
     t.is(r.code, 0, 'BuildKit builds this Dockerfile');
     t.deepEqual(r.summary, expected);
+    t.deepEqual(r.layerDifferences, [], 'tar-stream reads its layers as our reader does');
   });
 }
 

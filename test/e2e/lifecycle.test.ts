@@ -1,5 +1,5 @@
 // Failure and interruption: a failing RUN reports step, exit code and output and leaves the store
-// usable; kill -9 of tsbuild mid-RUN leaves no container process and no mount behind.
+// usable; Ctrl-C (SIGINT) or kill -9 of tsbuild mid-RUN leaves no container process and no mount behind.
 import test from 'ava';
 import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
@@ -28,6 +28,32 @@ function mountsUnder(dir: string): string[] {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** Dead means gone, or a zombie waiting for the host's pid 1 to reap it (it holds nothing else). */
+function alive(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]![0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** Starts `tsbuild build ctx` and resolves once the RUN's `sleep marker` runs, with the container init's pid. */
+async function buildUntilSleeping(t: { fail(m: string): void }, r0: string, ctx: string, marker: string) {
+  const child = spawn(process.execPath, [cliPath, 'build', '--progress=json', ctx], { env: { ...process.env, TSBUILD_ROOT: r0 }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const out = { stderr: '' };
+  child.stderr.on('data', (d: Buffer) => (out.stderr += d.toString()));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  const deadline = Date.now() + 20_000;
+  while (processesWith(`sleep ${marker}`).length === 0) {
+    if (Date.now() > deadline) t.fail(`the RUN never started:\n${out.stderr}`);
+    await sleep(50);
+  }
+  // The container's init is the sleep's parent (host pid).
+  const sleepPid = processesWith(`sleep ${marker}`)[0]!;
+  const initPid = Number(readFileSync(`/proc/${sleepPid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
+  return { child, exited, initPid, out };
+}
+
 test('a failing RUN names the step, the exit code and its last output lines; the next build works', async (t) => {
   const r0 = await root();
   const lines = Array.from({ length: 15 }, (_, i) => `echo out${i + 1}`).join('; ');
@@ -54,30 +80,11 @@ test('kill -9 of tsbuild during RUN sleep leaves no container process and no mou
   const r0 = await root();
   const marker = '61.4321';
   const ctx = makeContext({ Dockerfile: `FROM busybox\nRUN echo started && sleep ${marker}\n` });
-  const child = spawn(process.execPath, [cliPath, 'build', '--progress=json', ctx], { env: { ...process.env, TSBUILD_ROOT: r0 }, stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const deadline = Date.now() + 20_000;
-  while (processesWith(`sleep ${marker}`).length === 0) {
-    if (Date.now() > deadline) t.fail(`the RUN never started:\n${stderr}`);
-    await sleep(50);
-  }
+  const { child, exited, initPid } = await buildUntilSleeping(t, r0, ctx, marker);
   t.true(mountsUnder(r0).length === 0, 'the rootfs is mounted only inside the container mount namespace');
-  // The container's init is the sleep's parent (host pid).
-  const sleepPid = processesWith(`sleep ${marker}`)[0]!;
-  const initPid = Number(readFileSync(`/proc/${sleepPid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
   t.regex(readFileSync(`/proc/${initPid}/cmdline`, 'utf8'), /tsbuild-init/);
-  const exited = new Promise((r) => child.on('exit', r));
   process.kill(child.pid!, 'SIGKILL');
   await exited;
-  // Dead means gone, or a zombie waiting for the host's pid 1 to reap it (it holds nothing else).
-  const alive = (pid: number): boolean => {
-    try {
-      return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]![0] !== 'Z';
-    } catch {
-      return false;
-    }
-  };
   const gone = Date.now() + 5_000;
   while ((processesWith(`sleep ${marker}`).length > 0 || alive(initPid)) && Date.now() < gone) await sleep(50);
   t.deepEqual(processesWith(`sleep ${marker}`), [], 'the container process died with tsbuild');
@@ -86,6 +93,28 @@ test('kill -9 of tsbuild during RUN sleep leaves no container process and no mou
   // The next build cleans the dead build's temporaries and works.
   const again = await tsbuildOk(['build', '-t', 'after-kill:1', makeContext({ Dockerfile: 'FROM busybox\nRUN echo ok\n' })], { root: r0 });
   t.regex(again.stderr, /writing image/);
+  t.deepEqual(readdirSync(path.join(r0, 'tmp')), []);
+});
+
+test('SIGINT during RUN cancels the build: exit 130, container killed and reaped, no mount, store clean and usable', async (t) => {
+  const r0 = await root();
+  const marker = '62.4321';
+  const ctx = makeContext({ Dockerfile: `FROM busybox\nRUN echo started && sleep ${marker}\n` });
+  const { child, exited, initPid, out } = await buildUntilSleeping(t, r0, ctx, marker);
+  const sent = Date.now();
+  process.kill(child.pid!, 'SIGINT');
+  t.is(await exited, 130, out.stderr);
+  t.true(Date.now() - sent < 10_000, 'cancelled at once, not when the RUN ended');
+  t.regex(out.stderr, /build cancelled/);
+  // Unlike kill -9, tsbuild itself kills and reaps the container before it exits: nothing to wait for.
+  t.false(alive(initPid), 'the container init was reaped');
+  const gone = Date.now() + 2_000;
+  while (processesWith(`sleep ${marker}`).length > 0 && Date.now() < gone) await sleep(50);
+  t.deepEqual(processesWith(`sleep ${marker}`), [], 'the RUN process died with its container');
+  t.deepEqual(mountsUnder(r0), []);
+  t.deepEqual(readdirSync(path.join(r0, 'tmp')), [], 'the cancelled build removed its temporaries itself');
+  t.regex((await tsbuildOk(['build', '-t', 'after-sigint:1', makeContext({ Dockerfile: 'FROM busybox\nRUN echo ok > /ok\n' })], { root: r0 })).stderr, /writing image/);
+  t.is((await tsbuildOk(['run', 'after-sigint:1', 'cat', '/ok'], { root: r0 })).stdout, 'ok\n');
   t.deepEqual(readdirSync(path.join(r0, 'tmp')), []);
 });
 

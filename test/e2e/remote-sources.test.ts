@@ -9,7 +9,9 @@ import { freePort } from '../helpers/registry.js';
 const root = sharedStore();
 const children: ChildProcess[] = [];
 test.after.always(() => {
-  for (const c of children) c.kill('SIGKILL');
+  // Each child leads its own process group: `git daemon` runs git-daemon (and one process per
+  // connection) under the git wrapper, and killing the wrapper alone would leave them running.
+  for (const c of children) process.kill(-c.pid!, 'SIGKILL');
 });
 
 /** A repository with a tag v1 and a later commit on main, served by git daemon on loopback. */
@@ -29,7 +31,7 @@ async function gitServer(): Promise<{ url: string; v1: string }> {
   g('commit', '-q', '-am', 'two');
   execFileSync('git', ['clone', '-q', '--bare', work, path.join(base, 'repo.git')]);
   const port = await freePort();
-  const daemon = spawn('git', ['daemon', '--export-all', '--reuseaddr', `--base-path=${base}`, '--listen=127.0.0.1', `--port=${port}`, base], { stdio: 'ignore' });
+  const daemon = spawn('git', ['daemon', '--export-all', '--reuseaddr', `--base-path=${base}`, '--listen=127.0.0.1', `--port=${port}`, base], { stdio: 'ignore', detached: true });
   children.push(daemon);
   for (let i = 0; i < 100; i++) {
     try {
@@ -70,7 +72,7 @@ test('a bad git ref fails clearly', async (t) => {
 test('RUN --mount=type=ssh forwards an ssh-agent socket given with --ssh; required without it fails', async (t) => {
   const dir = tmpDir('tsbuild-ssh-');
   const sock = path.join(dir, 'agent.sock');
-  const agent = spawn('ssh-agent', ['-D', '-a', sock], { stdio: 'ignore' });
+  const agent = spawn('ssh-agent', ['-D', '-a', sock], { stdio: 'ignore', detached: true });
   children.push(agent);
   for (let i = 0; i < 100; i++) {
     try {

@@ -5,6 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { copyDir, jsonEvents, repoRoot, sharedDir, storeWithBusybox, tmpDir, tsbuild, tsbuildOk } from '../helpers/cli.js';
+import { compareArchiveLayerReaders, compareLayerReaders } from '../helpers/layers.js';
 
 const w1 = path.join(sharedDir, 'bench', 'w1-hello');
 
@@ -114,6 +115,17 @@ test('w1: /data/1 is removed through a whiteout in the last layer', async (t) =>
   t.regex(listing, / listing\n/);
 });
 
+test('w1: every layer blob, in the store and in the archive, reads the same through tar-stream as through our reader', async (t) => {
+  const { root, archive } = await buildW1();
+  const store = await compareLayerReaders(root);
+  t.true(store.layers >= 5, `${store.layers} layers in the store`);
+  t.deepEqual(store.differences, []);
+  const exported = await compareArchiveLayerReaders(archive);
+  t.is(exported.layers, 5);
+  t.deepEqual(exported.differences, []);
+  t.true(exported.entries.some((e) => e.name === 'data/.wh.1'), 'the whiteout layer was among them');
+});
+
 test('w1: the file tree matches the shared image-summary of the archive', async (t) => {
   const { archive } = await buildW1();
   const summary = JSON.parse(execFileSync('python3', [path.join(sharedDir, 'lab', 'image-summary.py'), archive], { encoding: 'utf8' }));
@@ -187,4 +199,5 @@ test('w1: the copying snapshotter (no overlayfs) builds the same file tree', asy
   delete overlayTree['/listing'].sha256;
   delete copyTree['/listing'].sha256;
   t.deepEqual(copyTree, overlayTree);
+  t.deepEqual((await compareLayerReaders(root)).differences, [], 'its layers read the same through tar-stream');
 });

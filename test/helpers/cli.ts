@@ -1,6 +1,7 @@
 // Runs the compiled tsbuild CLI against a private store, and makes the offline busybox base image.
+import test from 'ava';
 import { execFileSync, spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, mkdirSync, chmodSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, mkdirSync, chmodSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,8 +16,17 @@ export interface CliResult {
   stderr: string;
 }
 
+/** Every directory tmpDir made for the tests of this file: stores, contexts, archives. */
+const made: string[] = [];
+test.after.always('remove the temporary directories of this file', () => {
+  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A fresh directory, removed when this file's tests are done. */
 export function tmpDir(prefix = 'tsbuild-test-'): string {
-  return mkdtempSync(path.join(os.tmpdir(), prefix));
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  made.push(dir);
+  return dir;
 }
 
 export function tsbuild(args: string[], opts: { root: string; cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = { root: '' }): Promise<CliResult> {

@@ -5,7 +5,7 @@
 import test from 'ava';
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startProxy, startRegistry, writeTestImage, type ProxyServer, type RegistryServer } from '../helpers/registry.js';
@@ -195,6 +195,7 @@ test('proxy: forwards skopeo and curl uploads, records requests, injects each fa
   const bigDigest = sha256(big);
   const bigFile = path.join(os.tmpdir(), `tsbuild-infra-${process.pid}.bin`);
   writeFileSync(bigFile, big);
+  t.teardown(() => rmSync(bigFile, { force: true }));
   const post = await curl(['-i', '-X', 'POST', `${proxy.url}/v2/test/blobs/uploads/`]);
   t.is(post.status, 202);
   const location = /^location: (\S+)/im.exec(post.body)?.[1];
