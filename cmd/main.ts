@@ -51,7 +51,7 @@ async function withEngine<T>(a: GlobalFlags, fn: (engine: Engine) => Promise<T>,
 
 /** Runs fn with a renderer, closing it on both paths and keeping what the error report needs. */
 async function rendered<T>(mode: ProgressMode, fn: (r: Renderer) => Promise<T>): Promise<T> {
-  const renderer = createRenderer(mode);
+  const renderer = await createRenderer(mode);
   try {
     const out = await fn(renderer);
     renderer.close();
@@ -86,7 +86,7 @@ async function main(argv: string[]): Promise<number> {
           .option('build-arg', { type: 'string', coerce: list, describe: 'set a build-time variable (K=V); repeatable' })
           .option('target', { type: 'string', describe: 'build this stage' })
           .option('cache', { type: 'boolean', default: true, describe: 'use the build cache (--no-cache to disable)' })
-          .option('progress', { type: 'string', choices: ['auto', 'plain', 'json', 'quiet'], default: 'auto' })
+          .option('progress', progressOption)
           .option('output', { alias: 'o', type: 'string', coerce: list, describe: 'type=oci,dest=FILE | type=image[,name=N][,push=true] | type=registry[,name=N]; repeatable' })
           .option('quiet', { alias: 'q', type: 'boolean', describe: 'print only the image digest' })
           .option('push', { type: 'boolean', describe: 'push every -t name to its registry after the build' })
@@ -214,10 +214,12 @@ async function main(argv: string[]): Promise<number> {
   return exitCode;
 }
 
-const progressOption = { type: 'string', choices: ['auto', 'plain', 'json', 'quiet'], default: 'auto' } as const;
+const progressOption = { type: 'string', choices: ['auto', 'tty', 'plain', 'json', 'quiet'], default: 'auto', describe: 'auto: tty on a terminal, plain otherwise' } as const;
 
+/** auto: the TTY view where stderr is a terminal that can draw it, plain lines otherwise (as buildx). */
 function progressMode(p: string | undefined): ProgressMode {
-  return p === 'json' ? 'json' : p === 'quiet' ? 'quiet' : 'plain';
+  if (p === 'auto' || p === undefined) return process.stderr.isTTY && process.env.TERM !== 'dumb' ? 'tty' : 'plain';
+  return p === 'json' || p === 'quiet' || p === 'tty' ? p : 'plain';
 }
 
 async function readStdin(): Promise<string> {
