@@ -11,7 +11,7 @@ import { buildArgs, parseOutput, parseSecret, parseSsh } from './build.js';
 import { importConfig } from './changes.js';
 import { formatError, reportable, type SourceText } from './errors.js';
 import { formatDiskUsage, formatImages, formatReclaimed } from './images.js';
-import { createRenderer, type ProgressMode, type Renderer } from './progress.js';
+import { createRenderer, jsonLine, type ProgressMode, type Renderer } from './progress.js';
 
 /** Repeatable options: yargs gives a string once, an array when repeated. (`array: true` would swallow the positional context.) */
 function list(v: string | string[] | undefined): string[] {
@@ -293,7 +293,7 @@ main(hideBin(process.argv)).then(
   (err) => {
     finished = true;
     debug ||= process.env.TSBUILD_DEBUG === '1';
-    if (jsonProgress) process.stderr.write(`${JSON.stringify({ type: 'error', error: reportable(err).toJSON() })}\n`);
+    if (jsonProgress) process.stderr.write(jsonLine({ type: 'error', error: reportable(err).toJSON() }));
     process.stderr.write(`${formatError(err, { ...(failedSource ? { source: failedSource } : {}), debug })}\n`);
     // 130 for a cancelled build, as a shell reports SIGINT (docker and buildx do too).
     process.exit(err instanceof TsbuildError && err.code === 'TSB_CANCELLED' ? 130 : 1);

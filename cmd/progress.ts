@@ -14,6 +14,17 @@ export interface Renderer {
   readonly source?: SourceText;
 }
 
+/**
+ * The version of --progress=json's lines (docs/progress.schema.json), in each line. It goes up when a
+ * field changes meaning or goes away; added fields and event types keep it.
+ */
+export const JSON_PROGRESS_VERSION = 1;
+
+/** One --progress=json line. */
+export function jsonLine(value: object): string {
+  return `${JSON.stringify({ version: JSON_PROGRESS_VERSION, ...value })}\n`;
+}
+
 export async function createRenderer(mode: ProgressMode, out: NodeJS.WriteStream = process.stderr): Promise<Renderer> {
   if (mode === 'tty') return (await import('./tui/renderer.js')).ttyRenderer(out);
   if (mode === 'json') return jsonRenderer(out);
@@ -43,8 +54,7 @@ function jsonRenderer(out: NodeJS.WritableStream): Renderer {
         if (now - (lastTransfer.get(e.digest) ?? 0) < 200) return;
         lastTransfer.set(e.digest, now);
       }
-      const data = e.type === 'log' ? { ...e, data: e.data.toString('utf8') } : e;
-      out.write(`${JSON.stringify(data)}\n`);
+      out.write(jsonLine(e.type === 'log' ? { ...e, data: e.data.toString('utf8') } : e));
     },
     close: () => {},
   };

@@ -119,7 +119,7 @@ export interface Summary {
   /** Dockerfile steps reused from the cache, of all that were reached. */
   cached: number;
   steps: number;
-  /** The longest-running steps that ran, longest first (none that took less than a tenth of a second). */
+  /** The longest-running steps that ran, longest first (none that would show as 0.0s). */
   slowest: StepState[];
 }
 
