@@ -52,10 +52,11 @@ export function ttyRenderer(out: NodeJS.WriteStream): Renderer {
     },
     close: () => {
       clearInterval(timer);
-      // An empty last frame erases the live one; unmounting shows the cursor again.
+      // An empty last frame erases the live one, and unmounting shows the cursor again. ink ends
+      // that frame with a newline: the report starts back on its line (cursor up).
       ink.rerender(null);
       ink.unmount();
-      out.write(`${renderToString(<Report state={state} now={Date.now()} color={color} />, { columns: out.columns || 80 })}\n`);
+      out.write(`\x1b[1A${renderToString(<Report state={state} now={Date.now()} color={color} />, { columns: out.columns || 80 })}\n`);
       out.write(formatBuildWarnings(warnings));
     },
   };
