@@ -1,9 +1,11 @@
 // Bundles the CLI into one ESM file: loading ~80 modules through Node's ESM loader cost ~150 ms of
 // every invocation; one file costs ~70 ms. tsc still type-checks (npm run build:ts).
 import { build } from 'esbuild';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+// Chunk names carry a content hash: drop the last build's, or they pile up.
+rmSync(new URL('../dist/chunks', import.meta.url), { recursive: true, force: true });
 await build({
   // Code splitting: what is imported dynamically (the registry's HTTP client, the TTY view) loads only when used.
   entryPoints: { tsbuild: 'cmd/main.ts' },
