@@ -20,9 +20,9 @@ export interface Renderer {
  */
 export const JSON_PROGRESS_VERSION = 1;
 
-/** One --progress=json line. */
-export function jsonLine(value: object): string {
-  return `${JSON.stringify({ version: JSON_PROGRESS_VERSION, ...value })}\n`;
+/** One --progress=json line; `type` stays the first key, as readers that match a line's start expect. */
+export function jsonLine(value: { type: string; [field: string]: unknown }): string {
+  return `${JSON.stringify({ ...value, version: JSON_PROGRESS_VERSION })}\n`;
 }
 
 export async function createRenderer(mode: ProgressMode, out: NodeJS.WriteStream = process.stderr): Promise<Renderer> {
