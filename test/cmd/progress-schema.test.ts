@@ -2,7 +2,7 @@
 // one that hits the cache, one with a warning, a failing RUN, a usage error, a push and a pull.
 import test from 'ava';
 import { Ajv2020 } from 'ajv/dist/2020.js';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { ErrorCodes } from '../../common/errors.js';
 import { makeContext, repoRoot, sharedStore, tsbuild, type CliResult } from '../helpers/cli.js';
@@ -11,6 +11,16 @@ import { startRegistry } from '../helpers/registry.js';
 const schema = JSON.parse(readFileSync(path.join(repoRoot, 'docs', 'progress.schema.json'), 'utf8'));
 const validate = new Ajv2020({ allErrors: true }).compile(schema);
 const root = sharedStore();
+const contexts: string[] = [];
+test.after.always(async () => {
+  for (const dir of [...contexts, await root()]) rmSync(dir, { recursive: true, force: true });
+});
+
+function context(files: Record<string, string>): string {
+  const dir = makeContext(files);
+  contexts.push(dir);
+  return dir;
+}
 
 /** Every JSON line of a run, each checked against the schema; returns their types. */
 function checkedLines(t: { true: (v: boolean, m: string) => void }, r: CliResult): string[] {
@@ -31,10 +41,10 @@ test('every line of real --progress=json runs fits the schema, and the runs show
     t.is(r.code, code, r.stderr);
     for (const type of checkedLines(t, r)) seen.add(type);
   };
-  const ok = makeContext({ Dockerfile: 'FROM busybox as base\nRUN echo out; echo err >&2\nCOPY a /a\n', a: 'A' });
+  const ok = context({ Dockerfile: 'FROM busybox as base\nRUN echo out; echo err >&2\nCOPY a /a\n', a: 'A' });
   await run(['build', '-t', 'schema:ok', ok], 0);
   await run(['build', '-t', 'schema:ok', ok], 0);
-  await run(['build', makeContext({ Dockerfile: 'FROM busybox\nRUN echo failing; exit 3\n' })], 1);
+  await run(['build', context({ Dockerfile: 'FROM busybox\nRUN echo failing; exit 3\n' })], 1);
   await run(['build', path.join(r0, 'no-such-context')], 1);
   const reg = await startRegistry();
   t.teardown(() => reg.stop());
