@@ -1,5 +1,6 @@
-// A real terminal for tests of the TTY view: a tmux server of the test's own (own socket: nothing
-// shared with other tmux users), one window of a given size running tsbuild.
+// A real terminal for tests of the TTY view: a tmux server of the test's own (its socket in the
+// test's temporary folder: nothing shared with other tmux users, nothing left behind), one window
+// of a given size running tsbuild.
 import { execFileSync } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -13,9 +14,9 @@ function terminalEnv(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 }
 
 export class Terminal {
-  private readonly socket = `tsbuild-test-${process.pid}-${Math.random().toString(36).slice(2)}`;
   private readonly env: NodeJS.ProcessEnv;
   private readonly dir = tmpDir('tsbuild-tty-');
+  private readonly socket = path.join(this.dir, 'tmux');
 
   /**
    * Runs `tsbuild ARGS` in a width × height window. When it ends, the shell prints `EXIT=code` and
@@ -30,7 +31,7 @@ export class Terminal {
   }
 
   private tmux(...args: string[]): string {
-    return execFileSync('tmux', ['-L', this.socket, '-f', '/dev/null', ...args], { encoding: 'utf8', env: this.env });
+    return execFileSync('tmux', ['-S', this.socket, '-f', '/dev/null', ...args], { encoding: 'utf8', env: this.env });
   }
 
   /** The window's text; with `escapes`, its colours and attributes as SGR sequences too. */
