@@ -12,7 +12,7 @@ import { buildArgs, parseCacheSpec, parseOutput, parseSecret, parseSsh } from '.
 import { importConfig } from './changes.js';
 import { formatError, reportable, type SourceText } from './errors.js';
 import { formatDiskUsage, formatImages, formatReclaimed } from './images.js';
-import { createRenderer, type ProgressMode, type Renderer } from './progress.js';
+import { createRenderer, jsonLine, type ProgressMode, type Renderer } from './progress.js';
 
 /** Repeatable options: yargs gives a string once, an array when repeated. (`array: true` would swallow the positional context.) */
 function list(v: string | string[] | undefined): string[] {
@@ -54,7 +54,7 @@ async function withEngine<T>(a: GlobalFlags, fn: (engine: Engine) => Promise<T>,
 
 /** Runs fn with a renderer, closing it on both paths and keeping what the error report needs. */
 async function rendered<T>(mode: ProgressMode, fn: (r: Renderer) => Promise<T>): Promise<T> {
-  const renderer = createRenderer(mode);
+  const renderer = await createRenderer(mode);
   try {
     const out = await fn(renderer);
     renderer.close();
@@ -89,7 +89,7 @@ async function main(argv: string[]): Promise<number> {
           .option('build-arg', { type: 'string', coerce: list, describe: 'set a build-time variable (K=V); repeatable' })
           .option('target', { type: 'string', describe: 'build this stage' })
           .option('cache', { type: 'boolean', default: true, describe: 'use the build cache (--no-cache to disable)' })
-          .option('progress', { type: 'string', choices: ['auto', 'plain', 'json', 'quiet'], default: 'auto' })
+          .option('progress', progressOption)
           .option('output', { alias: 'o', type: 'string', coerce: list, describe: 'type=image|registry[,name=N] | type=oci|docker,dest=FILE|- | type=oci,tar=false,dest=DIR | type=local,dest=DIR | type=tar,dest=FILE|-; repeatable' })
           .option('quiet', { alias: 'q', type: 'boolean', describe: 'print only the image digest' })
           .option('push', { type: 'boolean', describe: 'push every -t name to its registry after the build' })
@@ -228,10 +228,12 @@ async function main(argv: string[]): Promise<number> {
   return exitCode;
 }
 
-const progressOption = { type: 'string', choices: ['auto', 'plain', 'json', 'quiet'], default: 'auto' } as const;
+const progressOption = { type: 'string', choices: ['auto', 'tty', 'plain', 'json', 'quiet'], default: 'auto', describe: 'auto: tty on a terminal, plain otherwise' } as const;
 
+/** auto: the TTY view where stderr is a terminal that can draw it, plain lines otherwise (as buildx). */
 function progressMode(p: string | undefined): ProgressMode {
-  return p === 'json' ? 'json' : p === 'quiet' ? 'quiet' : 'plain';
+  if (p === 'auto' || p === undefined) return process.stderr.isTTY && process.env.TERM !== 'dumb' ? 'tty' : 'plain';
+  return p === 'json' || p === 'quiet' || p === 'tty' ? p : 'plain';
 }
 
 async function readStdin(): Promise<string> {
@@ -305,7 +307,7 @@ main(hideBin(process.argv)).then(
   (err) => {
     finished = true;
     debug ||= process.env.TSBUILD_DEBUG === '1';
-    if (jsonProgress) process.stderr.write(`${JSON.stringify({ type: 'error', error: reportable(err).toJSON() })}\n`);
+    if (jsonProgress) process.stderr.write(jsonLine({ type: 'error', error: reportable(err).toJSON() }));
     process.stderr.write(`${formatError(err, { ...(failedSource ? { source: failedSource } : {}), debug })}\n`);
     const cancelled = err instanceof TsbuildError && err.code === 'TSB_CANCELLED';
     process.exit(cancelled && cancelledBy ? 128 + constants.signals[cancelledBy] : 1);

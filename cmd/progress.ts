@@ -1,9 +1,10 @@
-// Renders builder progress events: plain lines in BuildKit's style, or one JSON object per line.
+// Renders builder progress events: plain lines in BuildKit's style, one JSON object per line, or the
+// TTY view (cmd/tui/, loaded only when chosen: ink and react cost start-up time every other command).
 import type { ProgressSink, Warning } from '../builder/engine.js';
 import { formatBuildWarnings } from '../frontend/lint.js';
 import type { SourceText } from './errors.js';
 
-export type ProgressMode = 'plain' | 'json' | 'quiet';
+export type ProgressMode = 'tty' | 'plain' | 'json' | 'quiet';
 
 export interface Renderer {
   sink: ProgressSink;
@@ -13,7 +14,19 @@ export interface Renderer {
   readonly source?: SourceText;
 }
 
-export function createRenderer(mode: ProgressMode, out: NodeJS.WritableStream = process.stderr): Renderer {
+/**
+ * The version of --progress=json's lines (docs/progress.schema.json), in each line. It goes up when a
+ * field changes meaning or goes away; added fields and event types keep it.
+ */
+export const JSON_PROGRESS_VERSION = 1;
+
+/** One --progress=json line; `type` stays the first key, as readers that match a line's start expect. */
+export function jsonLine(value: { type: string; [field: string]: unknown }): string {
+  return `${JSON.stringify({ ...value, version: JSON_PROGRESS_VERSION })}\n`;
+}
+
+export async function createRenderer(mode: ProgressMode, out: NodeJS.WriteStream = process.stderr): Promise<Renderer> {
+  if (mode === 'tty') return (await import('./tui/renderer.js')).ttyRenderer(out);
   if (mode === 'json') return jsonRenderer(out);
   if (mode === 'quiet') {
     const r: { source?: SourceText } = {};
@@ -41,15 +54,23 @@ function jsonRenderer(out: NodeJS.WritableStream): Renderer {
         if (now - (lastTransfer.get(e.digest) ?? 0) < 200) return;
         lastTransfer.set(e.digest, now);
       }
-      const data = e.type === 'log' ? { ...e, data: e.data.toString('utf8') } : e;
-      out.write(`${JSON.stringify(data)}\n`);
+      out.write(jsonLine(e.type === 'log' ? { ...e, data: e.data.toString('utf8') } : e));
     },
     close: () => {},
   };
 }
 
-function megabytes(n: number): string {
+export function megabytes(n: number): string {
   return n < 1e6 ? `${(n / 1e3).toFixed(1)}kB` : `${(n / 1e6).toFixed(1)}MB`;
+}
+
+export function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)}s`;
+}
+
+/** How a blob that stopped moving ended, e.g. `1.2MB done`. */
+export function transferOutcome(t: { state: 'done' | 'exists' | 'mounted'; total: number }): string {
+  return t.state === 'done' ? `${megabytes(t.total)} done` : t.state === 'exists' ? 'already exists' : 'mounted from another repository';
 }
 
 function plainRenderer(out: NodeJS.WritableStream): Renderer {
@@ -66,7 +87,6 @@ function plainRenderer(out: NodeJS.WritableStream): Renderer {
     }
     return n;
   };
-  const secs = (ms: number): string => (ms / 1000).toFixed(1);
   const logLine = (id: string, line: string): void => {
     const t = ((Date.now() - (starts.get(id) ?? Date.now())) / 1000).toFixed(3);
     out.write(`#${num(id)} ${t} ${line}\n`);
@@ -101,7 +121,7 @@ function plainRenderer(out: NodeJS.WritableStream): Renderer {
         }
         case 'vertex-done':
           flush(e.id);
-          out.write(`#${num(e.id)} DONE ${secs(e.duration)}s\n\n`);
+          out.write(`#${num(e.id)} DONE ${seconds(e.duration)}\n\n`);
           break;
         case 'vertex-error':
           flush(e.id);
@@ -112,8 +132,7 @@ function plainRenderer(out: NodeJS.WritableStream): Renderer {
           break;
         case 'transfer': {
           if (e.state === 'running') break; // plain output keeps one line per blob
-          const what = e.state === 'done' ? `${megabytes(e.total)} done` : e.state === 'exists' ? 'already exists' : 'mounted from another repository';
-          out.write(`#${num(e.id)} ${e.digest} ${what}\n`);
+          out.write(`#${num(e.id)} ${e.digest} ${transferOutcome({ state: e.state, total: e.total })}\n`);
           break;
         }
       }

@@ -5,22 +5,10 @@ import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { cliPath, makeContext, storeWithBusybox, tsbuild, tsbuildOk } from '../helpers/cli.js';
+import { processesWith } from '../helpers/processes.js';
 
 // Each test has its own store: both assert that the store's temporaries are empty.
 const root = storeWithBusybox;
-
-function processesWith(marker: string): number[] {
-  const pids: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      if (readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0').join(' ').includes(marker)) pids.push(Number(name));
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return pids;
-}
 
 function mountsUnder(dir: string): string[] {
   return ['/proc/self/mountinfo', '/proc/1/mountinfo'].flatMap((f) => readFileSync(f, 'utf8').split('\n').filter((l) => l.includes(dir)));
