@@ -15,10 +15,16 @@ function asNobody(argv: string[]): number | null {
   return spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', ...argv], { stdio: 'ignore' }).status;
 }
 
-/** Every path under dir (as root), files and directories. */
+/** Every path under dir (as root), files and directories; what goes meanwhile (other builds' temporaries) is skipped. */
 function walk(dir: string): string[] {
   const out: string[] = [];
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
+  let entries;
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return out;
+  }
+  for (const e of entries) {
     const p = path.join(dir, e.name);
     out.push(p);
     if (e.isDirectory()) out.push(...walk(p));
