@@ -2,7 +2,7 @@
 // definition and its inputs' keys, reuses cached results, and runs the rest. Independent branches
 // run concurrently; vertices with equal keys run once; vertices the target does not reach are
 // never visited.
-import type { ContextSource, CopyAction, FileOp, GitSource, HttpSource, Vertex } from './graph.js';
+import type { ContextSource, CopyAction, ExecOp, FileOp, GitSource, HttpSource, Vertex } from './graph.js';
 import { checkout, resolveCommit } from './git.js';
 import { BuildCache, type CacheRecord } from './cache.js';
 import { cacheKey } from './cachekey.js';
@@ -243,12 +243,32 @@ export class Solver {
     if (rootfs?.kind !== 'chain') throw new Error(`${v.name}: input 0 must be a filesystem`);
     // A result found in an imported cache has no snapshots yet: this step needs them now.
     for (const r of inputs) if (r.kind === 'chain') await this.materialize(r.chain);
+    // Another tsbuild on this store may be running the same step: wait for it and take its result,
+    // as a daemon would share the work. Only the step itself is held, never its inputs, so the
+    // per-key locks cannot wait on each other in a cycle.
+    const release = (await this.o.store.lock(`step-${key.slice(7, 39)}`, { timeoutMs: 7 * 24 * 3600_000 }))!;
+    try {
+      if (!this.o.noCache) {
+        const rec = await this.cache.get(key);
+        if (rec) {
+          await this.markCached(v, rec);
+          return { kind: 'chain', chain: rec.chain };
+        }
+      }
+      return await this.execute(v, key, op, rootfs.chain, inputs);
+    } finally {
+      await release();
+    }
+  }
+
+  /** Runs one RUN or file step on its rootfs and records the layer it made. */
+  private execute(v: Vertex, key: Digest, op: ExecOp | FileOp, rootfs: LayerChain, inputs: Result[]): Promise<Result> {
     return this.step(v, async () => {
       const active = await this.o.snapshots.prepare();
       try {
         if (op.kind === 'exec') {
           const trees = inputs.map((r) => this.tree(r));
-          await runExec(op, rootfs.chain, active, this.o.snapshots, {
+          await runExec(op, rootfs, active, this.o.snapshots, {
             id: v.id,
             name: v.name,
             progress: this.o.progress,
@@ -258,15 +278,15 @@ export class Solver {
             masker: await this.masker(),
           });
         } else {
-          await this.runFileOp(op, rootfs.chain, inputs, active.upper);
+          await this.runFileOp(op, rootfs, inputs, active.upper);
         }
       } catch (e) {
         await this.o.snapshots.discard(active);
         throw e;
       }
       // Every step makes a layer, even an empty one, as BuildKit does.
-      const chain = await this.o.snapshots.commit(active, rootfs.chain, { sourceDateEpoch: this.o.sourceDateEpoch, keepEmpty: true });
-      const rec: CacheRecord = { chain, addedLayer: chain.length > rootfs.chain.length, created: new Date().toISOString() };
+      const chain = await this.o.snapshots.commit(active, rootfs, { sourceDateEpoch: this.o.sourceDateEpoch, keepEmpty: true });
+      const rec: CacheRecord = { chain, addedLayer: chain.length > rootfs.length, created: new Date().toISOString() };
       await this.cache.put(key, rec);
       this.records.set(key, rec);
       this.outcomes.set(v, { addedLayer: rec.addedLayer, created: rec.created, cached: false });

@@ -127,6 +127,7 @@ export class Store {
   async lock(name: string, opts: { wait?: boolean; timeoutMs?: number } = {}): Promise<(() => Promise<void>) | undefined> {
     const file = path.join(this.locksDir, `${name}.lock`);
     const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
+    let tries = 0;
     for (;;) {
       const holder = await this.claim(file);
       if (holder === undefined) return () => unlink(file).catch(() => {});
@@ -136,7 +137,8 @@ export class Store {
           hint: `another tsbuild (pid ${holder}) is using the store ${this.root}: let it finish, or stop it, then retry`,
         });
       }
-      await new Promise((r) => setTimeout(r, 10));
+      // Short waits first (most locks are brief), then at most 10 a second: a step lock may be held for minutes.
+      await new Promise((r) => setTimeout(r, Math.min(100, 10 * 2 ** Math.min(4, tries++))));
     }
   }
 

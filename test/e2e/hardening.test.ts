@@ -5,7 +5,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { cliPath, makeContext, sharedStore, tmpDir, tsbuild, tsbuildOk } from '../helpers/cli.js';
+import { cliPath, makeContext, sharedStore, storeWithBusybox, tmpDir, tsbuild, tsbuildOk } from '../helpers/cli.js';
 
 const root = sharedStore();
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -134,4 +134,16 @@ test('a secret printed by a RUN is masked in plain and JSON output and in the fa
     t.false(r.stderr.includes('p4ssw0rd-value') || r.stdout.includes('p4ssw0rd-value'), `${progress}: the value never shows`);
     t.regex(r.stderr, /env: \*\*\*\*/);
   }
+});
+
+test('8 concurrent builds on a cold store (4 identical, 4 different) all succeed; the identical ones give one image id', async (t) => {
+  const r0 = await storeWithBusybox();
+  // `date` with nanoseconds: two processes that each ran the step would make different layers.
+  const identical = makeContext({ Dockerfile: 'FROM busybox\nCOPY f /f\nRUN date +%s%N > /stamp && sleep 0.3\nRUN cat /f /stamp > /both\n', f: 'same\n' });
+  const contexts = [identical, identical, identical, identical, ...[1, 2, 3, 4].map((n) => makeContext({ Dockerfile: `FROM busybox\nRUN echo ${n} > /n && date +%s%N > /stamp\n` }))];
+  const results = await Promise.all(contexts.map((ctx) => tsbuild(['build', '-q', ctx], { root: r0 })));
+  for (const r of results) t.is(r.code, 0, r.stderr);
+  const ids = results.map((r) => r.stdout.trim());
+  t.is(new Set(ids.slice(0, 4)).size, 1, `the identical builds: ${ids.slice(0, 4).join(' ')}`);
+  t.is(new Set(ids.slice(4)).size, 4);
 });
