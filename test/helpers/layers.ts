@@ -123,8 +123,7 @@ function openLayer(blob: string): (() => Readable) | undefined {
 /** Blobs are content-addressed: each is compared once per process (the base layer is in every store). */
 const compared = new Map<string, { entries: LayerEntry[]; difference?: string }>();
 
-async function compareBlob(file: string, open: () => Readable): Promise<{ entries: LayerEntry[]; difference?: string }> {
-  const name = path.basename(file);
+async function compareBlob(name: string, open: () => Readable): Promise<{ entries: LayerEntry[]; difference?: string }> {
   const known = compared.get(name);
   if (known) return known;
   const [theirs, ours] = await Promise.all([viaTarStream(open()), viaOurReader(open())]);
@@ -145,7 +144,7 @@ export async function compareLayerReaders(layout: string): Promise<LayerComparis
     const open = openLayer(path.join(dir, name));
     if (!open) continue;
     out.layers++;
-    const { entries, difference } = await compareBlob(path.join(dir, name), open);
+    const { entries, difference } = await compareBlob(name, open);
     out.entries.push(...entries);
     if (difference) out.differences.push(difference);
   }
