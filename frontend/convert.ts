@@ -2,7 +2,7 @@
 // vertices for FROM/RUN/COPY/WORKDIR; metadata instructions only change the stage's image config.
 import path from 'node:path/posix';
 import type { ContextSource, CopyAction, ExecMount, SourceLocation, Vertex, Chown } from '../builder/graph.js';
-import { parseSymbolicMode } from '../common/filemode.js';
+import { parseFileMode, type FileMode } from '../common/filemode.js';
 import type { ImageConfig, Platform, RunConfig } from '../common/oci.js';
 import type { Frontend, FrontendInput, FrontendResult, ResolvedImage } from '../builder/frontend.js';
 import { DockerfileError } from './errors.js';
@@ -803,13 +803,11 @@ class Converter {
     const chownRaw = flagValue(flags, 'chown');
     const chown = chownRaw !== undefined ? splitUser(this.expand(n, chownRaw, scope)) : undefined;
     const chmodRaw = flagValue(flags, 'chmod');
-    let chmod: number | undefined;
-    let chmodSymbolic: string | undefined;
+    let chmod: FileMode | undefined;
     if (chmodRaw !== undefined) {
       const c = this.expand(n, chmodRaw, scope);
-      if (/^[0-7]{3,4}$/.test(c)) chmod = parseInt(c, 8);
-      else if (parseSymbolicMode(c)) chmodSymbolic = c;
-      else this.fail(n, `invalid --chmod value "${c}"`, 'use an octal mode such as 755, or a symbolic one such as u=rwX,go=rX');
+      chmod = parseFileMode(c);
+      if (!chmod) this.fail(n, `invalid --chmod value "${c}"`, 'use an octal mode such as 755, or a symbolic one such as u=rwX,go=rX');
     }
     const excludes = (flags.get('exclude') ?? []).map((e) => this.expand(n, e, scope));
     const parents = flags.has('parents') && flagValue(flags, 'parents') !== 'false';
@@ -823,7 +821,6 @@ class Converter {
       dest,
       ...(chown ? { chown } : {}),
       ...(chmod !== undefined ? { chmod } : {}),
-      ...(chmodSymbolic ? { chmodSymbolic } : {}),
       ...(excludes.length ? { excludes } : {}),
       ...(inline.length ? { inline } : {}),
       ...(unpack ? { unpack } : {}),
