@@ -1,7 +1,7 @@
 // User-facing errors of the CLI itself (bad flags, missing files) and how any error is reported:
 // user mistakes as a message, location and hint; anything else with a stack only under --debug.
 import { DockerfileError } from '../frontend/errors.js';
-import { formatSourceExcerpt } from '../frontend/lint.js';
+import { formatSourceExcerpt } from '../frontend/format.js';
 import type { SourceLocation } from '../builder/graph.js';
 
 export class UsageError extends Error {

@@ -1,6 +1,6 @@
 // Renders builder progress events: plain lines in BuildKit's style, or one JSON object per line.
 import type { ProgressEvent, ProgressSink } from '../builder/progress.js';
-import { formatBuildWarnings } from '../frontend/lint.js';
+import { formatBuildWarnings } from '../frontend/format.js';
 
 export type ProgressMode = 'plain' | 'json' | 'quiet';
 

@@ -1,6 +1,7 @@
 // The Dockerfile line parser: text → directives and instruction nodes with source positions.
 // Owns escape handling, continuations, comments, JSON-form detection, flags and heredoc bodies.
-// Imports nothing but its own types, as BuildKit's parser package does.
+// Imports nothing but its own types and errors, as BuildKit's parser package does.
+import { DockerfileError } from './errors.js';
 
 export interface Heredoc {
   name: string;
@@ -33,6 +34,8 @@ export interface Directives {
   syntax?: string;
   escape: string;
   check?: string;
+  /** The line of `# check=`, to point at it when it is malformed. */
+  checkLine?: number;
 }
 
 export interface ParseResult {
@@ -41,18 +44,17 @@ export interface ParseResult {
   warnings: Array<{ rule: string; message: string; line: number }>;
 }
 
-export class ParseError extends Error {
-  constructor(message: string, readonly line: number, readonly source: string, readonly hint?: string) {
-    super(message);
-  }
-}
-
 const directiveRe = /^#[ \t]*([a-zA-Z][a-zA-Z0-9]*)[ \t]*=[ \t]*(.+?)[ \t]*$/;
 const heredocInstructions = new Set(['RUN', 'COPY', 'ADD']);
 const jsonInstructions = new Set(['RUN', 'CMD', 'ENTRYPOINT', 'SHELL', 'COPY', 'ADD', 'VOLUME', 'HEALTHCHECK', 'ONBUILD']);
 const MAX_LINE = 65535;
 
-function parseDirectives(lines: string[]): { directives: Directives; start: number } {
+/** A syntax error at lines `start`..`end` of `file`. */
+function syntaxError(file: string, start: number, end: number, message: string, hint: string): DockerfileError {
+  return new DockerfileError('TSB_DOCKERFILE_SYNTAX', message, { location: { file, startLine: start, endLine: end }, hint });
+}
+
+function parseDirectives(lines: string[], file: string): { directives: Directives; start: number } {
   const directives: Directives = { escape: '\\' };
   const seen = new Set<string>();
   let i = 0;
@@ -62,16 +64,19 @@ function parseDirectives(lines: string[]): { directives: Directives; start: numb
     if (!m) break;
     const key = m[1]!.toLowerCase();
     if (!['syntax', 'escape', 'check'].includes(key)) break;
-    if (seen.has(key)) throw new ParseError(`only one ${key} parser directive can be used`, i + 1, line);
+    if (seen.has(key)) throw syntaxError(file, i + 1, i + 1, `only one ${key} parser directive can be used`, `keep one # ${key}= line`);
     seen.add(key);
     const value = m[2]!;
     if (key === 'escape') {
       if (value !== '\\' && value !== '`') {
-        throw new ParseError(`invalid escape token '${value}' does not match ` + '` or \\', i + 1, line, 'use # escape=\\ or # escape=`');
+        throw syntaxError(file, i + 1, i + 1, `invalid escape token '${value}' does not match ` + '` or \\', 'use # escape=\\ or # escape=`');
       }
       directives.escape = value;
     } else if (key === 'syntax') directives.syntax = value;
-    else directives.check = value;
+    else {
+      directives.check = value;
+      directives.checkLine = i + 1;
+    }
   }
   return { directives, start: i };
 }
@@ -157,9 +162,11 @@ function findHeredocs(text: string): Array<{ name: string; expand: boolean; chom
   return out;
 }
 
-export function parse(text: string): ParseResult {
+/** Parses a Dockerfile; `file` is the name its errors are located in. */
+export function parse(text: string, file = 'Dockerfile'): ParseResult {
+  if (text.length === 0) throw syntaxError(file, 1, 1, 'the Dockerfile cannot be empty', 'start the Dockerfile with FROM <image> (or FROM scratch)');
   const lines = text.split(/\r?\n/);
-  const { directives, start } = parseDirectives(lines);
+  const { directives, start } = parseDirectives(lines, file);
   const esc = directives.escape;
   const nodes: Node[] = [];
   const warnings: ParseResult['warnings'] = [];
@@ -168,7 +175,7 @@ export function parse(text: string): ParseResult {
   let i = start;
   while (i < lines.length) {
     const first = lines[i]!;
-    if (first.length > MAX_LINE) throw new ParseError(`dockerfile line greater than max allowed size of ${MAX_LINE}`, i + 1, first.slice(0, 80));
+    if (first.length > MAX_LINE) throw syntaxError(file, i + 1, i + 1, `dockerfile line greater than max allowed size of ${MAX_LINE}`, 'split the line with continuations (a \\ at the end of a line)');
     if (isBlank(first) || isComment(first)) {
       i++;
       continue;
@@ -223,7 +230,7 @@ export function parse(text: string): ParseResult {
           body.push(candidate);
         }
         if (!closed) {
-          throw new ParseError(`unterminated heredoc "${h.name}": no line "${h.name}" ends it`, startLine, originalLines.join('\n'), `add a line containing only ${h.name}`);
+          throw syntaxError(file, startLine, i, `unterminated heredoc "${h.name}": no line "${h.name}" ends it`, `add a line containing only ${h.name}`);
         }
         heredocs.push({ name: h.name, content: body.length ? `${body.join('\n')}\n` : '', expand: h.expand, chomp: h.chomp });
       }
@@ -241,6 +248,7 @@ export function parse(text: string): ParseResult {
       original: originalLines.join('\n'),
     });
   }
+  if (nodes.length === 0) throw syntaxError(file, 1, 1, 'file with no instructions', 'start the Dockerfile with FROM <image> (or FROM scratch)');
   return { directives, nodes, warnings };
 }
 

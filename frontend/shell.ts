@@ -1,13 +1,24 @@
 // Word expansion as BuildKit's shell lexer does it: quotes, escapes, $VAR and ${VAR...} with the
 // -, +, ?, #, %, / modifiers. RUN/CMD/ENTRYPOINT are not expanded here (the shell does that);
-// every other instruction's words are. Imports nothing but its own types.
+// every other instruction's words are. Imports nothing but its own types and errors.
+import { DockerfileError } from './errors.js';
 
-export type Env = ReadonlyMap<string, string>;
+/** What words expand against: a Map, or a stage's ARG/ENV scope. */
+export interface Env {
+  get(name: string): string | undefined;
+}
 
-export class ExpansionError extends Error {}
+/** A malformed substitution; the dispatch walk locates it at its instruction. */
+export class ExpansionError extends DockerfileError {
+  constructor(message: string) {
+    super('TSB_DOCKERFILE_INVALID', message, { hint: 'variables are $NAME or ${NAME}, with the modifiers :- - :+ + :? ? # ## % %% / //' });
+  }
+}
 
 export interface ExpandResult {
   value: string;
+  /** Variable names referenced and set. */
+  matched: Set<string>;
   /** Variable names referenced but unset (for the UndefinedVar check). */
   unmatched: Set<string>;
 }
@@ -16,6 +27,7 @@ const specialParams = new Set(['@', '*', '#', '?', '-', '$', '!', '0']);
 
 class Lexer {
   private i = 0;
+  readonly matched = new Set<string>();
   readonly unmatched = new Set<string>();
   /** Words for processWords; null while in single-word mode. */
   private words: string[] | null = null;
@@ -156,7 +168,7 @@ class Lexer {
 
   private lookup(name: string): string | undefined {
     const v = this.env.get(name);
-    if (v === undefined) this.unmatched.add(name);
+    (v === undefined ? this.unmatched : this.matched).add(name);
     return v;
   }
 
@@ -287,13 +299,13 @@ function replacePattern(value: string, pattern: string, replacement: string, all
 /** Expands one word (quote removal included). */
 export function expandWord(word: string, env: Env, escape = '\\'): ExpandResult {
   const lx = new Lexer(word, env, escape);
-  return { value: lx.word(), unmatched: lx.unmatched };
+  return { value: lx.word(), matched: lx.matched, unmatched: lx.unmatched };
 }
 
 /** A heredoc body with expansion on: $ substitutions only, quotes and escapes kept as written. */
 export function expandHeredoc(text: string, env: Env, escape = '\\'): ExpandResult {
   const lx = new Lexer(text, env, escape, true);
-  return { value: lx.word(), unmatched: lx.unmatched };
+  return { value: lx.word(), matched: lx.matched, unmatched: lx.unmatched };
 }
 
 /** Expands and splits into words on unquoted whitespace. */
