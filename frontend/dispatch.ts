@@ -231,10 +231,10 @@ class Step implements Dispatch {
       return this.source(img ? img.source : { type: 'scratch' }, `[internal] load image ${img ? img.source.ref : ref.ref}`);
     }
     const src = ref.stage;
+    if (!src) return this.fail(`invalid stage index ${value} in --from`, `use an index below ${stage.index}`);
     if (src === stage) this.fail(`--from=${value} refers to the stage it is in`, 'copy or mount from an earlier stage');
-    if (ref.kind === 'index' && (!src || src.index > stage.index)) this.fail(`invalid stage index ${value} in --from`, `use an index below ${stage.index}`);
-    if (src!.index > stage.index) this.fail(`cannot copy from stage "${value}", it needs to be defined before current stage "${displayName(stage)}"`, 'move that stage above this one');
-    return this.walk.states.get(src!)!.vertex;
+    if (src.index > stage.index) this.fail(`cannot copy from stage "${value}", it needs to be defined before current stage "${displayName(stage)}"`, 'move that stage above this one');
+    return this.walk.states.get(src)!.vertex;
   }
 }
 
