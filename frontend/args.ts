@@ -53,13 +53,25 @@ export class Scope implements Env {
     readonly args = new Map<string, string | undefined>(),
     /** ENV, starting with the base image's. */
     readonly env = new Map<string, string>(),
+    /** Every name that has a value, in the order it got one: what "did you mean" chooses from. */
+    readonly names: string[] = [...env.keys()],
   ) {}
 
   get(name: string): string | undefined {
     return this.env.get(name) ?? this.args.get(name);
   }
 
+  setEnv(name: string, value: string): void {
+    if (this.get(name) === undefined) this.names.push(name);
+    this.env.set(name, value);
+  }
+
+  setArg(name: string, value: string | undefined): void {
+    if (value !== undefined && this.get(name) === undefined) this.names.push(name);
+    this.args.set(name, value);
+  }
+
   clone(): Scope {
-    return new Scope(new Map(this.args), new Map(this.env));
+    return new Scope(new Map(this.args), new Map(this.env), [...this.names]);
   }
 }

@@ -85,8 +85,8 @@ class Walk {
     const state = this.baseState(stage, stepName);
     step++;
     if (!state.scope.env.has('PATH')) {
-      state.scope.env.set('PATH', DEFAULT_PATH);
-      state.config.Env = envToList(state.scope.env);
+      state.scope.setEnv('PATH', DEFAULT_PATH);
+      state.envEdited = true;
     }
     // The base's triggers run here, once: this stage does not pass them on.
     if (state.config.OnBuild) state.config.OnBuild = null;
@@ -95,6 +95,7 @@ class Walk {
       dispatch(new Step(this, stage, state, checks, i, stepName));
       if (STEPS.has(i.kind)) step++;
     }
+    if (state.envEdited) state.config.Env = envToList(state.scope.env);
     return state;
   }
 
@@ -116,7 +117,7 @@ class Walk {
         return fail(`stage "${baseName}" is defined after this FROM`, 'a stage can only build on stages defined above it');
       case 'stage': {
         const p = this.states.get(base.stage)!;
-        return { ...p, config: structuredClone(p.config), scope: p.scope.clone(), shell: [...p.shell], history: [...p.history], cmdSet: false };
+        return { ...p, config: structuredClone(p.config), scope: p.scope.clone(), shell: [...p.shell], history: [...p.history], cmdSet: false, envEdited: false };
       }
       case 'scratch':
         return fresh(source({ type: 'scratch' }, stepName('FROM scratch')), { WorkingDir: '/' }, [], platform, true);
@@ -145,13 +146,14 @@ function fresh(vertex: Vertex, config: RunConfig, baseHistory: ImageConfig['hist
     platform,
     envKnown,
     workdirSet: false,
+    envEdited: false,
   };
 }
 
 /** One instruction being dispatched in its stage. */
 class Step implements Dispatch {
   /** Names already reported as undefined for this instruction. */
-  private readonly undefinedNames = new Set<string>();
+  private undefinedNames: Set<string> | undefined;
 
   constructor(
     private readonly walk: Walk,
@@ -183,8 +185,9 @@ class Step implements Dispatch {
   }
 
   /** UndefinedVar as BuildKit reports it: at the use, against the scope of that moment. */
-  private used(unmatched: Set<string>): void {
+  private used(unmatched: ReadonlySet<string>): void {
     for (const name of unmatched) {
+      this.undefinedNames ??= new Set();
       if (this.undefinedNames.has(name)) continue;
       this.undefinedNames.add(name);
       this.checks.undefinedVar(name, this.location, this.state.scope, this.state.envKnown);

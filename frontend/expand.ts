@@ -18,7 +18,7 @@ export function expandWordAt(word: string, env: Env, escape: string, location: S
 }
 
 /** Text split into words after expansion (unquoted whitespace separates them). */
-export function expandWordsAt(text: string, env: Env, escape: string, location: SourceLocation): { words: string[]; unmatched: Set<string> } {
+export function expandWordsAt(text: string, env: Env, escape: string, location: SourceLocation): { words: string[]; unmatched: ReadonlySet<string> } {
   return at(location, () => expandWords(text, env, escape));
 }
 

@@ -32,8 +32,12 @@ export class Flags {
   }
 }
 
+/** What most instructions have. */
+const NO_FLAGS = new Flags(new Map());
+
 /** Parses `raw` (`--name=value` words as the line parser split them) against the instruction's spec. */
 export function parseFlags(instruction: string, raw: readonly string[], spec: FlagSpec, location: SourceLocation): Flags {
+  if (raw.length === 0) return NO_FLAGS;
   const values = new Map<string, string[]>();
   const fail = (message: string, hint: string): never => {
     throw new DockerfileError('TSB_DOCKERFILE_INVALID', message, { location, hint });

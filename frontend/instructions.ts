@@ -138,16 +138,17 @@ export type Instruction =
 
 type Fail = (message: string, hint: string) => never;
 
+function invalid(location: SourceLocation, message: string, hint: string): never {
+  throw new DockerfileError('TSB_DOCKERFILE_INVALID', message, { location, hint });
+}
+
 /** Parses one node; `escape` is the Dockerfile's escape character. */
 export function parseInstruction(node: Node, file: string, escape: string): Instruction {
   const location: SourceLocation = { file, startLine: node.startLine, endLine: node.endLine };
-  const fail: Fail = (message, hint) => {
-    throw new DockerfileError('TSB_DOCKERFILE_INVALID', message, { location, hint });
-  };
   const kind = node.instruction;
   if (!(knownInstructions as readonly string[]).includes(kind)) {
     const s = suggest(kind, knownInstructions);
-    fail(`unknown instruction: ${node.keyword}`, s ? `did you mean ${s}?` : `instructions are ${knownInstructions.join(', ')}`);
+    invalid(location, `unknown instruction: ${node.keyword}`, s ? `did you mean ${s}?` : `instructions are ${knownInstructions.join(', ')}`);
   }
   const flags = parseFlags(kind, node.flags, flagSpecs[kind] ?? {}, location);
   const common = { keyword: node.keyword, location };
@@ -156,20 +157,20 @@ export function parseInstruction(node: Node, file: string, escape: string): Inst
     case 'FROM': {
       const words = rest.split(/[ \t]+/).filter(Boolean);
       const hasAs = words.length === 3 && words[1]!.toUpperCase() === 'AS';
-      if (!hasAs && words.length !== 1) fail('FROM requires either one or three arguments', 'FROM [--platform=<platform>] <image> [AS <name>]');
+      if (!hasAs && words.length !== 1) invalid(location, 'FROM requires either one or three arguments', 'FROM [--platform=<platform>] <image> [AS <name>]');
       return { kind, ...common, base: words[0]!, as: hasAs ? { name: words[2]!, keyword: words[1]! } : undefined, platform: flags.string('platform') };
     }
     case 'ARG':
-      return { kind, ...common, args: argPairs(rest, escape, fail) };
+      return { kind, ...common, args: argPairs(rest, escape, location) };
     case 'ENV':
     case 'LABEL':
-      return { kind, ...common, ...keyValues(kind, rest, escape, fail) };
+      return { kind, ...common, ...keyValues(kind, rest, escape, location) };
     case 'RUN': {
       const network = flags.string('network') ?? 'default';
-      if (network !== 'default' && network !== 'none' && network !== 'host') fail(`invalid --network value "${network}"`, 'use --network=default, none or host');
+      if (network !== 'default' && network !== 'none' && network !== 'host') invalid(location, `invalid --network value "${network}"`, 'use --network=default, none or host');
       const security = flags.string('security') ?? 'sandbox';
-      if (security !== 'sandbox' && security !== 'insecure') fail(`invalid --security value "${security}"`, 'use --security=sandbox or insecure');
-      const mounts = flags.list('mount').map((m) => parseMount(m, fail));
+      if (security !== 'sandbox' && security !== 'insecure') invalid(location, `invalid --security value "${security}"`, 'use --security=sandbox or insecure');
+      const mounts = flags.list('mount').map((m) => parseMount(m, location));
       return { kind, ...common, json: node.json, text: rest, heredocs: node.heredocs, mounts, network, security, flagText: node.flags };
     }
     case 'CMD':
@@ -179,7 +180,7 @@ export function parseInstruction(node: Node, file: string, escape: string): Inst
     case 'ADD': {
       const from = flags.string('from');
       if (from !== undefined && expandWord(from, new Map(), escape).value !== from) {
-        fail('variable expansion is not supported for --from, define a new stage with FROM using ARG from global scope as a workaround', 'add `FROM ${IMAGE} AS src` (global ARGs expand in FROM) and copy --from=src');
+        invalid(location, 'variable expansion is not supported for --from, define a new stage with FROM using ARG from global scope as a workaround', 'add `FROM ${IMAGE} AS src` (global ARGs expand in FROM) and copy --from=src');
       }
       return {
         kind,
@@ -207,42 +208,42 @@ export function parseInstruction(node: Node, file: string, escape: string): Inst
     case 'VOLUME':
       return { kind, ...common, json: node.json, text: rest };
     case 'SHELL':
-      if (!node.json || node.json.length === 0) fail('SHELL requires the arguments to be in JSON form', 'SHELL ["executable", "parameters"]');
+      if (!node.json || node.json.length === 0) invalid(location, 'SHELL requires the arguments to be in JSON form', 'SHELL ["executable", "parameters"]');
       return { kind, ...common, shell: node.json };
     case 'HEALTHCHECK':
-      return { kind, ...common, healthcheck: healthcheck(rest, flags, fail) };
+      return { kind, ...common, healthcheck: healthcheck(rest, flags, location) };
     default: {
       const trigger = rest.trim();
-      parseTriggers([trigger], location, fail);
+      parseTriggers([trigger], location, (message, hint) => invalid(location, message, hint));
       return { kind: 'ONBUILD', ...common, trigger };
     }
   }
 }
 
 /** ARG a=1 b → [{a, '1'}, {b}]; names literal, defaults as written. */
-function argPairs(rest: string, escape: string, fail: Fail): ArgInstruction['args'] {
+function argPairs(rest: string, escape: string, location: SourceLocation): ArgInstruction['args'] {
   const words = splitWords(rest, escape);
-  if (words.length === 0) fail('ARG requires at least one argument', 'ARG <name>[=<default value>]');
+  if (words.length === 0) invalid(location, 'ARG requires at least one argument', 'ARG <name>[=<default value>]');
   return words.map((raw) => {
     const eq = raw.indexOf('=');
     const key = eq >= 0 ? raw.slice(0, eq) : raw;
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) fail(`invalid ARG name "${key}"`, 'ARG names are letters, digits and _ and must not start with a digit');
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) invalid(location, `invalid ARG name "${key}"`, 'ARG names are letters, digits and _ and must not start with a digit');
     return eq >= 0 ? { key, value: raw.slice(eq + 1) } : { key };
   });
 }
 
 /** ENV/LABEL `k=v k2=v2`, or the legacy `k v` (the value is the rest of the line). */
-function keyValues(what: string, rest: string, escape: string, fail: Fail): Pick<KeyValueInstruction, 'pairs' | 'legacy'> {
+function keyValues(what: string, rest: string, escape: string, location: SourceLocation): Pick<KeyValueInstruction, 'pairs' | 'legacy'> {
   const words = splitWords(rest, escape);
-  if (words.length === 0) fail(`${what} requires at least one argument`, `${what} <key>=<value> ...`);
+  if (words.length === 0) invalid(location, `${what} requires at least one argument`, `${what} <key>=<value> ...`);
   if (!words[0]!.includes('=')) {
     const m = /^(\S+)\s+([\s\S]*)$/.exec(rest.trim());
-    if (!m) fail(`${what} must have two arguments`, `${what} <key>=<value>`);
+    if (!m) invalid(location, `${what} must have two arguments`, `${what} <key>=<value>`);
     return { pairs: [{ key: m[1]!, value: m[2]! }], legacy: true };
   }
   const pairs = words.map((w) => {
     const eq = w.indexOf('=');
-    if (eq < 0) fail(`${what} ${w}: missing "=" (every word must be key=value)`, `${what} ${w}=<value>`);
+    if (eq < 0) invalid(location, `${what} ${w}: missing "=" (every word must be key=value)`, `${what} ${w}=<value>`);
     return { key: w.slice(0, eq), value: w.slice(eq + 1) };
   });
   return { pairs, legacy: false };
@@ -251,30 +252,30 @@ function keyValues(what: string, rest: string, escape: string, fail: Fail): Pick
 const durationFlags = [['interval', 'Interval'], ['timeout', 'Timeout'], ['start-period', 'StartPeriod'], ['start-interval', 'StartInterval']] as const;
 
 /** HEALTHCHECK NONE, or [--interval=… …] CMD <command> as the image config stores it. */
-function healthcheck(rest: string, flags: ReturnType<typeof parseFlags>, fail: Fail): HealthConfig {
+function healthcheck(rest: string, flags: ReturnType<typeof parseFlags>, location: SourceLocation): HealthConfig {
   const text = rest.trim();
   const words = text.split(/\s+/);
   const word = words[0]!.toUpperCase();
   if (word === 'NONE') {
-    if (words.length > 1 || flags.size > 0) fail('HEALTHCHECK NONE takes no other arguments', 'HEALTHCHECK NONE');
+    if (words.length > 1 || flags.size > 0) invalid(location, 'HEALTHCHECK NONE takes no other arguments', 'HEALTHCHECK NONE');
     return { Test: ['NONE'] };
   }
-  if (word !== 'CMD') fail('HEALTHCHECK requires CMD or NONE', 'HEALTHCHECK [--interval=30s ...] CMD <command>');
+  if (word !== 'CMD') invalid(location, 'HEALTHCHECK requires CMD or NONE', 'HEALTHCHECK [--interval=30s ...] CMD <command>');
   const cmdText = text.replace(/^\S+\s*/, '');
-  if (!cmdText) fail('HEALTHCHECK CMD needs a command', 'HEALTHCHECK CMD <command>');
+  if (!cmdText) invalid(location, 'HEALTHCHECK CMD needs a command', 'HEALTHCHECK CMD <command>');
   const json = parseJSONForm(cmdText);
   const hc: HealthConfig = { Test: json ? ['CMD', ...json] : ['CMD-SHELL', cmdText] };
   for (const [flag, field] of durationFlags) {
     const v = flags.string(flag);
     if (v === undefined) continue;
     const ns = parseDuration(v);
-    if (ns === undefined) fail(`invalid --${flag} "${v}"`, 'use a duration such as 30s, 1m30s or 500ms');
-    if (ns !== 0 && ns < 1e6) fail(`Interval "--${flag}" cannot be less than 1ms`, 'use 0s (the default) or at least 1ms');
+    if (ns === undefined) invalid(location, `invalid --${flag} "${v}"`, 'use a duration such as 30s, 1m30s or 500ms');
+    if (ns !== 0 && ns < 1e6) invalid(location, `Interval "--${flag}" cannot be less than 1ms`, 'use 0s (the default) or at least 1ms');
     if (ns) hc[field] = ns;
   }
   const retries = flags.string('retries');
   if (retries !== undefined) {
-    if (!/^\d+$/.test(retries)) fail(`invalid --retries "${retries}"`, 'use a whole number');
+    if (!/^\d+$/.test(retries)) invalid(location, `invalid --retries "${retries}"`, 'use a whole number');
     if (Number(retries)) hc.Retries = Number(retries);
   }
   return hc;

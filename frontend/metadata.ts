@@ -32,7 +32,7 @@ export function dispatchArg(d: Dispatch, i: ArgInstruction): void {
   const defaults = i.args.map(({ value }) => (value !== undefined ? d.expand(value) : undefined));
   i.args.forEach(({ key }, k) => {
     d.checks.secret('ARG', key, i.location);
-    scope.args.set(key, d.buildArgs.get(key) ?? defaults[k] ?? d.globals.get(key));
+    scope.setArg(key, d.buildArgs.get(key) ?? defaults[k] ?? d.globals.get(key));
   });
   d.state.history.push({ createdBy: `ARG ${i.args.map(({ key }, k) => `${key}${defaults[k] !== undefined ? `=${defaults[k]}` : ''}`).join(' ')}` });
 }
@@ -49,12 +49,12 @@ export function dispatchKeyValues(d: Dispatch, i: KeyValueInstruction): void {
   if (i.kind === 'ENV') {
     for (const [k, v] of pairs) {
       d.checks.secret('ENV', k, i.location);
-      state.scope.env.set(k, v);
+      state.scope.setEnv(k, v);
     }
-    state.config.Env = envToList(state.scope.env);
+    state.envEdited = true;
   } else {
-    state.config.Labels = { ...(state.config.Labels ?? {}) };
-    for (const [k, v] of pairs) state.config.Labels[k] = v;
+    const labels = (state.config.Labels ??= {});
+    for (const [k, v] of pairs) labels[k] = v;
   }
   state.history.push({ createdBy: `${i.kind} ${pairs.map(([k, v]) => `${k}=${v}`).join(' ')}` });
 }
@@ -111,7 +111,7 @@ export function dispatchExpose(d: Dispatch, i: ListInstruction): void {
   const { state } = d;
   const ports = d.expandWords(i.text);
   if (ports.length === 0) d.fail('EXPOSE requires at least one argument', 'EXPOSE <port>[/<protocol>]');
-  state.config.ExposedPorts = { ...(state.config.ExposedPorts ?? {}) };
+  const exposed = (state.config.ExposedPorts ??= {});
   const mine: string[] = [];
   for (const p of ports) {
     d.checks.exposePort(p, i.location);
@@ -122,7 +122,7 @@ export function dispatchExpose(d: Dispatch, i: ListInstruction): void {
     const from = Number(m[1]);
     const to = m[2] ? Number(m[2]) : from;
     for (let port = from; port <= to; port++) {
-      state.config.ExposedPorts[`${port}/${proto}`] = {};
+      exposed[`${port}/${proto}`] = {};
       mine.push(`${port}/${proto}`);
     }
   }
@@ -134,8 +134,8 @@ export function dispatchVolume(d: Dispatch, i: ListInstruction): void {
   const { state } = d;
   const volumes = i.json ? i.json.map((v) => d.expand(v)) : d.expandWords(i.text);
   if (volumes.length === 0) d.fail('VOLUME requires at least one argument', 'VOLUME /path ...');
-  state.config.Volumes = { ...(state.config.Volumes ?? {}) };
-  for (const v of volumes) state.config.Volumes[v] = {};
+  const declared = (state.config.Volumes ??= {});
+  for (const v of volumes) declared[v] = {};
   state.history.push({ createdBy: `VOLUME ${goList(volumes)}` });
 }
 

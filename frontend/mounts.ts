@@ -3,6 +3,8 @@
 // into a typed ExecMount when the RUN is dispatched.
 import path from 'node:path/posix';
 import type { ExecMount } from '../builder/graph.js';
+import type { SourceLocation } from '../common/errors.js';
+import { DockerfileError } from './errors.js';
 
 export interface MountSpec {
   /** Keys lower-cased, values as written (a bare key reads as =true). */
@@ -34,8 +36,11 @@ function splitCSV(s: string): string[] {
   return out.filter((f) => f !== '');
 }
 
-/** Splits one --mount value; `fail` raises the located error. */
-export function parseMount(spec: string, fail: (message: string, hint: string) => never): MountSpec {
+/** Splits one --mount value of the RUN at `location`. */
+export function parseMount(spec: string, location: SourceLocation): MountSpec {
+  const fail = (message: string, hint: string): never => {
+    throw new DockerfileError('TSB_DOCKERFILE_INVALID', message, { location, hint });
+  };
   const fields = new Map<string, string>();
   for (const part of splitCSV(spec)) {
     const eq = part.indexOf('=');

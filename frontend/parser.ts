@@ -26,8 +26,6 @@ export interface Node {
   heredocs: Heredoc[];
   startLine: number;
   endLine: number;
-  /** The source lines of the instruction, for error messages. */
-  original: string;
 }
 
 export interface Directives {
@@ -181,7 +179,6 @@ export function parse(text: string, file = 'Dockerfile'): ParseResult {
       continue;
     }
     const startLine = i + 1;
-    const originalLines = [first];
     let logical = '';
     let line = first;
     let emptyInContinuation = false;
@@ -192,12 +189,10 @@ export function parse(text: string, file = 'Dockerfile'): ParseResult {
         // Comments and blank lines inside a continuation are dropped.
         while (i < lines.length && (isComment(lines[i]!) || isBlank(lines[i]!))) {
           if (isBlank(lines[i]!)) emptyInContinuation = true;
-          originalLines.push(lines[i]!);
           i++;
         }
         if (i >= lines.length) break; // continuation at EOF: take what we have, as BuildKit does
         line = lines[i]!;
-        originalLines.push(line);
         continue;
       }
       logical += line;
@@ -220,7 +215,6 @@ export function parse(text: string, file = 'Dockerfile'): ParseResult {
         let closed = false;
         while (i < lines.length) {
           const l = lines[i]!;
-          originalLines.push(l);
           i++;
           const candidate = h.chomp ? l.replace(/^\t+/, '') : l;
           if (candidate === h.name) {
@@ -245,7 +239,6 @@ export function parse(text: string, file = 'Dockerfile'): ParseResult {
       heredocs,
       startLine,
       endLine,
-      original: originalLines.join('\n'),
     });
   }
   if (nodes.length === 0) throw syntaxError(file, 1, 1, 'file with no instructions', 'start the Dockerfile with FROM <image> (or FROM scratch)');

@@ -10,7 +10,7 @@ import type { Checks } from './checks/rules.js';
 import { DockerfileError } from './errors.js';
 import { expandWordAt } from './expand.js';
 import { parseTriggers, type Instruction } from './instructions.js';
-import { sourceRef, sourcesOf, stageByName, type Stage, type Stages } from './stages.js';
+import { sourceRef, sourcesOf, stageByName, type SourceRef, type Stage, type Stages } from './stages.js';
 
 /** What a stage starts from. `later`: a stage defined further down (an error when dispatched). */
 export type Base = { kind: 'scratch' } | { kind: 'stage'; stage: Stage } | { kind: 'later' } | { kind: 'image'; ref: string };
@@ -89,6 +89,13 @@ export function triggersOf(plan: Plan, stage: Stage, images: Images): Instructio
   });
 }
 
+/** Calls `fn` for each --from / from= of a stage's instructions, its triggers' included. */
+function eachSource(plan: Plan, stage: Stage, images: Images, fn: (ref: SourceRef, at: Instruction) => void): void {
+  for (const list of [triggersOf(plan, stage, images), stage.instructions]) {
+    for (const i of list) for (const value of sourcesOf(i)) fn(sourceRef(plan.stages, value), i);
+  }
+}
+
 /** The stages a build dispatches, in file order: all of them, or those the target needs. */
 export function neededStages(plan: Plan, images: Images, allStages: boolean): Stage[] {
   if (allStages) return [...plan.stages];
@@ -98,12 +105,9 @@ export function neededStages(plan: Plan, images: Images, allStages: boolean): St
     needed.add(stage);
     const { base } = plan.plans[stage.index]!;
     if (base.kind === 'stage') visit(base.stage);
-    for (const i of [...triggersOf(plan, stage, images), ...stage.instructions]) {
-      for (const value of sourcesOf(i)) {
-        const ref = sourceRef(plan.stages, value);
-        if (ref.kind !== 'image' && ref.stage) visit(ref.stage);
-      }
-    }
+    eachSource(plan, stage, images, (ref) => {
+      if (ref.kind !== 'image' && ref.stage) visit(ref.stage);
+    });
   };
   visit(plan.target);
   return plan.stages.filter((s) => needed.has(s));
@@ -126,12 +130,9 @@ export function imageUses(plan: Plan, stages: readonly Stage[], images: Images):
   for (const stage of stages) {
     const { base } = plan.plans[stage.index]!;
     if (base.kind === 'image') use({ ref: base.ref, location: stage.from.location, asBase: true });
-    for (const i of [...triggersOf(plan, stage, images), ...stage.instructions]) {
-      for (const value of sourcesOf(i)) {
-        const ref = sourceRef(plan.stages, value);
-        if (ref.kind === 'image') use({ ref: ref.ref, location: i.location, asBase: false });
-      }
-    }
+    eachSource(plan, stage, images, (ref, i) => {
+      if (ref.kind === 'image') use({ ref: ref.ref, location: i.location, asBase: false });
+    });
   }
   return [...uses.values()];
 }

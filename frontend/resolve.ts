@@ -17,6 +17,8 @@ export async function resolveImages(plan: Plan, resolveImage: FrontendInput['res
       if (r.status === 'rejected') throw located(missing[k]!, r.reason);
       images.set(missing[k]!.ref, r.value);
     });
+    // Only triggers can make a resolved image need more.
+    if (!results.some((r) => r.status === 'fulfilled' && r.value.config.config?.OnBuild?.length)) return images;
   }
 }
 

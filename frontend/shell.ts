@@ -18,17 +18,25 @@ export class ExpansionError extends DockerfileError {
 export interface ExpandResult {
   value: string;
   /** Variable names referenced and set. */
-  matched: Set<string>;
+  matched: ReadonlySet<string>;
   /** Variable names referenced but unset (for the UndefinedVar check). */
-  unmatched: Set<string>;
+  unmatched: ReadonlySet<string>;
 }
+
+/** What most words reference: nothing. Shared, so that they allocate no sets. */
+const NONE: ReadonlySet<string> = new Set();
 
 const specialParams = new Set(['@', '*', '#', '?', '-', '$', '!', '0']);
 
+/** A letter, digit or _ (any script's, as BuildKit's lexer takes them); ASCII first, it is what names are. */
+function isNameChar(c: string): boolean {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c === '_' || (c > '\x7f' && /[\p{L}\p{N}]/u.test(c));
+}
+
 class Lexer {
   private i = 0;
-  readonly matched = new Set<string>();
-  readonly unmatched = new Set<string>();
+  matched: Set<string> | undefined;
+  unmatched: Set<string> | undefined;
   /** Words for processWords; null while in single-word mode. */
   private words: string[] | null = null;
   private cur = '';
@@ -157,18 +165,20 @@ class Lexer {
   private name(): string {
     let name = '';
     const first = this.peek();
-    if (first !== undefined && /[0-9]/.test(first)) {
+    if (first !== undefined && first >= '0' && first <= '9') {
       while (this.peek() !== undefined && /[0-9]/.test(this.peek()!)) name += this.next();
       return name;
     }
     if (first !== undefined && specialParams.has(first)) return this.next()!;
-    while (this.peek() !== undefined && /[\p{L}\p{N}_]/u.test(this.peek()!)) name += this.next();
-    return name;
+    const start = this.i;
+    while (this.i < this.s.length && isNameChar(this.s[this.i]!)) this.i++;
+    return this.s.slice(start, this.i);
   }
 
   private lookup(name: string): string | undefined {
     const v = this.env.get(name);
-    (v === undefined ? this.unmatched : this.matched).add(name);
+    if (v === undefined) (this.unmatched ??= new Set()).add(name);
+    else (this.matched ??= new Set()).add(name);
     return v;
   }
 
@@ -296,20 +306,28 @@ function replacePattern(value: string, pattern: string, replacement: string, all
   return value.replace(re, () => replacement);
 }
 
+/** Whether `s` has nothing to expand: no $, no quotes, no escapes (then every form leaves it as it is). */
+function plain(s: string, escape: string): boolean {
+  return !s.includes('$') && !s.includes("'") && !s.includes('"') && !s.includes(escape);
+}
+
 /** Expands one word (quote removal included). */
 export function expandWord(word: string, env: Env, escape = '\\'): ExpandResult {
+  if (plain(word, escape)) return { value: word, matched: NONE, unmatched: NONE };
   const lx = new Lexer(word, env, escape);
-  return { value: lx.word(), matched: lx.matched, unmatched: lx.unmatched };
+  return { value: lx.word(), matched: lx.matched ?? NONE, unmatched: lx.unmatched ?? NONE };
 }
 
 /** A heredoc body with expansion on: $ substitutions only, quotes and escapes kept as written. */
 export function expandHeredoc(text: string, env: Env, escape = '\\'): ExpandResult {
+  if (plain(text, escape)) return { value: text, matched: NONE, unmatched: NONE };
   const lx = new Lexer(text, env, escape, true);
-  return { value: lx.word(), matched: lx.matched, unmatched: lx.unmatched };
+  return { value: lx.word(), matched: lx.matched ?? NONE, unmatched: lx.unmatched ?? NONE };
 }
 
 /** Expands and splits into words on unquoted whitespace. */
-export function expandWords(text: string, env: Env, escape = '\\'): { words: string[]; unmatched: Set<string> } {
+export function expandWords(text: string, env: Env, escape = '\\'): { words: string[]; unmatched: ReadonlySet<string> } {
+  if (plain(text, escape)) return { words: text.split(/\s+/).filter(Boolean), unmatched: NONE };
   const lx = new Lexer(text, env, escape);
-  return { words: lx.wordList(), unmatched: lx.unmatched };
+  return { words: lx.wordList(), unmatched: lx.unmatched ?? NONE };
 }

@@ -83,9 +83,11 @@ export function sourceRef(stages: readonly Stage[], value: string): SourceRef {
   return stage ? { kind: 'stage', stage } : { kind: 'image', ref: value };
 }
 
+const none: readonly string[] = [];
+
 /** The --from and mount from= values an instruction reads from. */
-export function sourcesOf(i: Instruction): string[] {
+export function sourcesOf(i: Instruction): readonly string[] {
   if (i.kind === 'COPY' && i.from !== undefined) return [i.from];
-  if (i.kind === 'RUN') return i.mounts.flatMap((m) => (m.from !== undefined ? [m.from] : []));
-  return [];
+  if (i.kind === 'RUN' && i.mounts.length) return i.mounts.flatMap((m) => (m.from !== undefined ? [m.from] : []));
+  return none;
 }

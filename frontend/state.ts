@@ -28,6 +28,8 @@ export interface StageState {
   envKnown: boolean;
   /** A WORKDIR ran in this stage or one it builds on (WorkdirRelativePath). */
   workdirSet: boolean;
+  /** ENV changed scope.env: config.Env is rewritten from it once, when the stage is done. */
+  envEdited: boolean;
 }
 
 /** One instruction being dispatched. */

@@ -2,7 +2,7 @@
 // util/suggest: the closest candidate within an edit distance of 2.
 
 /** Levenshtein distance, or `limit` as soon as it is known to be at least that. */
-function editDistance(a: string, b: string, limit: number): number {
+export function editDistance(a: string, b: string, limit: number): number {
   if (Math.abs(a.length - b.length) >= limit) return limit;
   let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
@@ -19,10 +19,13 @@ function editDistance(a: string, b: string, limit: number): number {
   return prev[b.length]!;
 }
 
-/** The closest of `options` to `value` within distance 2; none when `value` is itself an option. */
+/** Suggestions are within this distance. */
+export const SUGGEST_DISTANCE = 2;
+
+/** The closest of `options` to `value` within SUGGEST_DISTANCE; none when `value` is itself an option. */
 export function suggest(value: string, options: Iterable<string>): string | undefined {
   let best: string | undefined;
-  let min = 3;
+  let min = SUGGEST_DISTANCE + 1;
   for (const o of options) {
     if (o === value) return undefined;
     const d = editDistance(value, o, min);

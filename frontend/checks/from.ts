@@ -24,16 +24,19 @@ function parsePlatform(s: string): { os: string; arch: string } | undefined {
   return { os: parts[0]!, arch: parts[1]! };
 }
 
-/** distribution/reference ParseNormalizedNamed, as far as validity goes. */
-export function isValidImageReference(ref: string): boolean {
-  if (!ref) return false;
-  if (/^[a-f0-9]{64}$/.test(ref)) return false;
+const referenceRe = (() => {
   const domainComponent = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
   const domain = `(?:${domainComponent}(?:\\.${domainComponent})*|\\[[a-fA-F0-9:]+\\])(?::[0-9]+)?`;
   const component = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
   const name = `(?:${domain}/)?${component}(?:/${component})*`;
-  const re = new RegExp(`^(${name})(?::[\\w][\\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$`);
-  const m = re.exec(ref);
+  return new RegExp(`^(${name})(?::[\\w][\\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$`);
+})();
+
+/** distribution/reference ParseNormalizedNamed, as far as validity goes. */
+export function isValidImageReference(ref: string): boolean {
+  if (!ref) return false;
+  if (/^[a-f0-9]{64}$/.test(ref)) return false;
+  const m = referenceRe.exec(ref);
   return !!m && m[1]!.length <= 255;
 }
 
@@ -60,7 +63,7 @@ export function defaultArgsInFrom(checks: Checks, stages: readonly Stage[], defa
  */
 export function fromChecks(checks: Checks, stage: Stage, base: ExpandResult, platform: ExpandResult | undefined, globals: ReadonlyMap<string, string>, declared: ReadonlySet<string>): void {
   const { location } = stage.from;
-  const undeclared = (unmatched: Set<string>): void => {
+  const undeclared = (unmatched: ReadonlySet<string>): void => {
     for (const v of unmatched) {
       if (declared.has(v) || !isName(v)) continue;
       const hint = suggest(v, declared);

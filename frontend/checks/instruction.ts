@@ -2,7 +2,7 @@
 // the expanded words, the stage's ARG/ENV scope (the base image's env included), its image config.
 import type { SourceLocation } from '../../common/errors.js';
 import { PROXY_ARGS, type Scope } from '../args.js';
-import { suggest } from '../suggest.js';
+import { editDistance, SUGGEST_DISTANCE } from '../suggest.js';
 import type { Checks } from './rules.js';
 
 const SECRET_RE = /(?:_|^)(?:apikey|auth|credential|credentials|key|password|pword|passwd|secret|token)(?:_|$)/i;
@@ -18,8 +18,11 @@ const isName = (n: string): boolean => /^[A-Za-z_][A-Za-z0-9_]*$/.test(n);
 /** The checks of one stage's instructions (MultipleInstructionsDisallowed counts per stage). */
 export class InstructionChecks {
   private readonly used = new Map<string, SourceLocation>();
-  /** Suggestions by name, for the scope as big as it was (ENV and ARG only add names). */
-  private readonly suggestions = new Map<string, string | undefined>();
+  /**
+   * The closest name so far for each undefined name, and how many of the scope's names it has seen:
+   * a stage's scope only ever adds names, so each name is compared once.
+   */
+  private readonly suggestions = new Map<string, { best?: string; distance: number; seen: number }>();
 
   constructor(
     private readonly checks: Checks,
@@ -40,13 +43,19 @@ export class InstructionChecks {
     this.checks.warn('UndefinedVar', `Usage of undefined variable '$${name}'${hint ? ` (did you mean $${hint}?)` : ''}`, location);
   }
 
+  /** suggest() over the scope's names, kept up to date as the stage defines more. */
   private suggestion(name: string, scope: Scope): string | undefined {
-    const key = `${name}\0${scope.env.size}\0${scope.args.size}`;
-    if (!this.suggestions.has(key)) {
-      const known = [...scope.env.keys(), ...[...scope.args].filter(([, value]) => value !== undefined).map(([k]) => k)];
-      this.suggestions.set(key, suggest(name, known));
+    let s = this.suggestions.get(name);
+    if (!s) this.suggestions.set(name, (s = { distance: SUGGEST_DISTANCE + 1, seen: 0 }));
+    for (; s.seen < scope.names.length; s.seen++) {
+      const candidate = scope.names[s.seen]!;
+      const d = editDistance(name, candidate, s.distance);
+      if (d < s.distance) {
+        s.best = candidate;
+        s.distance = d;
+      }
     }
-    return this.suggestions.get(key);
+    return s.best;
   }
 
   secret(instruction: 'ARG' | 'ENV', key: string, location: SourceLocation): void {
