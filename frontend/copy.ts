@@ -21,10 +21,14 @@ function splitGitURL(s: string): { remote: string; ref?: string; subdir?: string
   return { remote: s.slice(0, hash), ...(ref ? { ref } : {}), ...(subdir ? { subdir } : {}) };
 }
 
-/** The file name ADD gives a download: the URL's last path segment. */
-function remoteFileName(url: string): string {
-  const name = path.basename(new URL(url).pathname);
-  return name && name !== '/' ? decodeURIComponent(name) : 'index.html';
+/** The file name ADD gives a download: the URL's last path segment; undefined for a malformed URL. */
+function remoteFileName(url: string): string | undefined {
+  try {
+    const name = path.basename(new URL(url).pathname);
+    return name && name !== '/' ? decodeURIComponent(name) : 'index.html';
+  } catch {
+    return undefined;
+  }
 }
 
 /** `COPY <<EOF /file`: the delimiter of a heredoc source word. */
@@ -59,6 +63,8 @@ export function dispatchCopy(d: Dispatch, i: CopyInstruction): void {
   if (gitUrls.length > 1 || (gitUrls.length && urls.length)) d.fail('ADD of several remote sources in one instruction is not supported yet', 'use one ADD per URL');
 
   let from: Vertex = d.context;
+  /** The name a download gets in the copy's source. */
+  let downloaded: string | undefined;
   if (i.from !== undefined) {
     if (!i.from) d.fail('--from requires a stage name, index or image', '--from=<stage name or index, or image>');
     from = d.from(i.from);
@@ -70,7 +76,8 @@ export function dispatchCopy(d: Dispatch, i: CopyInstruction): void {
     if (checksum !== undefined && !/^sha256:[a-f0-9]{64}$/.test(checksum)) d.fail(`invalid --checksum "${i.checksum}"`, 'use sha256:<64 hex digits>');
     if (urls.length > 1) d.fail('ADD of several URLs in one instruction is not supported yet', 'use one ADD per URL');
     const url = urls[0]!;
-    from = d.source({ type: 'http', url, filename: remoteFileName(url), ...(checksum ? { checksum: checksum as `sha256:${string}` } : {}) }, `[internal] load remote file ${url}`);
+    downloaded = remoteFileName(url) ?? d.fail(`invalid URL "${url}"`, 'ADD takes http(s)://host/path URLs');
+    from = d.source({ type: 'http', url, filename: downloaded, ...(checksum ? { checksum: checksum as `sha256:${string}` } : {}) }, `[internal] load remote file ${url}`);
   } else if (!inline.length) {
     for (const s of srcs) {
       if (path.normalize(s).startsWith('..')) {
@@ -90,7 +97,7 @@ export function dispatchCopy(d: Dispatch, i: CopyInstruction): void {
   const action: CopyAction = {
     type: 'copy',
     from: inline.length ? 0 : 1,
-    src: gitUrls.length ? ['/'] : urls.length ? [remoteFileName(urls[0]!)] : inline.length ? inline.map((f) => f.name) : srcs,
+    src: gitUrls.length ? ['/'] : downloaded ? [downloaded] : inline.length ? inline.map((f) => f.name) : srcs,
     dest,
     ...(chown ? { chown } : {}),
     ...(chmod ? { chmod } : {}),

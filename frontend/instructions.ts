@@ -16,6 +16,7 @@ export const knownInstructions = [
   'VOLUME', 'USER', 'WORKDIR', 'ARG', 'ONBUILD', 'STOPSIGNAL', 'HEALTHCHECK', 'SHELL',
 ] as const;
 
+// --link is accepted and copies as a plain COPY does (there is no merge op yet).
 const flagSpecs: Readonly<Record<string, FlagSpec>> = {
   FROM: { platform: 'string' },
   RUN: { mount: 'list', network: 'string', security: 'string', device: 'list' },
@@ -213,6 +214,7 @@ export function parseInstruction(node: Node, file: string, escape: string): Inst
     case 'HEALTHCHECK':
       return { kind, ...common, healthcheck: healthcheck(rest, flags, location) };
     default: {
+      // ONBUILD, the one keyword left
       const trigger = rest.trim();
       parseTriggers([trigger], location, (message, hint) => invalid(location, message, hint));
       return { kind: 'ONBUILD', ...common, trigger };

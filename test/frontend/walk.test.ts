@@ -184,6 +184,7 @@ const mistakes: Array<[string, number]> = [
   ['FROM img\nADD --checksum=md5:1 https://example.com/f /f\n', 2],
   ['FROM img\nCOPY onlyone\n', 2],
   ['FROM img\nCOPY https://example.com/f /f\n', 2],
+  ['FROM img\nADD https://[bad /f\n', 2],
   ['FROM img\nCOPY ../outside /x\n', 2],
   ['FROM img\nRUN --mount=type=bind,taget=/x true\n', 2],
   ['FROM img\nRUN --mount=type=nfs,target=/x true\n', 2],
