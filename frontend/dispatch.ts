@@ -22,7 +22,7 @@ import { displayName, sourceRef, type Stage } from './stages.js';
 import { DEFAULT_SHELL, type Dispatch, type StageState } from './state.js';
 
 /** BuildKit puts this PATH into every image that lacks one. */
-export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 export interface WalkInput {
   plan: Plan;

@@ -4,7 +4,7 @@ import type { SourceLocation } from '../common/errors.js';
 import { DockerfileError } from './errors.js';
 
 /** string: the last value wins; list: every value, in order (--mount, --exclude); bool: bare or =true/false. */
-export type FlagKind = 'string' | 'list' | 'bool';
+type FlagKind = 'string' | 'list' | 'bool';
 export type FlagSpec = Readonly<Record<string, FlagKind>>;
 
 /** Flags the parser accepts but this version does not implement yet: a clear error, not silence. */

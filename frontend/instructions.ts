@@ -5,13 +5,13 @@ import type { SourceLocation } from '../common/errors.js';
 import type { HealthConfig } from '../common/oci.js';
 import { parseDuration } from './duration.js';
 import { DockerfileError } from './errors.js';
-import { parseFlags, type FlagSpec } from './flags.js';
+import { parseFlags, type Flags, type FlagSpec } from './flags.js';
 import { parseMount, type MountSpec } from './mounts.js';
 import { parse, parseJSONForm, splitWords, type Heredoc, type Node } from './parser.js';
 import { expandWord } from './shell.js';
 import { suggest } from './suggest.js';
 
-export const knownInstructions = [
+const knownInstructions = [
   'FROM', 'RUN', 'CMD', 'LABEL', 'MAINTAINER', 'EXPOSE', 'ENV', 'ADD', 'COPY', 'ENTRYPOINT',
   'VOLUME', 'USER', 'WORKDIR', 'ARG', 'ONBUILD', 'STOPSIGNAL', 'HEALTHCHECK', 'SHELL',
 ] as const;
@@ -254,7 +254,7 @@ function keyValues(what: string, rest: string, escape: string, location: SourceL
 const durationFlags = [['interval', 'Interval'], ['timeout', 'Timeout'], ['start-period', 'StartPeriod'], ['start-interval', 'StartInterval']] as const;
 
 /** HEALTHCHECK NONE, or [--interval=… …] CMD <command> as the image config stores it. */
-function healthcheck(rest: string, flags: ReturnType<typeof parseFlags>, location: SourceLocation): HealthConfig {
+function healthcheck(rest: string, flags: Flags, location: SourceLocation): HealthConfig {
   const text = rest.trim();
   const words = text.split(/\s+/);
   const word = words[0]!.toUpperCase();
