@@ -70,8 +70,8 @@ class Walk {
     return this.states;
   }
 
-  newVertex(v: Omit<Vertex, 'id'>): Vertex {
-    return { id: `v${++this.vertices}`, ...v };
+  newVertex({ op, inputs, name, location }: Omit<Vertex, 'id'>): Vertex {
+    return { id: `v${++this.vertices}`, op, inputs, name, location };
   }
 
   private dispatchStage(stage: Stage): StageState {

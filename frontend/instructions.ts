@@ -152,31 +152,31 @@ export function parseInstruction(node: Node, file: string, escape: string): Inst
     invalid(location, `unknown instruction: ${node.keyword}`, s ? `did you mean ${s}?` : `instructions are ${knownInstructions.join(', ')}`);
   }
   const flags = parseFlags(kind, node.flags, flagSpecs[kind] ?? {}, location);
-  const common = { keyword: node.keyword, location };
+  const keyword = node.keyword;
   const rest = node.rest;
   switch (kind) {
     case 'FROM': {
       const words = rest.split(/[ \t]+/).filter(Boolean);
       const hasAs = words.length === 3 && words[1]!.toUpperCase() === 'AS';
       if (!hasAs && words.length !== 1) invalid(location, 'FROM requires either one or three arguments', 'FROM [--platform=<platform>] <image> [AS <name>]');
-      return { kind, ...common, base: words[0]!, as: hasAs ? { name: words[2]!, keyword: words[1]! } : undefined, platform: flags.string('platform') };
+      return { kind, keyword, location, base: words[0]!, as: hasAs ? { name: words[2]!, keyword: words[1]! } : undefined, platform: flags.string('platform') };
     }
     case 'ARG':
-      return { kind, ...common, args: argPairs(rest, escape, location) };
+      return { kind, keyword, location, args: argPairs(rest, escape, location) };
     case 'ENV':
     case 'LABEL':
-      return { kind, ...common, ...keyValues(kind, rest, escape, location) };
+      return { kind, keyword, location, ...keyValues(kind, rest, escape, location) };
     case 'RUN': {
       const network = flags.string('network') ?? 'default';
       if (network !== 'default' && network !== 'none' && network !== 'host') invalid(location, `invalid --network value "${network}"`, 'use --network=default, none or host');
       const security = flags.string('security') ?? 'sandbox';
       if (security !== 'sandbox' && security !== 'insecure') invalid(location, `invalid --security value "${security}"`, 'use --security=sandbox or insecure');
       const mounts = flags.list('mount').map((m) => parseMount(m, location));
-      return { kind, ...common, json: node.json, text: rest, heredocs: node.heredocs, mounts, network, security, flagText: node.flags };
+      return { kind, keyword, location, json: node.json, text: rest, heredocs: node.heredocs, mounts, network, security, flagText: node.flags };
     }
     case 'CMD':
     case 'ENTRYPOINT':
-      return { kind, ...common, json: node.json, text: rest };
+      return { kind, keyword, location, json: node.json, text: rest };
     case 'COPY':
     case 'ADD': {
       const from = flags.string('from');
@@ -185,7 +185,7 @@ export function parseInstruction(node: Node, file: string, escape: string): Inst
       }
       return {
         kind,
-        ...common,
+        keyword, location,
         json: node.json,
         text: rest,
         heredocs: node.heredocs,
@@ -204,20 +204,20 @@ export function parseInstruction(node: Node, file: string, escape: string): Inst
     case 'USER':
     case 'STOPSIGNAL':
     case 'MAINTAINER':
-      return { kind, ...common, word: rest.trim() };
+      return { kind, keyword, location, word: rest.trim() };
     case 'EXPOSE':
     case 'VOLUME':
-      return { kind, ...common, json: node.json, text: rest };
+      return { kind, keyword, location, json: node.json, text: rest };
     case 'SHELL':
       if (!node.json || node.json.length === 0) invalid(location, 'SHELL requires the arguments to be in JSON form', 'SHELL ["executable", "parameters"]');
-      return { kind, ...common, shell: node.json };
+      return { kind, keyword, location, shell: node.json };
     case 'HEALTHCHECK':
-      return { kind, ...common, healthcheck: healthcheck(rest, flags, location) };
+      return { kind, keyword, location, healthcheck: healthcheck(rest, flags, location) };
     default: {
       // ONBUILD, the one keyword left
       const trigger = rest.trim();
       parseTriggers([trigger], location, (message, hint) => invalid(location, message, hint));
-      return { kind: 'ONBUILD', ...common, trigger };
+      return { kind: 'ONBUILD', keyword, location, trigger };
     }
   }
 }

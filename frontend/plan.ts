@@ -15,8 +15,16 @@ import { sourceRef, sourcesOf, stageByName, type SourceRef, type Stage, type Sta
 /** What a stage starts from. `later`: a stage defined further down (an error when dispatched). */
 export type Base = { kind: 'scratch' } | { kind: 'stage'; stage: Stage } | { kind: 'later' } | { kind: 'image'; ref: string };
 
+/** A --from or from= of an instruction. */
+export interface SourceUse {
+  ref: SourceRef;
+  location: SourceLocation;
+}
+
 export interface StagePlan {
   base: Base;
+  /** What the stage's instructions copy or mount from (its triggers' aside: they depend on its base). */
+  sources: SourceUse[];
   /** The base name with global ARGs expanded. */
   baseName: string;
   /** --platform with global ARGs expanded. */
@@ -59,6 +67,7 @@ export function makePlan({ globalArgs, stages }: Stages, input: PlanInput, file:
     const named = stageByName(stages, name);
     return {
       base: named ? (named.index < stage.index ? { kind: 'stage', stage: named } : { kind: 'later' }) : name === 'scratch' ? { kind: 'scratch' } : { kind: 'image', ref: name },
+      sources: sourceUses(stages, stage.instructions),
       baseName: name,
       ...(platform ? { platform: platform.value } : {}),
     };
@@ -89,11 +98,17 @@ export function triggersOf(plan: Plan, stage: Stage, images: Images): Instructio
   });
 }
 
-/** Calls `fn` for each --from / from= of a stage's instructions, its triggers' included. */
-function eachSource(plan: Plan, stage: Stage, images: Images, fn: (ref: SourceRef, at: Instruction) => void): void {
-  for (const list of [triggersOf(plan, stage, images), stage.instructions]) {
-    for (const i of list) for (const value of sourcesOf(i)) fn(sourceRef(plan.stages, value), i);
-  }
+function sourceUses(stages: readonly Stage[], instructions: readonly Instruction[]): SourceUse[] {
+  const uses: SourceUse[] = [];
+  for (const i of instructions) for (const value of sourcesOf(i)) uses.push({ ref: sourceRef(stages, value), location: i.location });
+  return uses;
+}
+
+/** What a stage copies or mounts from, its triggers' included. */
+function sourcesOfStage(plan: Plan, stage: Stage, images: Images): SourceUse[] {
+  const triggers = triggersOf(plan, stage, images);
+  const own = plan.plans[stage.index]!.sources;
+  return triggers.length ? [...sourceUses(plan.stages, triggers), ...own] : own;
 }
 
 /** The stages a build dispatches, in file order: all of them, or those the target needs. */
@@ -105,9 +120,7 @@ export function neededStages(plan: Plan, images: Images, allStages: boolean): St
     needed.add(stage);
     const { base } = plan.plans[stage.index]!;
     if (base.kind === 'stage') visit(base.stage);
-    eachSource(plan, stage, images, (ref) => {
-      if (ref.kind !== 'image' && ref.stage) visit(ref.stage);
-    });
+    for (const { ref } of sourcesOfStage(plan, stage, images)) if (ref.kind !== 'image' && ref.stage) visit(ref.stage);
   };
   visit(plan.target);
   return plan.stages.filter((s) => needed.has(s));
@@ -130,9 +143,7 @@ export function imageUses(plan: Plan, stages: readonly Stage[], images: Images):
   for (const stage of stages) {
     const { base } = plan.plans[stage.index]!;
     if (base.kind === 'image') use({ ref: base.ref, location: stage.from.location, asBase: true });
-    eachSource(plan, stage, images, (ref, i) => {
-      if (ref.kind === 'image') use({ ref: ref.ref, location: i.location, asBase: false });
-    });
+    for (const { ref, location } of sourcesOfStage(plan, stage, images)) if (ref.kind === 'image') use({ ref: ref.ref, location, asBase: false });
   }
   return [...uses.values()];
 }

@@ -28,6 +28,11 @@ const NONE: ReadonlySet<string> = new Set();
 
 const specialParams = new Set(['@', '*', '#', '?', '-', '$', '!', '0']);
 
+/** JavaScript's \s, ASCII first (the common case, and far cheaper than a regex per character). */
+function isSpace(c: string): boolean {
+  return c === ' ' || c === '\t' || c === '\n' || c === '\r' || c === '\v' || c === '\f' || (c > '\x7f' && /\s/.test(c));
+}
+
 /** A letter, digit or _ (any script's, as BuildKit's lexer takes them); ASCII first, it is what names are. */
 function isNameChar(c: string): boolean {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c === '_' || (c > '\x7f' && /[\p{L}\p{N}]/u.test(c));
@@ -70,7 +75,7 @@ class Lexer {
       return;
     }
     for (const c of t) {
-      if (/\s/.test(c)) this.endWord();
+      if (isSpace(c)) this.endWord();
       else this.rawText(c);
     }
   }
@@ -93,18 +98,36 @@ class Lexer {
     return this.words;
   }
 
+  /** The end of the run of ordinary characters from `i`: text taken as it is, in bulk. */
+  private plainRun(from: number): number {
+    const { s, escape } = this;
+    let j = from;
+    if (this.raw) {
+      while (j < s.length && s[j] !== '$' && s[j] !== escape) j++;
+      return j;
+    }
+    for (; j < s.length; j++) {
+      const c = s[j]!;
+      if (c === '$' || c === "'" || c === '"' || c === escape || (this.words && isSpace(c))) break;
+    }
+    return j;
+  }
+
   private run(): void {
     while (this.i < this.s.length) {
       const c = this.peek()!;
-      if (this.raw && c !== '$' && c !== this.escape) {
-        this.next();
-        this.raw_(c);
+      const end = this.plainRun(this.i);
+      if (end > this.i) {
+        const text = this.s.slice(this.i, end);
+        this.i = end;
+        if (this.raw) this.raw_(text);
+        else this.rawText(text);
       } else if (this.raw && c === this.escape) {
         // Kept as written, with the character it protects (so \$ stays unexpanded).
         this.next();
         const n = this.next();
         this.raw_(n === undefined ? c : c + n);
-      } else if (this.words && /\s/.test(c)) {
+      } else if (this.words && isSpace(c)) {
         this.next();
         this.endWord();
       } else if (c === "'") {
@@ -115,25 +138,21 @@ class Lexer {
         this.rawText(this.doubleQuoted());
       } else if (c === '$') {
         this.expanded(this.dollar());
-      } else if (c === this.escape) {
+      } else {
+        // the escape character
         this.next();
         const n = this.next();
         if (n !== undefined) this.rawText(n); // escape at end of word is dropped
-      } else {
-        this.next();
-        this.rawText(c);
       }
     }
   }
 
   private singleQuoted(): string {
-    let out = '';
-    for (;;) {
-      const c = this.next();
-      if (c === undefined) throw new ExpansionError('unexpected end of statement while looking for matching single-quote');
-      if (c === "'") return out;
-      out += c;
-    }
+    const close = this.s.indexOf("'", this.i);
+    if (close < 0) throw new ExpansionError('unexpected end of statement while looking for matching single-quote');
+    const out = this.s.slice(this.i, close);
+    this.i = close + 1;
+    return out;
   }
 
   private doubleQuoted(): string {
@@ -149,14 +168,21 @@ class Lexer {
         out += this.dollar();
         continue;
       }
+      if (c !== this.escape) {
+        // Ordinary characters up to the next quote, $ or escape, in bulk.
+        let j = this.i + 1;
+        while (j < this.s.length && this.s[j] !== '"' && this.s[j] !== '$' && this.s[j] !== this.escape) j++;
+        out += this.s.slice(this.i, j);
+        this.i = j;
+        continue;
+      }
+      // The escape character protects only ", $ and itself here; otherwise it is kept.
       this.next();
-      if (c === this.escape) {
-        const n = this.peek();
-        if (n === undefined) continue;
-        if (n === '"' || n === '$' || n === this.escape) {
-          out += this.next();
-          continue;
-        }
+      const n = this.peek();
+      if (n === undefined) continue;
+      if (n === '"' || n === '$' || n === this.escape) {
+        out += this.next();
+        continue;
       }
       out += c;
     }

@@ -6,8 +6,9 @@ import type { Stages } from '../stages.js';
 import type { Checks } from './rules.js';
 
 export function fileChecks(checks: Checks, parsed: ParseResult, { globalArgs, stages }: Stages): void {
+  const inStages = stages.flatMap((s) => [s.from, ...s.instructions]);
   // Global ARGs all come before the first FROM: this is file order.
-  const all: Instruction[] = [...globalArgs, ...stages.flatMap((s) => [s.from, ...s.instructions])];
+  const all: Instruction[] = [...globalArgs, ...inStages];
   for (const w of parsed.warnings) {
     // The parser reports the line the instruction starts on; the warning covers the instruction.
     checks.warn('NoEmptyContinuation', 'Empty continuation line', all.find((i) => i.location.startLine === w.line)!.location);
@@ -22,7 +23,7 @@ export function fileChecks(checks: Checks, parsed: ParseResult, { globalArgs, st
     const upper = kw === kw.toUpperCase();
     if ((lower && as !== as.toLowerCase()) || (upper && !lower && as !== as.toUpperCase())) checks.warn('FromAsCasing', `'${as}' and '${kw}' keywords' casing do not match`, i.location);
   }
-  instructionCasing(checks, stages.flatMap((s) => [s.from, ...s.instructions]));
+  instructionCasing(checks, inStages);
 }
 
 /** ConsistentInstructionCasing: keywords against the casing most of them use. */
