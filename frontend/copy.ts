@@ -107,6 +107,7 @@ export function dispatchCopy(d: Dispatch, i: CopyInstruction): void {
     ...(i.parents ? { parents: true } : {}),
   };
   const flagText = i.flagText.length ? `${i.flagText.join(' ')} ` : '';
-  const vertex = d.commit({ kind: 'file', actions: [action] }, inline.length ? [state.vertex] : [state.vertex, from], `${what} ${flagText}${srcs.join(' ')} ${dest0}`);
-  state.history.push({ createdBy: `${what} ${srcs.join(' ')} ${dest0} # buildkit`, vertex });
+  const args = `${srcs.join(' ')} ${dest0}`;
+  const vertex = d.commit({ kind: 'file', actions: [action] }, inline.length ? [state.vertex] : [state.vertex, from], `${what} ${flagText}${args}`);
+  state.history.push({ createdBy: `${what} ${args} # buildkit`, vertex });
 }

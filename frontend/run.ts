@@ -57,18 +57,20 @@ export function dispatchRun(d: Dispatch, i: RunInstruction): void {
   }
   for (const [k, v] of scope.env) env.set(k, v);
   const cwd = state.config.WorkingDir || '/';
-  const ctx = {
-    expand: (value: string) => d.expand(value),
-    fail: (message: string, hint: string): never => d.fail(message, hint),
-    input: (from: string | undefined, defaultContext: boolean): number | undefined => {
-      if (from === undefined && !defaultContext) return undefined;
-      inputs.push(from === undefined ? d.context : d.from(from));
-      return inputs.length - 1;
-    },
-    cwd,
-    sshIndex: 0,
-  };
-  for (const spec of i.mounts) mounts.push(execMount(spec, ctx));
+  if (i.mounts.length) {
+    const ctx = {
+      expand: (value: string) => d.expand(value),
+      fail: (message: string, hint: string): never => d.fail(message, hint),
+      input: (from: string | undefined, defaultContext: boolean): number | undefined => {
+        if (from === undefined && !defaultContext) return undefined;
+        inputs.push(from === undefined ? d.context : d.from(from));
+        return inputs.length - 1;
+      },
+      cwd,
+      sshIndex: 0,
+    };
+    for (const spec of i.mounts) mounts.push(execMount(spec, ctx));
+  }
   const vertex = d.commit(
     {
       kind: 'exec',
