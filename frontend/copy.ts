@@ -47,7 +47,7 @@ export function dispatchCopy(d: Dispatch, i: CopyInstruction): void {
   if ((dest0.endsWith('/') || dest0 === '.' || dest0.endsWith('/.')) && !dest.endsWith('/')) dest += '/';
 
   // Heredoc sources become files named after their delimiter.
-  const inline = srcs.flatMap((w) => {
+  const inline = !i.heredocs.length ? [] : srcs.flatMap((w) => {
     const name = heredocSource(w);
     if (!name) return [];
     const h = i.heredocs.find((doc) => doc.name === name);
@@ -56,8 +56,10 @@ export function dispatchCopy(d: Dispatch, i: CopyInstruction): void {
   });
   if (inline.length && inline.length !== srcs.length) d.fail(`${what} cannot mix heredocs and other sources yet`, 'use one instruction for each');
 
-  const gitUrls = srcs.filter(isGitURL);
-  const urls = srcs.filter((s) => /^https?:\/\//.test(s) && !gitUrls.includes(s));
+  // (URLs and git@host: sources have a colon; most sources have none)
+  const remote = srcs.some((s) => s.includes(':'));
+  const gitUrls = remote ? srcs.filter(isGitURL) : [];
+  const urls = remote ? srcs.filter((s) => /^https?:\/\//.test(s) && !gitUrls.includes(s)) : [];
   if (!isAdd && (urls.length || gitUrls.length)) d.fail('COPY cannot copy from a URL', 'use ADD for URLs');
   if ((urls.length || gitUrls.length) && urls.length + gitUrls.length !== srcs.length) d.fail('ADD cannot mix URLs and local sources yet', 'use one ADD for each');
   if (gitUrls.length > 1 || (gitUrls.length && urls.length)) d.fail('ADD of several remote sources in one instruction is not supported yet', 'use one ADD per URL');
