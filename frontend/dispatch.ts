@@ -90,9 +90,11 @@ class Walk {
     }
     // The base's triggers run here, once: this stage does not pass them on.
     if (state.config.OnBuild) state.config.OnBuild = null;
-    const checks = new InstructionChecks(this.input.checks, this.ignored);
+    const d = new Step(this, stage, state, new InstructionChecks(this.input.checks, this.ignored), stepName);
     for (const i of instructions) {
-      dispatch(new Step(this, stage, state, checks, i, stepName));
+      d.instruction = i;
+      d.undefinedNames = undefined;
+      dispatch(d);
       if (STEPS.has(i.kind)) step++;
     }
     if (state.envEdited) state.config.Env = envToList(state.scope.env);
@@ -150,42 +152,36 @@ function fresh(vertex: Vertex, config: RunConfig, baseHistory: ImageConfig['hist
   };
 }
 
-/** One instruction being dispatched in its stage. */
+/** The instruction being dispatched in a stage (one object per stage, moved along its instructions). */
 class Step implements Dispatch {
+  instruction!: Instruction;
   /** Names already reported as undefined for this instruction. */
-  private undefinedNames: Set<string> | undefined;
+  undefinedNames: Set<string> | undefined;
+  readonly buildArgs: ReadonlyMap<string, string>;
+  readonly globals: ReadonlyMap<string, string>;
+  readonly context: Vertex;
+  private readonly escape: string;
 
   constructor(
     private readonly walk: Walk,
     private readonly stage: Stage,
     readonly state: StageState,
     readonly checks: InstructionChecks,
-    readonly instruction: Instruction,
     private readonly stepName: (text: string) => string,
-  ) {}
-
-  get buildArgs(): ReadonlyMap<string, string> {
-    return this.walk.input.buildArgs;
-  }
-
-  get globals(): ReadonlyMap<string, string> {
-    return this.walk.input.plan.globals;
-  }
-
-  get context(): Vertex {
-    return this.walk.context;
+  ) {
+    this.buildArgs = walk.input.buildArgs;
+    this.globals = walk.input.plan.globals;
+    this.context = walk.context;
+    this.escape = walk.input.plan.escape;
   }
 
   private get location(): SourceLocation {
     return this.instruction.location;
   }
 
-  private get escape(): string {
-    return this.walk.input.plan.escape;
-  }
-
   /** UndefinedVar as BuildKit reports it: at the use, against the scope of that moment. */
   private used(unmatched: ReadonlySet<string>): void {
+    if (unmatched.size === 0) return;
     for (const name of unmatched) {
       this.undefinedNames ??= new Set();
       if (this.undefinedNames.has(name)) continue;
