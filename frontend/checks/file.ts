@@ -6,14 +6,14 @@ import type { Stages } from '../stages.js';
 import type { Checks } from './rules.js';
 
 export function fileChecks(checks: Checks, parsed: ParseResult, { globalArgs, stages }: Stages): void {
-  const inStages = stages.flatMap((s) => [s.from, ...s.instructions]);
-  // Global ARGs all come before the first FROM: this is file order.
-  const all: Instruction[] = [...globalArgs, ...inStages];
+  const inStages: Instruction[] = [];
+  for (const s of stages) inStages.push(s.from, ...s.instructions);
   for (const w of parsed.warnings) {
     // The parser reports the line the instruction starts on; the warning covers the instruction.
-    checks.warn('NoEmptyContinuation', 'Empty continuation line', all.find((i) => i.location.startLine === w.line)!.location);
+    const at = [...globalArgs, ...inStages].find((i) => i.location.startLine === w.line)!;
+    checks.warn('NoEmptyContinuation', 'Empty continuation line', at.location);
   }
-  for (const i of all) {
+  for (const i of inStages) {
     if (i.kind === 'MAINTAINER') checks.warn('MaintainerDeprecated', 'Maintainer instruction is deprecated in favor of using label', i.location);
     if (i.kind !== 'FROM' || !i.as) continue;
     const { name, keyword: as } = i.as;
@@ -34,6 +34,8 @@ function instructionCasing(checks: Checks, instructions: readonly Instruction[])
     if (keyword === keyword.toLowerCase()) lower++;
     else if (keyword === keyword.toUpperCase()) upper++;
   }
+  // All in one case (the usual Dockerfile): nothing to report, no second pass.
+  if (lower === instructions.length || upper === instructions.length) return;
   const majority = lower > upper ? 'lowercase' : 'uppercase';
   for (const { keyword, location } of instructions) {
     const want = majority === 'lowercase' ? keyword.toLowerCase() : keyword.toUpperCase();
