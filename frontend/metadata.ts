@@ -107,6 +107,8 @@ export function dispatchWord(d: Dispatch, i: WordInstruction): void {
   state.history.push({ createdBy: `${i.kind} ${value}` });
 }
 
+const portRe = /^(\d+)(?:-(\d+))?(?:\/(tcp|udp|sctp))?$/i;
+
 export function dispatchExpose(d: Dispatch, i: ListInstruction): void {
   const { state } = d;
   const ports = d.expandWords(i.text);
@@ -116,7 +118,7 @@ export function dispatchExpose(d: Dispatch, i: ListInstruction): void {
   for (const p of ports) {
     d.checks.exposePort(p, i.location);
     // [ip:][hostPort:]port: only the container port is exposed (BuildKit reads it as docker run -p).
-    const m = /^(\d+)(?:-(\d+))?(?:\/(tcp|udp|sctp))?$/i.exec(p.slice(p.lastIndexOf(':') + 1));
+    const m = portRe.exec(p.slice(p.lastIndexOf(':') + 1));
     if (!m) d.fail(`invalid port "${p}" in EXPOSE`, 'EXPOSE takes <port>[/tcp|/udp] or a range like 8000-8010');
     const proto = (m[3] ?? 'tcp').toLowerCase();
     const from = Number(m[1]);

@@ -43,6 +43,12 @@ export interface ParseResult {
 }
 
 const directiveRe = /^#[ \t]*([a-zA-Z][a-zA-Z0-9]*)[ \t]*=[ \t]*(.+?)[ \t]*$/;
+// Per-line patterns, made once rather than at every line.
+const commentRe = /^[ \t]*#/;
+const blankRe = /^[ \t]*$/;
+const leadingSpaceRe = /^[ \t]+/;
+const trailingSpaceRe = /[ \t]+$/;
+const instructionRe = /^[ \t]*(\S+)(?:[ \t]+([\s\S]*))?$/;
 const heredocInstructions = new Set(['RUN', 'COPY', 'ADD']);
 const jsonInstructions = new Set(['RUN', 'CMD', 'ENTRYPOINT', 'SHELL', 'COPY', 'ADD', 'VOLUME', 'HEALTHCHECK', 'ONBUILD']);
 const MAX_LINE = 65535;
@@ -80,11 +86,11 @@ function parseDirectives(lines: string[], file: string): { directives: Directive
 }
 
 function isComment(line: string): boolean {
-  return /^[ \t]*#/.test(line);
+  return commentRe.test(line);
 }
 
 function isBlank(line: string): boolean {
-  return /^[ \t]*$/.test(line);
+  return blankRe.test(line);
 }
 
 /** Splits leading `--flag[=value]` words off the arguments, honouring quotes in values. */
@@ -92,7 +98,7 @@ export function splitFlags(args: string): { flags: string[]; rest: string } {
   const flags: string[] = [];
   let s = args;
   for (;;) {
-    s = s.replace(/^[ \t]+/, '');
+    s = s.replace(leadingSpaceRe, '');
     if (!s.startsWith('--')) break;
     let i = 0;
     let quote = '';
@@ -115,7 +121,7 @@ export function splitFlags(args: string): { flags: string[]; rest: string } {
     flags.push(word);
     s = s.slice(i);
   }
-  return { flags, rest: s.replace(/^[ \t]+/, '') };
+  return { flags, rest: s.replace(leadingSpaceRe, '') };
 }
 
 /** Exec form: a JSON array of strings, exactly; anything else is shell form. */
@@ -202,10 +208,10 @@ export function parse(text: string, file = 'Dockerfile'): ParseResult {
     const endLineBeforeHeredoc = i;
     if (emptyInContinuation) warnings.push({ rule: 'NoEmptyContinuation', message: 'Empty continuation line', line: startLine });
 
-    const m = /^[ \t]*(\S+)(?:[ \t]+([\s\S]*))?$/.exec(logical);
+    const m = instructionRe.exec(logical);
     const keyword = m?.[1] ?? '';
     const instruction = keyword.toUpperCase();
-    const args = (m?.[2] ?? '').replace(/[ \t]+$/, '');
+    const args = (m?.[2] ?? '').replace(trailingSpaceRe, '');
     const { flags, rest } = instruction === 'ONBUILD' ? { flags: [], rest: args } : splitFlags(args);
 
     const json = jsonInstructions.has(instruction) ? parseJSONForm(rest) : undefined;

@@ -13,7 +13,7 @@ const NON_ENV_ARGS = new Set(['BUILDKIT_SBOM_SCAN_CONTEXT', 'BUILDKIT_SBOM_SCAN_
 const AUTOMATIC_ARGS = new Set(['BUILDPLATFORM', 'BUILDOS', 'BUILDARCH', 'BUILDVARIANT', 'TARGETPLATFORM', 'TARGETOS', 'TARGETARCH', 'TARGETVARIANT', 'TARGETSTAGE']);
 const NEVER_UNDEFINED = new Set([...NON_ENV_ARGS, ...PROXY_ARGS]);
 
-const isName = (n: string): boolean => /^[A-Za-z_][A-Za-z0-9_]*$/.test(n);
+const nameRe = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** The checks of one stage's instructions (MultipleInstructionsDisallowed counts per stage). */
 export class InstructionChecks {
@@ -37,7 +37,7 @@ export class InstructionChecks {
    * without `ARG` in the stage.
    */
   undefinedVar(name: string, location: SourceLocation, scope: Scope, envKnown: boolean): void {
-    if (!isName(name) || scope.args.has(name) || NEVER_UNDEFINED.has(name)) return;
+    if (!nameRe.test(name) || scope.args.has(name) || NEVER_UNDEFINED.has(name)) return;
     const hint = this.suggestion(name, scope);
     if (!envKnown && !hint && !AUTOMATIC_ARGS.has(name)) return;
     this.checks.warn('UndefinedVar', `Usage of undefined variable '$${name}'${hint ? ` (did you mean $${hint}?)` : ''}`, location);
