@@ -226,6 +226,7 @@ class Step implements Dispatch {
     const { stage } = this;
     const ref = sourceRef(plan.stages, value);
     if (ref.kind === 'image') {
+      // (unresolved only in --check without an image resolver, where nothing is solved)
       const img = images.get(ref.ref);
       return this.source(img ? img.source : { type: 'scratch' }, `[internal] load image ${img ? img.source.ref : ref.ref}`);
     }
