@@ -1,6 +1,7 @@
 // The op graph (LLB-like): what the frontend emits and the solver runs. Each vertex's definition
 // fully determines its output, so its cache key can be computed from the definition and its inputs.
 import type { SourceLocation } from '../common/errors.js';
+import type { FileMode } from '../common/filemode.js';
 import type { Digest, ImageConfig, Platform } from '../common/oci.js';
 
 export type { SourceLocation };
@@ -89,8 +90,8 @@ export interface CopyAction {
   /** Absolute destination; a trailing '/' means "into this directory". */
   dest: string;
   chown?: Chown;
-  /** Octal mode as a number. */
-  chmod?: number;
+  /** --chmod, parsed: octal, or symbolic (applied to each entry's own mode). */
+  chmod?: FileMode;
   /** Patterns for paths not to copy (--exclude). */
   excludes?: string[];
   /** Files written from heredocs (`COPY <<EOF /dest`): used instead of `from`/`src`. */
@@ -99,8 +100,6 @@ export interface CopyAction {
   unpack?: boolean;
   /** --parents: keep each source's directories under dest (a `./` in the source marks where they start). */
   parents?: boolean;
-  /** Symbolic --chmod (u=rwX,go=rX), applied per entry. */
-  chmodSymbolic?: string;
 }
 
 export interface MkdirAction {

@@ -23,7 +23,7 @@ import type { Digest } from '../common/oci.js';
 import { layerChain, type LayerChain, type Snapshots } from '../snapshotter/snapshots.js';
 import type { Store } from '../snapshotter/store.js';
 import { DirTree, FilteredTree, ViewTree, type SourceTree } from '../snapshotter/tree.js';
-import { applySymbolicMode, parseSymbolicMode } from '../common/filemode.js';
+import { applySymbolicMode } from '../common/filemode.js';
 import { downloadFile, type RemoteFile } from './remote.js';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -317,8 +317,8 @@ export class Solver {
         continue;
       }
       const tree = a.inline ? await this.inlineTree(a.inline) : withExcludes(this.tree(inputs[a.from]!), a.excludes);
-      const symbolic = a.chmodSymbolic ? parseSymbolicMode(a.chmodSymbolic) : undefined;
-      const mode = symbolic ? (m: number, isDir: boolean) => applySymbolicMode(m, symbolic, isDir) : a.chmod;
+      const { chmod } = a;
+      const mode = chmod?.kind === 'symbolic' ? (m: number, isDir: boolean) => applySymbolicMode(m, chmod.clauses, isDir) : chmod?.mode;
       await writer.copy(tree, a.src, a.dest, { owner: owner(a.chown), mode, parents: a.parents, unpack: a.unpack });
     }
     await writer.finish();

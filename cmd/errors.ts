@@ -1,8 +1,7 @@
 // How any error is reported: user mistakes as a message, the Dockerfile lines they point at, and a
 // hint; internal errors with "a bug" wording and a stack only under --debug (DESIGN §7).
-import { asTsbuildError, TsbuildError, type ErrorCode } from '../common/errors.js';
-import { DockerfileError } from '../frontend/errors.js';
-import { formatSourceExcerpt } from '../frontend/lint.js';
+import { asTsbuildError, type ErrorCode } from '../common/errors.js';
+import { formatSourceExcerpt } from './warnings.js';
 
 /** The Dockerfile as the engine read it (its 'source' progress event). */
 export interface SourceText {
@@ -20,17 +19,8 @@ function chain(err: unknown): unknown[] {
   return out;
 }
 
-/** Any thrown value as the error model has it. */
-export function reportable(err: unknown): TsbuildError {
-  // The frontend's errors join the base class in a later change; until then they are user errors too.
-  if (err instanceof DockerfileError && !(err instanceof TsbuildError)) {
-    return new TsbuildError('TSB_DOCKERFILE_INVALID', err.message, { ...(err.location ? { location: err.location } : {}), ...(err.hint ? { hint: err.hint } : {}), cause: err });
-  }
-  return asTsbuildError(err);
-}
-
 export function formatError(err: unknown, opts: { source?: SourceText; debug?: boolean } = {}): string {
-  const e = reportable(err);
+  const e = asTsbuildError(err);
   const out: string[] = [];
   // A failed RUN: its step name (on the StepError) and its last output lines (on the ExecError).
   const causes = chain(err);

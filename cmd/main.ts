@@ -5,12 +5,12 @@ import { constants } from 'node:os';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { Engine, login, loginHost, logout, type ManifestFormat, type RunRequest } from '../builder/engine.js';
-import { TsbuildError, UsageError } from '../common/errors.js';
+import { asTsbuildError, TsbuildError, UsageError } from '../common/errors.js';
 import { dockerfileFrontend } from '../frontend/convert.js';
-import { formatCheckOutput } from '../frontend/lint.js';
+import { formatCheckOutput } from './warnings.js';
 import { buildArgs, parseCacheSpec, parseOutput, parseSecret, parseSsh } from './build.js';
 import { importConfig } from './changes.js';
-import { formatError, reportable, type SourceText } from './errors.js';
+import { formatError, type SourceText } from './errors.js';
 import { formatDiskUsage, formatImages, formatReclaimed } from './images.js';
 import { createRenderer, jsonLine, type ProgressMode, type Renderer } from './progress.js';
 
@@ -105,7 +105,7 @@ async function main(argv: string[]): Promise<number> {
         const base = { context: a.context!, ...(a.file !== undefined ? { dockerfile: a.file } : {}), buildArgs: buildArgs(a['build-arg']), ...(a.target !== undefined ? { target: a.target } : {}), pull: a.pull ?? false };
         if (a.check) {
           const r = await withEngine(a, (engine) => rendered('quiet', async (renderer) => ({ result: await engine.check(base, renderer.sink), source: renderer.source })));
-          const out = formatCheckOutput({ warnings: r.result.warnings, checkConfig: { skip: new Set(), error: false, experimental: new Set() } }, r.source?.text ?? '');
+          const out = formatCheckOutput(r.result, r.source?.text ?? '');
           process.stdout.write(r.result.violation ? `${out.text}\nERROR: ${r.result.violation}\n` : out.text);
           exitCode = out.exitCode;
           return;
@@ -307,7 +307,7 @@ main(hideBin(process.argv)).then(
   (err) => {
     finished = true;
     debug ||= process.env.TSBUILD_DEBUG === '1';
-    if (jsonProgress) process.stderr.write(jsonLine({ type: 'error', error: reportable(err).toJSON() }));
+    if (jsonProgress) process.stderr.write(jsonLine({ type: 'error', error: asTsbuildError(err).toJSON() }));
     process.stderr.write(`${formatError(err, { ...(failedSource ? { source: failedSource } : {}), debug })}\n`);
     const cancelled = err instanceof TsbuildError && err.code === 'TSB_CANCELLED';
     process.exit(cancelled && cancelledBy ? 128 + constants.signals[cancelledBy] : 1);

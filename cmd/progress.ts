@@ -1,7 +1,7 @@
 // Renders builder progress events: plain lines in BuildKit's style, one JSON object per line, or the
 // TTY view (cmd/tui/, loaded only when chosen: ink and react cost start-up time every other command).
 import type { ProgressSink, Warning } from '../builder/engine.js';
-import { formatBuildWarnings } from '../frontend/lint.js';
+import { formatBuildWarnings } from './warnings.js';
 import type { SourceText } from './errors.js';
 
 export type ProgressMode = 'tty' | 'plain' | 'json' | 'quiet';

@@ -1,4 +1,5 @@
-// Symbolic modes as chmod(1) and `COPY --chmod=u=rwX,go=rX` take them.
+// File modes as `COPY --chmod` takes them: octal (755) or symbolic as chmod(1) reads it (u=rwX,go=rX).
+// The frontend parses the flag once into a FileMode; the solver applies it to each copied entry.
 
 interface Clause {
   /** Bits of the classes it applies to (u/g/o), from a mask of 0o7777. */
@@ -7,6 +8,9 @@ interface Clause {
 }
 
 export type SymbolicMode = Clause[];
+
+/** A parsed --chmod: a fixed mode, or clauses applied to each entry's own mode. */
+export type FileMode = { kind: 'octal'; mode: number } | { kind: 'symbolic'; clauses: SymbolicMode };
 
 const WHO: Record<string, number> = { u: 0o4700, g: 0o2070, o: 0o1007, a: 0o7777 };
 
@@ -44,4 +48,11 @@ export function applySymbolicMode(mode: number, spec: SymbolicMode, isDir: boole
     }
   }
   return out;
+}
+
+/** `755`, `0644` or a symbolic mode; undefined when `s` is neither. */
+export function parseFileMode(s: string): FileMode | undefined {
+  if (/^[0-7]{3,4}$/.test(s)) return { kind: 'octal', mode: parseInt(s, 8) };
+  const clauses = parseSymbolicMode(s);
+  return clauses ? { kind: 'symbolic', clauses } : undefined;
 }

@@ -1,17 +1,5 @@
-// User mistakes in the Dockerfile: a message, the location, the offending line and a hint.
-// cmd/ prints these without a stack trace.
-import type { SourceLocation } from '../builder/graph.js';
+// Dockerfile mistakes: TsbuildErrors located at the offending instruction (file:line), with a hint.
+// The line parser, the word lexer and the dispatch walk all raise them; cmd/ renders them.
+import { TsbuildError } from '../common/errors.js';
 
-export class DockerfileError extends Error {
-  readonly userError = true;
-  constructor(
-    message: string,
-    readonly location?: SourceLocation,
-    readonly hint?: string,
-    /** The offending source line(s), shown under the message. */
-    readonly source?: string,
-  ) {
-    super(message);
-    this.name = 'DockerfileError';
-  }
-}
+export class DockerfileError extends TsbuildError {}

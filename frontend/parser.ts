@@ -1,6 +1,7 @@
 // The Dockerfile line parser: text → directives and instruction nodes with source positions.
 // Owns escape handling, continuations, comments, JSON-form detection, flags and heredoc bodies.
-// Imports nothing but its own types, as BuildKit's parser package does.
+// Imports nothing but its own types and errors, as BuildKit's parser package does.
+import { DockerfileError } from './errors.js';
 
 export interface Heredoc {
   name: string;
@@ -25,14 +26,14 @@ export interface Node {
   heredocs: Heredoc[];
   startLine: number;
   endLine: number;
-  /** The source lines of the instruction, for error messages. */
-  original: string;
 }
 
 export interface Directives {
   syntax?: string;
   escape: string;
   check?: string;
+  /** The line of `# check=`, to point at it when it is malformed. */
+  checkLine?: number;
 }
 
 export interface ParseResult {
@@ -41,18 +42,23 @@ export interface ParseResult {
   warnings: Array<{ rule: string; message: string; line: number }>;
 }
 
-export class ParseError extends Error {
-  constructor(message: string, readonly line: number, readonly source: string, readonly hint?: string) {
-    super(message);
-  }
-}
-
 const directiveRe = /^#[ \t]*([a-zA-Z][a-zA-Z0-9]*)[ \t]*=[ \t]*(.+?)[ \t]*$/;
+// Per-line patterns, made once rather than at every line.
+const commentRe = /^[ \t]*#/;
+const blankRe = /^[ \t]*$/;
+const leadingSpaceRe = /^[ \t]+/;
+const trailingSpaceRe = /[ \t]+$/;
+const instructionRe = /^[ \t]*(\S+)(?:[ \t]+([\s\S]*))?$/;
 const heredocInstructions = new Set(['RUN', 'COPY', 'ADD']);
 const jsonInstructions = new Set(['RUN', 'CMD', 'ENTRYPOINT', 'SHELL', 'COPY', 'ADD', 'VOLUME', 'HEALTHCHECK', 'ONBUILD']);
 const MAX_LINE = 65535;
 
-function parseDirectives(lines: string[]): { directives: Directives; start: number } {
+/** A syntax error at lines `start`..`end` of `file`. */
+function syntaxError(file: string, start: number, end: number, message: string, hint: string): DockerfileError {
+  return new DockerfileError('TSB_DOCKERFILE_SYNTAX', message, { location: { file, startLine: start, endLine: end }, hint });
+}
+
+function parseDirectives(lines: string[], file: string): { directives: Directives; start: number } {
   const directives: Directives = { escape: '\\' };
   const seen = new Set<string>();
   let i = 0;
@@ -62,26 +68,29 @@ function parseDirectives(lines: string[]): { directives: Directives; start: numb
     if (!m) break;
     const key = m[1]!.toLowerCase();
     if (!['syntax', 'escape', 'check'].includes(key)) break;
-    if (seen.has(key)) throw new ParseError(`only one ${key} parser directive can be used`, i + 1, line);
+    if (seen.has(key)) throw syntaxError(file, i + 1, i + 1, `only one ${key} parser directive can be used`, `keep one # ${key}= line`);
     seen.add(key);
     const value = m[2]!;
     if (key === 'escape') {
       if (value !== '\\' && value !== '`') {
-        throw new ParseError(`invalid escape token '${value}' does not match ` + '` or \\', i + 1, line, 'use # escape=\\ or # escape=`');
+        throw syntaxError(file, i + 1, i + 1, `invalid escape token '${value}' does not match ` + '` or \\', 'use # escape=\\ or # escape=`');
       }
       directives.escape = value;
     } else if (key === 'syntax') directives.syntax = value;
-    else directives.check = value;
+    else {
+      directives.check = value;
+      directives.checkLine = i + 1;
+    }
   }
   return { directives, start: i };
 }
 
 function isComment(line: string): boolean {
-  return /^[ \t]*#/.test(line);
+  return commentRe.test(line);
 }
 
 function isBlank(line: string): boolean {
-  return /^[ \t]*$/.test(line);
+  return blankRe.test(line);
 }
 
 /** Splits leading `--flag[=value]` words off the arguments, honouring quotes in values. */
@@ -89,7 +98,7 @@ export function splitFlags(args: string): { flags: string[]; rest: string } {
   const flags: string[] = [];
   let s = args;
   for (;;) {
-    s = s.replace(/^[ \t]+/, '');
+    s = s.replace(leadingSpaceRe, '');
     if (!s.startsWith('--')) break;
     let i = 0;
     let quote = '';
@@ -112,7 +121,7 @@ export function splitFlags(args: string): { flags: string[]; rest: string } {
     flags.push(word);
     s = s.slice(i);
   }
-  return { flags, rest: s.replace(/^[ \t]+/, '') };
+  return { flags, rest: s.replace(leadingSpaceRe, '') };
 }
 
 /** Exec form: a JSON array of strings, exactly; anything else is shell form. */
@@ -157,9 +166,11 @@ function findHeredocs(text: string): Array<{ name: string; expand: boolean; chom
   return out;
 }
 
-export function parse(text: string): ParseResult {
+/** Parses a Dockerfile; `file` is the name its errors are located in. */
+export function parse(text: string, file = 'Dockerfile'): ParseResult {
+  if (text.length === 0) throw syntaxError(file, 1, 1, 'the Dockerfile cannot be empty', 'start the Dockerfile with FROM <image> (or FROM scratch)');
   const lines = text.split(/\r?\n/);
-  const { directives, start } = parseDirectives(lines);
+  const { directives, start } = parseDirectives(lines, file);
   const esc = directives.escape;
   const nodes: Node[] = [];
   const warnings: ParseResult['warnings'] = [];
@@ -168,13 +179,12 @@ export function parse(text: string): ParseResult {
   let i = start;
   while (i < lines.length) {
     const first = lines[i]!;
-    if (first.length > MAX_LINE) throw new ParseError(`dockerfile line greater than max allowed size of ${MAX_LINE}`, i + 1, first.slice(0, 80));
+    if (first.length > MAX_LINE) throw syntaxError(file, i + 1, i + 1, `dockerfile line greater than max allowed size of ${MAX_LINE}`, 'split the line with continuations (a \\ at the end of a line)');
     if (isBlank(first) || isComment(first)) {
       i++;
       continue;
     }
     const startLine = i + 1;
-    const originalLines = [first];
     let logical = '';
     let line = first;
     let emptyInContinuation = false;
@@ -185,12 +195,10 @@ export function parse(text: string): ParseResult {
         // Comments and blank lines inside a continuation are dropped.
         while (i < lines.length && (isComment(lines[i]!) || isBlank(lines[i]!))) {
           if (isBlank(lines[i]!)) emptyInContinuation = true;
-          originalLines.push(lines[i]!);
           i++;
         }
         if (i >= lines.length) break; // continuation at EOF: take what we have, as BuildKit does
         line = lines[i]!;
-        originalLines.push(line);
         continue;
       }
       logical += line;
@@ -200,20 +208,21 @@ export function parse(text: string): ParseResult {
     const endLineBeforeHeredoc = i;
     if (emptyInContinuation) warnings.push({ rule: 'NoEmptyContinuation', message: 'Empty continuation line', line: startLine });
 
-    const m = /^[ \t]*(\S+)(?:[ \t]+([\s\S]*))?$/.exec(logical);
+    const m = instructionRe.exec(logical);
     const keyword = m?.[1] ?? '';
     const instruction = keyword.toUpperCase();
-    const args = (m?.[2] ?? '').replace(/[ \t]+$/, '');
+    const args = (m?.[2] ?? '').replace(trailingSpaceRe, '');
     const { flags, rest } = instruction === 'ONBUILD' ? { flags: [], rest: args } : splitFlags(args);
 
+    const json = jsonInstructions.has(instruction) ? parseJSONForm(rest) : undefined;
     const heredocs: Heredoc[] = [];
-    if (heredocInstructions.has(instruction) && !parseJSONForm(rest)) {
+    // (most lines have no << at all: no need to look for markers)
+    if (heredocInstructions.has(instruction) && !json && rest.includes('<<')) {
       for (const h of findHeredocs(rest)) {
         const body: string[] = [];
         let closed = false;
         while (i < lines.length) {
           const l = lines[i]!;
-          originalLines.push(l);
           i++;
           const candidate = h.chomp ? l.replace(/^\t+/, '') : l;
           if (candidate === h.name) {
@@ -223,7 +232,7 @@ export function parse(text: string): ParseResult {
           body.push(candidate);
         }
         if (!closed) {
-          throw new ParseError(`unterminated heredoc "${h.name}": no line "${h.name}" ends it`, startLine, originalLines.join('\n'), `add a line containing only ${h.name}`);
+          throw syntaxError(file, startLine, i, `unterminated heredoc "${h.name}": no line "${h.name}" ends it`, `add a line containing only ${h.name}`);
         }
         heredocs.push({ name: h.name, content: body.length ? `${body.join('\n')}\n` : '', expand: h.expand, chomp: h.chomp });
       }
@@ -234,14 +243,19 @@ export function parse(text: string): ParseResult {
       keyword,
       flags,
       rest,
-      json: jsonInstructions.has(instruction) ? parseJSONForm(rest) : undefined,
+      json,
       heredocs,
       startLine,
       endLine,
-      original: originalLines.join('\n'),
     });
   }
+  if (nodes.length === 0) throw syntaxError(file, 1, 1, 'file with no instructions', 'start the Dockerfile with FROM <image> (or FROM scratch)');
   return { directives, nodes, warnings };
+}
+
+/** JavaScript's \s, ASCII first: far cheaper than a regex per character. */
+function isSpace(c: string): boolean {
+  return c === ' ' || c === '\t' || c === '\n' || c === '\r' || c === '\v' || c === '\f' || (c > '\x7f' && /\s/.test(c));
 }
 
 /** Splits arguments on whitespace, keeping quotes and escapes in the words (they are expanded later, one word at a time). */
@@ -263,7 +277,7 @@ export function splitWords(text: string, escape: string): string[] {
     } else if (c === escape && i + 1 < text.length) {
       cur += c + text[++i];
       has = true;
-    } else if (/\s/.test(c)) {
+    } else if (isSpace(c)) {
       if (has) out.push(cur);
       cur = '';
       has = false;

@@ -1,22 +1,47 @@
 // Word expansion as BuildKit's shell lexer does it: quotes, escapes, $VAR and ${VAR...} with the
 // -, +, ?, #, %, / modifiers. RUN/CMD/ENTRYPOINT are not expanded here (the shell does that);
-// every other instruction's words are. Imports nothing but its own types.
+// every other instruction's words are. Imports nothing but its own types and errors.
+import { DockerfileError } from './errors.js';
 
-export type Env = ReadonlyMap<string, string>;
+/** What words expand against: a Map, or a stage's ARG/ENV scope. */
+export interface Env {
+  get(name: string): string | undefined;
+}
 
-export class ExpansionError extends Error {}
+/** A malformed substitution; the dispatch walk locates it at its instruction. */
+export class ExpansionError extends DockerfileError {
+  constructor(message: string) {
+    super('TSB_DOCKERFILE_INVALID', message, { hint: 'variables are $NAME or ${NAME}, with the modifiers :- - :+ + :? ? # ## % %% / //' });
+  }
+}
 
 export interface ExpandResult {
   value: string;
+  /** Variable names referenced and set. */
+  matched: ReadonlySet<string>;
   /** Variable names referenced but unset (for the UndefinedVar check). */
-  unmatched: Set<string>;
+  unmatched: ReadonlySet<string>;
 }
+
+/** What most words reference: nothing. Shared, so that they allocate no sets. */
+const NONE: ReadonlySet<string> = new Set();
 
 const specialParams = new Set(['@', '*', '#', '?', '-', '$', '!', '0']);
 
+/** JavaScript's \s, ASCII first (the common case, and far cheaper than a regex per character). */
+function isSpace(c: string): boolean {
+  return c === ' ' || c === '\t' || c === '\n' || c === '\r' || c === '\v' || c === '\f' || (c > '\x7f' && /\s/.test(c));
+}
+
+/** A letter, digit or _ (any script's, as BuildKit's lexer takes them); ASCII first, it is what names are. */
+function isNameChar(c: string): boolean {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c === '_' || (c > '\x7f' && /[\p{L}\p{N}]/u.test(c));
+}
+
 class Lexer {
   private i = 0;
-  readonly unmatched = new Set<string>();
+  matched: Set<string> | undefined;
+  unmatched: Set<string> | undefined;
   /** Words for processWords; null while in single-word mode. */
   private words: string[] | null = null;
   private cur = '';
@@ -50,7 +75,7 @@ class Lexer {
       return;
     }
     for (const c of t) {
-      if (/\s/.test(c)) this.endWord();
+      if (isSpace(c)) this.endWord();
       else this.rawText(c);
     }
   }
@@ -73,18 +98,36 @@ class Lexer {
     return this.words;
   }
 
+  /** The end of the run of ordinary characters from `i`: text taken as it is, in bulk. */
+  private plainRun(from: number): number {
+    const { s, escape } = this;
+    let j = from;
+    if (this.raw) {
+      while (j < s.length && s[j] !== '$' && s[j] !== escape) j++;
+      return j;
+    }
+    for (; j < s.length; j++) {
+      const c = s[j]!;
+      if (c === '$' || c === "'" || c === '"' || c === escape || (this.words && isSpace(c))) break;
+    }
+    return j;
+  }
+
   private run(): void {
     while (this.i < this.s.length) {
       const c = this.peek()!;
-      if (this.raw && c !== '$' && c !== this.escape) {
-        this.next();
-        this.raw_(c);
+      const end = this.plainRun(this.i);
+      if (end > this.i) {
+        const text = this.s.slice(this.i, end);
+        this.i = end;
+        if (this.raw) this.raw_(text);
+        else this.rawText(text);
       } else if (this.raw && c === this.escape) {
         // Kept as written, with the character it protects (so \$ stays unexpanded).
         this.next();
         const n = this.next();
         this.raw_(n === undefined ? c : c + n);
-      } else if (this.words && /\s/.test(c)) {
+      } else if (this.words && isSpace(c)) {
         this.next();
         this.endWord();
       } else if (c === "'") {
@@ -95,25 +138,21 @@ class Lexer {
         this.rawText(this.doubleQuoted());
       } else if (c === '$') {
         this.expanded(this.dollar());
-      } else if (c === this.escape) {
+      } else {
+        // the escape character
         this.next();
         const n = this.next();
         if (n !== undefined) this.rawText(n); // escape at end of word is dropped
-      } else {
-        this.next();
-        this.rawText(c);
       }
     }
   }
 
   private singleQuoted(): string {
-    let out = '';
-    for (;;) {
-      const c = this.next();
-      if (c === undefined) throw new ExpansionError('unexpected end of statement while looking for matching single-quote');
-      if (c === "'") return out;
-      out += c;
-    }
+    const close = this.s.indexOf("'", this.i);
+    if (close < 0) throw new ExpansionError('unexpected end of statement while looking for matching single-quote');
+    const out = this.s.slice(this.i, close);
+    this.i = close + 1;
+    return out;
   }
 
   private doubleQuoted(): string {
@@ -129,14 +168,21 @@ class Lexer {
         out += this.dollar();
         continue;
       }
+      if (c !== this.escape) {
+        // Ordinary characters up to the next quote, $ or escape, in bulk.
+        let j = this.i + 1;
+        while (j < this.s.length && this.s[j] !== '"' && this.s[j] !== '$' && this.s[j] !== this.escape) j++;
+        out += this.s.slice(this.i, j);
+        this.i = j;
+        continue;
+      }
+      // The escape character protects only ", $ and itself here; otherwise it is kept.
       this.next();
-      if (c === this.escape) {
-        const n = this.peek();
-        if (n === undefined) continue;
-        if (n === '"' || n === '$' || n === this.escape) {
-          out += this.next();
-          continue;
-        }
+      const n = this.peek();
+      if (n === undefined) continue;
+      if (n === '"' || n === '$' || n === this.escape) {
+        out += this.next();
+        continue;
       }
       out += c;
     }
@@ -145,18 +191,20 @@ class Lexer {
   private name(): string {
     let name = '';
     const first = this.peek();
-    if (first !== undefined && /[0-9]/.test(first)) {
+    if (first !== undefined && first >= '0' && first <= '9') {
       while (this.peek() !== undefined && /[0-9]/.test(this.peek()!)) name += this.next();
       return name;
     }
     if (first !== undefined && specialParams.has(first)) return this.next()!;
-    while (this.peek() !== undefined && /[\p{L}\p{N}_]/u.test(this.peek()!)) name += this.next();
-    return name;
+    const start = this.i;
+    while (this.i < this.s.length && isNameChar(this.s[this.i]!)) this.i++;
+    return this.s.slice(start, this.i);
   }
 
   private lookup(name: string): string | undefined {
     const v = this.env.get(name);
-    if (v === undefined) this.unmatched.add(name);
+    if (v === undefined) (this.unmatched ??= new Set()).add(name);
+    else (this.matched ??= new Set()).add(name);
     return v;
   }
 
@@ -284,20 +332,28 @@ function replacePattern(value: string, pattern: string, replacement: string, all
   return value.replace(re, () => replacement);
 }
 
+/** Whether `s` has nothing to expand: no $, no quotes, no escapes (then every form leaves it as it is). */
+function plain(s: string, escape: string): boolean {
+  return !s.includes('$') && !s.includes("'") && !s.includes('"') && !s.includes(escape);
+}
+
 /** Expands one word (quote removal included). */
 export function expandWord(word: string, env: Env, escape = '\\'): ExpandResult {
+  if (plain(word, escape)) return { value: word, matched: NONE, unmatched: NONE };
   const lx = new Lexer(word, env, escape);
-  return { value: lx.word(), unmatched: lx.unmatched };
+  return { value: lx.word(), matched: lx.matched ?? NONE, unmatched: lx.unmatched ?? NONE };
 }
 
 /** A heredoc body with expansion on: $ substitutions only, quotes and escapes kept as written. */
 export function expandHeredoc(text: string, env: Env, escape = '\\'): ExpandResult {
+  if (plain(text, escape)) return { value: text, matched: NONE, unmatched: NONE };
   const lx = new Lexer(text, env, escape, true);
-  return { value: lx.word(), unmatched: lx.unmatched };
+  return { value: lx.word(), matched: lx.matched ?? NONE, unmatched: lx.unmatched ?? NONE };
 }
 
 /** Expands and splits into words on unquoted whitespace. */
-export function expandWords(text: string, env: Env, escape = '\\'): { words: string[]; unmatched: Set<string> } {
+export function expandWords(text: string, env: Env, escape = '\\'): { words: string[]; unmatched: ReadonlySet<string> } {
+  if (plain(text, escape)) return { words: text.split(/\s+/).filter(Boolean), unmatched: NONE };
   const lx = new Lexer(text, env, escape);
-  return { words: lx.wordList(), unmatched: lx.unmatched };
+  return { words: lx.wordList(), unmatched: lx.unmatched ?? NONE };
 }

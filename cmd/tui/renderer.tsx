@@ -3,7 +3,7 @@
 // full report, and warnings follow as the plain renderer prints them.
 import { render, renderToString } from 'ink';
 import type { ProgressEvent, Warning } from '../../builder/engine.js';
-import { formatBuildWarnings } from '../../frontend/lint.js';
+import { formatBuildWarnings } from '../warnings.js';
 import type { SourceText } from '../errors.js';
 import type { Renderer } from '../progress.js';
 import { initialState, reduce } from './state.js';

@@ -65,10 +65,11 @@ test('unused stages are not in the graph; COPY --from adds the stage as an input
   t.false(names.some((n) => n.includes('RUN u')));
 });
 
-test('errors carry the location and the line', async (t) => {
+test('errors carry the location, a code and a hint', async (t) => {
   const e = await t.throwsAsync(conv('FROM img\nEXPOSE eighty\n'), { instanceOf: DockerfileError });
-  t.is(e?.location?.startLine, 2);
-  t.is(e?.source, 'EXPOSE eighty');
+  t.deepEqual(e?.location, { file: 'Dockerfile', startLine: 2, endLine: 2 });
+  t.is(e?.code, 'TSB_DOCKERFILE_INVALID');
+  t.truthy(e?.hint);
   // As BuildKit: a stage can only use stages defined above it (which also rules out cycles).
   await t.throwsAsync(conv('FROM img AS a\nCOPY --from=b /x /x\nFROM img AS b\nRUN x\n', { target: 'a' }), { message: /cannot copy from stage "b", it needs to be defined before current stage "a"/ });
 });

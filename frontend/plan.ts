@@ -1,0 +1,149 @@
+// The plan of a walk, as BuildKit sets up its dispatch states before dispatching any: the global
+// ARG values FROM lines see, each stage's base and platform, the target, and which stages the
+// target needs and which images those use. The FROM-level checks run here, for every stage.
+import type { ResolvedImage } from '../builder/frontend.js';
+import type { SourceLocation } from '../common/errors.js';
+import type { Platform } from '../common/oci.js';
+import { automaticArgs, globalArgValues } from './args.js';
+import { defaultArgsInFrom, fromChecks } from './checks/from.js';
+import type { Checks } from './checks/rules.js';
+import { DockerfileError } from './errors.js';
+import { expandWordAt } from './expand.js';
+import { parseTriggers, type Instruction } from './instructions.js';
+import { sourceRef, sourcesOf, stageByName, type SourceRef, type Stage, type Stages } from './stages.js';
+
+/** What a stage starts from. `later`: a stage defined further down (an error when dispatched). */
+export type Base = { kind: 'scratch' } | { kind: 'stage'; stage: Stage } | { kind: 'later' } | { kind: 'image'; ref: string };
+
+/** A --from or from= of an instruction. */
+export interface SourceUse {
+  ref: SourceRef;
+  location: SourceLocation;
+}
+
+export interface StagePlan {
+  base: Base;
+  /** What the stage's instructions copy or mount from (its triggers' aside: they depend on its base). */
+  sources: SourceUse[];
+  /** The base name with global ARGs expanded. */
+  baseName: string;
+  /** --platform with global ARGs expanded. */
+  platform?: string;
+}
+
+export interface Plan {
+  file: string;
+  escape: string;
+  stages: readonly Stage[];
+  /** The global ARG values FROM lines see, --build-arg applied. */
+  globals: ReadonlyMap<string, string>;
+  /** By stage index. */
+  plans: readonly StagePlan[];
+  target: Stage;
+}
+
+/** Resolved images by reference; a reference missing here is unknown (--check without a resolver). */
+export type Images = ReadonlyMap<string, ResolvedImage>;
+
+export interface PlanInput {
+  buildArgs: ReadonlyMap<string, string>;
+  target?: string;
+  platform: Platform;
+}
+
+export function makePlan({ globalArgs, stages }: Stages, input: PlanInput, file: string, escape: string, checks: Checks): Plan {
+  const targetStage = input.target ?? stages[stages.length - 1]!.name ?? '';
+  const noBuildArgs = new Map<string, string>();
+  defaultArgsInFrom(checks, stages, globalArgValues(automaticArgs(input.platform, targetStage, noBuildArgs), globalArgs, noBuildArgs, escape), escape);
+  const globals = globalArgValues(automaticArgs(input.platform, targetStage, input.buildArgs), globalArgs, input.buildArgs, escape);
+  const declared = new Set([...globals.keys(), ...globalArgs.flatMap((a) => a.args.map(({ key }) => key))]);
+  const plans = stages.map((stage): StagePlan => {
+    const { from } = stage;
+    const base = expandWordAt(from.base, globals, escape, from.location);
+    const platform = from.platform !== undefined ? expandWordAt(from.platform, globals, escape, from.location) : undefined;
+    fromChecks(checks, stage, base, platform, globals, declared);
+    const name = base.value;
+    if (!name) throw new DockerfileError('TSB_DOCKERFILE_INVALID', `base name (${from.base}) should not be blank`, { location: from.location, hint: 'check the ARG used in FROM has a value' });
+    const named = stageByName(stages, name);
+    return {
+      base: named ? (named.index < stage.index ? { kind: 'stage', stage: named } : { kind: 'later' }) : name === 'scratch' ? { kind: 'scratch' } : { kind: 'image', ref: name },
+      sources: sourceUses(stages, stage.instructions),
+      baseName: name,
+      ...(platform ? { platform: platform.value } : {}),
+    };
+  });
+  let target = stages[stages.length - 1]!;
+  if (input.target) {
+    const t = stageByName(stages, input.target);
+    if (!t) {
+      const names = stages.flatMap((s) => (s.name ? [s.name] : []));
+      throw new DockerfileError('TSB_USAGE', `target stage "${input.target}" could not be found`, { hint: names.length ? `stages in ${file}: ${names.join(', ')}` : `${file} has no named stages (name one with FROM <image> AS <name>)` });
+    }
+    target = t;
+  }
+  return { file, escape, stages, globals, plans, target };
+}
+
+/**
+ * The ONBUILD triggers a stage runs first: its base image's, or the ONBUILD instructions of the
+ * stage it builds on, located at its FROM. They are not passed on to stages built on it.
+ */
+export function triggersOf(plan: Plan, stage: Stage, images: Images): Instruction[] {
+  const { base } = plan.plans[stage.index]!;
+  const triggers = base.kind === 'image' ? (images.get(base.ref)?.config.config?.OnBuild ?? []) : base.kind === 'stage' ? base.stage.instructions.flatMap((i) => (i.kind === 'ONBUILD' ? [i.trigger] : [])) : [];
+  if (triggers.length === 0) return [];
+  const { location } = stage.from;
+  return parseTriggers(triggers, location, (message, hint) => {
+    throw new DockerfileError('TSB_DOCKERFILE_INVALID', base.kind === 'image' ? `${message} (in the base image ${base.ref})` : message, { location, hint });
+  });
+}
+
+function sourceUses(stages: readonly Stage[], instructions: readonly Instruction[]): SourceUse[] {
+  const uses: SourceUse[] = [];
+  for (const i of instructions) for (const value of sourcesOf(i)) uses.push({ ref: sourceRef(stages, value), location: i.location });
+  return uses;
+}
+
+/** What a stage copies or mounts from, its triggers' included. */
+function sourcesOfStage(plan: Plan, stage: Stage, images: Images): SourceUse[] {
+  const triggers = triggersOf(plan, stage, images);
+  const own = plan.plans[stage.index]!.sources;
+  return triggers.length ? [...sourceUses(plan.stages, triggers), ...own] : own;
+}
+
+/** The stages a build dispatches, in file order: all of them, or those the target needs. */
+export function neededStages(plan: Plan, images: Images, allStages: boolean): Stage[] {
+  if (allStages) return [...plan.stages];
+  const needed = new Set<Stage>();
+  const visit = (stage: Stage): void => {
+    if (needed.has(stage)) return;
+    needed.add(stage);
+    const { base } = plan.plans[stage.index]!;
+    if (base.kind === 'stage') visit(base.stage);
+    for (const { ref } of sourcesOfStage(plan, stage, images)) if (ref.kind !== 'image' && ref.stage) visit(ref.stage);
+  };
+  visit(plan.target);
+  return plan.stages.filter((s) => needed.has(s));
+}
+
+/** Where an image is used: a stage's base, or a --from / from=. */
+export interface ImageUse {
+  ref: string;
+  location: SourceLocation;
+  /** Base images and --from images get different hints when they cannot be resolved. */
+  asBase: boolean;
+}
+
+/** The images `stages` use, each once, in file order. */
+export function imageUses(plan: Plan, stages: readonly Stage[], images: Images): ImageUse[] {
+  const uses = new Map<string, ImageUse>();
+  const use = (u: ImageUse): void => {
+    if (!uses.has(u.ref)) uses.set(u.ref, u);
+  };
+  for (const stage of stages) {
+    const { base } = plan.plans[stage.index]!;
+    if (base.kind === 'image') use({ ref: base.ref, location: stage.from.location, asBase: true });
+    for (const { ref, location } of sourcesOfStage(plan, stage, images)) if (ref.kind === 'image') use({ ref: ref.ref, location, asBase: false });
+  }
+  return [...uses.values()];
+}
