@@ -43,7 +43,8 @@ async function toRegistry(ctx: ExportContext, ref: string, records: readonly Exp
       progress({ type: 'transfer', id, digest: d.digest, current: d.size, total: d.size, state: how === 'uploaded' ? 'done' : how });
       parts.sources.add(r.domain, r.path, d.digest);
     }
-    await repo.pushBlob(config, () => Readable.from([configBytes]));
+    // A large cache config goes up in chunks: each read is its byte range.
+    await repo.pushBlob(config, (start, end) => Readable.from([start === undefined ? configBytes : configBytes.subarray(start, (end ?? configBytes.length - 1) + 1)]));
     await repo.putManifest(r.tag ?? 'latest', manifestBytes, MediaType.ociManifest);
     await parts.sources.save();
   });
