@@ -51,9 +51,11 @@ export function dispatchRun(d: Dispatch, i: RunInstruction): void {
     // History lists every declared ARG; an ENV of the same name shows its value.
     argEnv.push(`${k}=${scope.env.get(k) ?? v ?? ''}`);
   }
-  for (const p of PROXY_ARGS) {
-    const v = d.buildArgs.get(p);
-    if (v !== undefined && !scope.args.has(p)) env.set(p, v);
+  if (d.buildArgs.size) {
+    for (const p of PROXY_ARGS) {
+      const v = d.buildArgs.get(p);
+      if (v !== undefined && !scope.args.has(p)) env.set(p, v);
+    }
   }
   for (const [k, v] of scope.env) env.set(k, v);
   const cwd = state.config.WorkingDir || '/';

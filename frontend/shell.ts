@@ -28,6 +28,25 @@ const NONE: ReadonlySet<string> = new Set();
 
 const specialParams = new Set(['@', '*', '#', '?', '-', '$', '!', '0']);
 
+/**
+ * Runs of ordinary characters, found by one native scan rather than a loop over characters: what
+ * is not $ or the escape (heredoc text), nor a quote either (a word), nor whitespace (a word list),
+ * nor a " (inside double quotes). By mode and escape character.
+ */
+const runs = new Map<string, RegExp>();
+
+function runRe(mode: 'raw' | 'word' | 'words' | 'quoted', escape: string): RegExp {
+  const key = mode + escape;
+  let re = runs.get(key);
+  if (!re) {
+    const e = escape === '\\' ? '\\\\' : escape;
+    const special = { raw: `$${e}`, word: `$'"${e}`, words: `$'"${e}\\s`, quoted: `"$${e}` }[mode];
+    re = new RegExp(`[^${special}]+`, 'y');
+    runs.set(key, re);
+  }
+  return re;
+}
+
 /** JavaScript's \s, ASCII first (the common case, and far cheaper than a regex per character). */
 function isSpace(c: string): boolean {
   return c === ' ' || c === '\t' || c === '\n' || c === '\r' || c === '\v' || c === '\f' || (c > '\x7f' && /\s/.test(c));
@@ -100,17 +119,9 @@ class Lexer {
 
   /** The end of the run of ordinary characters from `i`: text taken as it is, in bulk. */
   private plainRun(from: number): number {
-    const { s, escape } = this;
-    let j = from;
-    if (this.raw) {
-      while (j < s.length && s[j] !== '$' && s[j] !== escape) j++;
-      return j;
-    }
-    for (; j < s.length; j++) {
-      const c = s[j]!;
-      if (c === '$' || c === "'" || c === '"' || c === escape || (this.words && isSpace(c))) break;
-    }
-    return j;
+    const re = runRe(this.raw ? 'raw' : this.words ? 'words' : 'word', this.escape);
+    re.lastIndex = from;
+    return re.test(this.s) ? re.lastIndex : from;
   }
 
   private run(): void {
@@ -170,10 +181,11 @@ class Lexer {
       }
       if (c !== this.escape) {
         // Ordinary characters up to the next quote, $ or escape, in bulk.
-        let j = this.i + 1;
-        while (j < this.s.length && this.s[j] !== '"' && this.s[j] !== '$' && this.s[j] !== this.escape) j++;
-        out += this.s.slice(this.i, j);
-        this.i = j;
+        const re = runRe('quoted', this.escape);
+        re.lastIndex = this.i;
+        re.test(this.s);
+        out += this.s.slice(this.i, re.lastIndex);
+        this.i = re.lastIndex;
         continue;
       }
       // The escape character protects only ", $ and itself here; otherwise it is kept.

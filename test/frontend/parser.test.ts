@@ -1,5 +1,5 @@
 import test from 'ava';
-import { parse, parseJSONForm, splitFlags } from '../../frontend/parser.js';
+import { parse, parseJSONForm, splitFlags, splitWords } from '../../frontend/parser.js';
 
 test('continuations join lines; comments and blank lines inside them are dropped', (t) => {
   const r = parse('FROM a\nRUN echo a \\\n  # a comment\n\n  && echo b\nCMD x\n');
@@ -46,4 +46,12 @@ test('heredocs: body lines, <<- strips tabs, quoted delimiter turns expansion of
   t.deepEqual(r.nodes[2]!.heredocs, [{ name: 'END', content: 'line\n', expand: false, chomp: true }]);
   t.is(r.nodes[2]!.endLine, 7);
   t.throws(() => parse('FROM a\nRUN <<EOF\necho\n'), { message: /unterminated heredoc "EOF"/ });
+});
+
+test('splitWords keeps quotes and escapes in the words, splits on whitespace outside them', (t) => {
+  t.deepEqual(splitWords('a=1  b="x y" c=\'p q\' d=\\ e', '\\'), ['a=1', 'b="x y"', "c='p q'", 'd=\\ e']);
+  t.deepEqual(splitWords('k="say \\"hi\\"" \'\\\'', '\\'), ['k="say \\"hi\\""', "'\\'"]);
+  t.deepEqual(splitWords('x="unterminated y', '\\'), ['x="unterminated y']);
+  t.deepEqual(splitWords('p=c:\\dir q=`  r', '`'), ['p=c:\\dir', 'q=` ', 'r']);
+  t.deepEqual(splitWords(' \t ', '\\'), []);
 });
