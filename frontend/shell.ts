@@ -26,6 +26,12 @@ export interface ExpandResult {
 /** What most words reference: nothing. Shared, so that they allocate no sets. */
 const NONE: ReadonlySet<string> = new Set();
 
+/**
+ * How deep ${...} may nest. Each level is a few stack frames of this recursive lexer; far past any real
+ * Dockerfile, and well inside Node's stack, so a hostile 64 KB line is a located error, not a crash.
+ */
+export const MAX_NESTING = 500;
+
 const specialParams = new Set(['@', '*', '#', '?', '-', '$', '!', '0']);
 
 /**
@@ -59,6 +65,8 @@ function isNameChar(c: string): boolean {
 
 class Lexer {
   private i = 0;
+  /** ${...} levels open at this point (see MAX_NESTING). */
+  private depth = 0;
   matched: Set<string> | undefined;
   unmatched: Set<string> | undefined;
   /** Words for processWords; null while in single-word mode. */
@@ -228,6 +236,16 @@ class Lexer {
       return this.lookup(name) ?? '';
     }
     this.next(); // {
+    if (++this.depth > MAX_NESTING) throw new ExpansionError(`substitutions nested more than ${MAX_NESTING} deep`);
+    try {
+      return this.braced();
+    } finally {
+      this.depth--;
+    }
+  }
+
+  /** `${NAME...}` after the brace. */
+  private braced(): string {
     const name = this.name();
     if (!name) throw new ExpansionError('bad substitution: ${} needs a variable name');
     const c = this.next();
