@@ -32,10 +32,12 @@ function modeFor(opts: CopyOptions, st: Stats): number {
 }
 
 export class FileOpError extends TsbuildError {
-  constructor(message: string, hint?: string) {
-    super('TSB_FILE_OP', message, hint !== undefined ? { hint } : {});
+  constructor(message: string, hint?: string, code: 'TSB_FILE_OP' | 'TSB_CONTEXT' = 'TSB_FILE_OP') {
+    super(code, message, hint !== undefined ? { hint } : {});
   }
 }
+
+const SOURCE_HINT = 'the path must exist in the build context (or the --from source) and not be excluded by .dockerignore';
 
 /** The target of file ops: an upper dir over a merged view of the layers below. */
 export class UpperWriter {
@@ -108,7 +110,7 @@ export class UpperWriter {
         matched.push(...hits.map((h) => ({ path: h, keep: keepOf(h) })));
       } else {
         if (!tree.lstat(clean === '' ? '' : tree.resolve(clean)) && clean !== '') {
-          throw new FileOpError(`"/${clean}": not found`, 'the path must exist in the build context (or the --from source) and not be excluded by .dockerignore');
+          throw new FileOpError(`"/${clean}": not found`, SOURCE_HINT, 'TSB_CONTEXT');
         }
         matched.push({ path: clean, keep: keepOf(clean) });
       }
@@ -118,7 +120,7 @@ export class UpperWriter {
     for (const { path: src, keep } of matched) {
       const real = src === '' ? '' : tree.resolve(src);
       const st = tree.lstat(real);
-      if (!st) throw new FileOpError(`"/${src}": not found`);
+      if (!st) throw new FileOpError(`"/${src}": not found`, SOURCE_HINT, 'TSB_CONTEXT');
       if (st.isDirectory()) {
         const target = await this.mkdirAll(opts.parents ? path.posix.join(dest, keep) : dest, 0o755, opts.owner);
         await this.copyDirContents(tree, real, target, opts);

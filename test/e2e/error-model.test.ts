@@ -37,6 +37,11 @@ test('an unknown instruction is a located Dockerfile error', async (t) => {
   t.regex(err, /Dockerfile:2/);
 });
 
+test('a COPY source missing from the context is TSB_CONTEXT', async (t) => {
+  const err = await failsWith(t, ['build', makeContext({ Dockerfile: 'FROM busybox\nCOPY nothere /x\n' })], 'TSB_CONTEXT');
+  t.regex(err, /Dockerfile:2/);
+});
+
 test('a failing RUN is TSB_RUN_FAILED', async (t) => {
   await failsWith(t, ['build', makeContext({ Dockerfile: 'FROM busybox\nRUN exit 7\n' })], 'TSB_RUN_FAILED');
 });
