@@ -1,13 +1,14 @@
 // `prune` and `du`: the build cache is everything in the store that no tagged image needs —
 // cache records, the snapshots and blobs only they use — plus (with --all) cache mounts.
 import { TsbuildError } from '../common/errors.js';
-import { lstat, readdir, rm, unlink } from 'node:fs/promises';
+import { lstat, readdir, readFile, rm, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { ContentStore } from '../snapshotter/content.js';
 import type { ImageStore } from '../snapshotter/images.js';
 import { MediaType, type Descriptor, type Digest } from '../common/oci.js';
 import { chainIDOf, type Snapshots } from '../snapshotter/snapshots.js';
 import type { Store } from '../snapshotter/store.js';
+import type { CacheRecord } from './cache.js';
 
 export class StoreBusyError extends TsbuildError {
   constructor(pids: number[]) {
@@ -60,6 +61,29 @@ async function liveSet(content: ContentStore, images: ImageStore, snapshots: Sna
   return { blobs, snapshotDirs };
 }
 
+/**
+ * The files of cache/ that prune removes: the cache records whose layers would go too (a record whose
+ * layers a tagged image keeps costs nothing, and keeps a rebuild of that image cached); with `all`,
+ * everything, the context stat cache included.
+ */
+async function reclaimableCacheFiles(store: Store, snapshots: Snapshots, live: { blobs: Set<string>; snapshotDirs: Set<string> }, all: boolean): Promise<string[]> {
+  const keptAnyway = async (file: string): Promise<boolean> => {
+    try {
+      const rec = JSON.parse(await readFile(file, 'utf8')) as CacheRecord;
+      return rec.chain.every((l) => live.snapshotDirs.has(path.basename(snapshots.dir(l.chainID))) && live.blobs.has(l.blob.digest));
+    } catch {
+      return false;
+    }
+  };
+  const out: string[] = [];
+  for (const name of await readdir(store.cacheDir)) {
+    const file = path.join(store.cacheDir, name);
+    const keep = !all && (name === 'statcache.json' || name === 'blob-sources.json' || (/^[a-f0-9]{64}\.json$/.test(name) && (await keptAnyway(file))));
+    if (!keep) out.push(file);
+  }
+  return out;
+}
+
 export async function diskUsage(store: Store, content: ContentStore, images: ImageStore, snapshots: Snapshots): Promise<SpaceReport> {
   const live = await liveSet(content, images, snapshots);
   const report: SpaceReport = { images: 0, buildCache: 0, snapshots: 0, cacheMounts: await sizeOf(store.cacheMountsDir) };
@@ -73,7 +97,7 @@ export async function diskUsage(store: Store, content: ContentStore, images: Ima
     if (live.snapshotDirs.has(name)) report.snapshots += size;
     else report.buildCache += size;
   }
-  report.buildCache += await sizeOf(store.cacheDir);
+  for (const file of await reclaimableCacheFiles(store, snapshots, live, false)) report.buildCache += await sizeOf(file);
   return report;
 }
 
@@ -90,10 +114,7 @@ export async function prune(store: Store, content: ContentStore, images: ImageSt
       await rm(p, { recursive: true, force: true });
     };
     // Cache records first: a record must never point at a snapshot or blob that is gone.
-    for (const name of await readdir(store.cacheDir)) {
-      const keep = !opts.all && (name === 'statcache.json' || name === 'blob-sources.json');
-      if (!keep) await remove(path.join(store.cacheDir, name));
-    }
+    for (const file of await reclaimableCacheFiles(store, snapshots, live, opts.all === true)) await remove(file);
     for (const name of await readdir(store.snapshotsDir)) {
       if (!live.snapshotDirs.has(name)) await remove(path.join(store.snapshotsDir, name));
     }
