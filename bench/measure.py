@@ -1,0 +1,147 @@
+#!/usr/bin/env python3
+"""measure.py: one benchmark row, tools alternating run by run.
+
+  measure.py --results FILE --row ID --runs N [--warmup W] --logs DIR \\
+      --tool NAME [--prep SHELL] --cmd 'ARGV' [--tool NAME [--prep SHELL] --cmd 'ARGV' ...]
+
+For run i = 0..N-1 every tool runs once, in the order given on even runs and reversed on odd runs
+(A B, B A, A B, ...), so drift in the machine's load lands on both tools alike. Before each timed run
+the tool's --prep (a bash string: reset a store, prune a cache, touch a file) runs untimed. The timed
+command (--cmd, split like a shell would split it, no shell in between) is spawned directly; its
+wall-clock time is taken around spawn and wait4, and its peak RSS is the rusage of wait4 (the largest
+resident set of the process or any descendant it waited for, as /usr/bin/time -v reports).
+--warmup W runs prep + cmd W times per tool first, untimed (for no-change rows: builds the state).
+
+Appends one JSON line per sample to --results:
+  {"row", "tool", "run", "seconds", "rss_mb", "rc", "load1", "log"}
+and prints a one-line summary per tool to stderr. A tool that fails (prep or cmd exit code != 0)
+is recorded with rc and skipped for the rest of the row; the last lines of its log are printed.
+"""
+import json
+import os
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+
+
+def parse(argv):
+    opts = {'runs': 5, 'warmup': 0, 'tools': []}
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        v = argv[i + 1] if i + 1 < len(argv) else None
+        if a in ('--results', '--row', '--logs'):
+            opts[a[2:]] = v
+        elif a in ('--runs', '--warmup'):
+            opts[a[2:]] = int(v)
+        elif a == '--tool':
+            opts['tools'].append({'name': v, 'prep': None, 'cmd': None})
+        elif a in ('--prep', '--cmd'):
+            if not opts['tools']:
+                sys.exit(f'measure.py: {a} before --tool')
+            opts['tools'][-1][a[2:]] = v
+        else:
+            sys.exit(f'measure.py: unknown argument {a}')
+        i += 2
+    for k in ('results', 'row', 'logs'):
+        if k not in opts:
+            sys.exit(f'measure.py: --{k} is required')
+    for t in opts['tools']:
+        if not t['cmd']:
+            sys.exit(f"measure.py: tool {t['name']} has no --cmd")
+    return opts
+
+
+def tail(path, n=15):
+    try:
+        with open(path, errors='replace') as f:
+            return ''.join('    | ' + l for l in f.readlines()[-n:])
+    except OSError:
+        return ''
+
+
+def run_prep(prep, log):
+    if not prep:
+        return 0
+    with open(log, 'ab') as f:
+        f.write(f'$ (prep) {prep}\n'.encode())
+        f.flush()
+        return subprocess.run(['bash', '-c', prep], stdout=f, stderr=subprocess.STDOUT,
+                              stdin=subprocess.DEVNULL).returncode
+
+
+def timed(argv, log):
+    """Spawn argv with stdout+stderr to log; return (seconds, peak RSS in MB, exit code)."""
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    null = os.open('/dev/null', os.O_RDONLY)
+    try:
+        actions = [(os.POSIX_SPAWN_DUP2, null, 0), (os.POSIX_SPAWN_DUP2, fd, 1), (os.POSIX_SPAWN_DUP2, fd, 2)]
+        t0 = time.perf_counter()
+        pid = os.posix_spawnp(argv[0], argv, os.environ, file_actions=actions)
+        _, status, ru = os.wait4(pid, 0)
+        t1 = time.perf_counter()
+    finally:
+        os.close(fd)
+        os.close(null)
+    return t1 - t0, ru.ru_maxrss / 1024, os.waitstatus_to_exitcode(status)
+
+
+def main():
+    o = parse(sys.argv[1:])
+    os.makedirs(o['logs'], exist_ok=True)
+    tools = o['tools']
+    for t in tools:
+        t['argv'] = shlex.split(t['cmd'])
+        t['ok'] = True
+        t['samples'] = []
+
+    def log_of(t, what):
+        return os.path.join(o['logs'], f"{o['row']}.{t['name']}.{what}.log")
+
+    for w in range(o['warmup']):
+        for t in tools:
+            log = log_of(t, f'warmup{w}')
+            if run_prep(t['prep'], log) != 0 or timed(t['argv'], log)[2] != 0:
+                print(f"  {o['row']} {t['name']}: warm-up failed (log {log})\n{tail(log)}", file=sys.stderr)
+                t['ok'] = False
+
+    with open(o['results'], 'a') as res:
+        for i in range(o['runs']):
+            order = tools if i % 2 == 0 else list(reversed(tools))
+            for t in order:
+                if not t['ok']:
+                    continue
+                log = log_of(t, f'run{i}')
+                load1 = os.getloadavg()[0]
+                rc = run_prep(t['prep'], log)
+                secs = rss = None
+                if rc != 0:
+                    rc = f'prep {rc}'
+                else:
+                    secs, rss, rc = timed(t['argv'], log)
+                rec = {'row': o['row'], 'tool': t['name'], 'run': i, 'seconds': secs, 'rss_mb': rss,
+                       'rc': rc, 'load1': load1, 'log': log}
+                res.write(json.dumps(rec) + '\n')
+                res.flush()
+                if rc != 0:
+                    t['ok'] = False
+                    print(f"  {o['row']} {t['name']} run {i} failed ({rc}; log {log})\n{tail(log)}", file=sys.stderr)
+                else:
+                    t['samples'].append((secs, rss))
+
+    for t in tools:
+        s = t['samples']
+        if not s:
+            print(f"  {o['row']:<16} {t['name']:<9} no successful run", file=sys.stderr)
+            continue
+        secs = [x for x, _ in s]
+        rss = [y for _, y in s]
+        print(f"  {o['row']:<16} {t['name']:<9} median {statistics.median(secs):8.3f}s  "
+              f"min {min(secs):.3f}  max {max(secs):.3f}  n={len(s)}  rss {statistics.median(rss):.0f} MB",
+              file=sys.stderr)
+
+
+if __name__ == '__main__':
+    main()
