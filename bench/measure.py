@@ -11,9 +11,13 @@ command (--cmd, split like a shell would split it, no shell in between) is spawn
 wall-clock time is taken around spawn and wait4, and its peak RSS is the rusage of wait4 (the largest
 resident set of the process or any descendant it waited for, as /usr/bin/time -v reports).
 --warmup W runs prep + cmd W times per tool first, untimed (for no-change rows: builds the state).
+--idle-wait S: after the prep, wait up to S seconds (default 0) for a quiet machine (less than half a
+CPU busy over 0.5 s, read from /proc/stat) before starting the timed command, so that runs start in
+the gaps of other work on a shared machine; the CPU busy share seen at the start is recorded either way.
 
 Appends one JSON line per sample to --results:
-  {"row", "tool", "run", "seconds", "rss_mb", "rc", "load1", "log"}
+  {"row", "tool", "run", "seconds", "rss_mb", "rc", "load1", "busy", "waited", "log"}
+(busy: CPUs busy in the 0.5 s before the start, of os.cpu_count(); waited: seconds spent waiting for that)
 and prints a one-line summary per tool to stderr. A tool that fails (prep or cmd exit code != 0)
 is recorded with rc and skipped for the rest of the row; the last lines of its log are printed.
 """
@@ -27,7 +31,7 @@ import time
 
 
 def parse(argv):
-    opts = {'runs': 5, 'warmup': 0, 'tools': []}
+    opts = {'runs': 5, 'warmup': 0, 'idle-wait': 0.0, 'tools': []}
     i = 0
     while i < len(argv):
         a = argv[i]
@@ -36,6 +40,8 @@ def parse(argv):
             opts[a[2:]] = v
         elif a in ('--runs', '--warmup'):
             opts[a[2:]] = int(v)
+        elif a == '--idle-wait':
+            opts['idle-wait'] = float(v)
         elif a == '--tool':
             opts['tools'].append({'name': v, 'prep': None, 'cmd': None})
         elif a in ('--prep', '--cmd'):
@@ -70,6 +76,29 @@ def run_prep(prep, log):
         f.flush()
         return subprocess.run(['bash', '-c', prep], stdout=f, stderr=subprocess.STDOUT,
                               stdin=subprocess.DEVNULL).returncode
+
+
+def cpu_ticks():
+    with open('/proc/stat') as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    idle = v[3] + v[4]  # idle + iowait
+    return sum(v[:8]) - idle, sum(v[:8])
+
+
+def busy_cpus(window=0.5):
+    """CPUs' worth of busy time over the next `window` seconds."""
+    b0, t0 = cpu_ticks()
+    time.sleep(window)
+    b1, t1 = cpu_ticks()
+    return (b1 - b0) / (t1 - t0) * os.cpu_count() if t1 > t0 else 0.0
+
+
+def wait_idle(limit):
+    start = time.monotonic()
+    busy = busy_cpus()
+    while busy >= 0.5 and time.monotonic() - start < limit:
+        busy = busy_cpus()
+    return busy, time.monotonic() - start
 
 
 def timed(argv, log):
@@ -116,13 +145,14 @@ def main():
                 log = log_of(t, f'run{i}')
                 load1 = os.getloadavg()[0]
                 rc = run_prep(t['prep'], log)
-                secs = rss = None
+                secs = rss = busy = waited = None
                 if rc != 0:
                     rc = f'prep {rc}'
                 else:
+                    busy, waited = wait_idle(o['idle-wait'])
                     secs, rss, rc = timed(t['argv'], log)
                 rec = {'row': o['row'], 'tool': t['name'], 'run': i, 'seconds': secs, 'rss_mb': rss,
-                       'rc': rc, 'load1': load1, 'log': log}
+                       'rc': rc, 'load1': load1, 'busy': busy, 'waited': waited, 'log': log}
                 res.write(json.dumps(rec) + '\n')
                 res.flush()
                 if rc != 0:

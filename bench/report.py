@@ -131,6 +131,12 @@ def main():
     if loads:
         print(f'Load average (1 min) when each run started: min {min(loads):.1f}, median {statistics.median(loads):.1f}, '
               f'max {max(loads):.1f} (on the machine\'s CPUs; above their count, other work competed for them).')
+    busy = [r['busy'] for rs in s.values() for r in rs if r.get('busy') is not None]
+    if busy:
+        waited = [r['waited'] for rs in s.values() for r in rs if r.get('waited') is not None]
+        nb = sum(1 for b in busy if b >= 0.5)
+        print(f'CPU busy in the 0.5 s before each run: {nb} of {len(busy)} runs started with half a CPU or more busy '
+              f'(median {statistics.median(busy):.2f} CPUs, max {max(busy):.2f}); the quiet checks (0.5 s each) and waits took {sum(waited):.0f} s in all.')
     # noise: the relative spread of every timed row
     worst = []
     for (row, tool), rs in s.items():

@@ -12,6 +12,8 @@
 #   --no-build      measure dist/ as it is (default: npm run build first, so the figures are the source's)
 #   --keep          keep the work directory (contexts, stores, logs, results.jsonl)
 #   --keep-lab      leave the lab running (and its images) if this run started it; default: stop it
+#   --idle-wait S   before each timed run, wait up to S seconds (default 10; 0: never) for the machine to
+#                   be quiet (under half a CPU busy), so that runs start in the gaps of other work
 # Workloads: ../shared/bench/w1-hello and w3-parallel on the busybox base; gen-bigctx.sh 20000 and 40000;
 # bench/workloads/{apt,c-multistage,bigrun} on a Debian bookworm minbase made by debootstrap from the Debian
 # mirror in the host's apt sources (downloaded once, cached in $BENCH_CACHE, default bench/.cache).
@@ -33,11 +35,12 @@ BB=localhost:5000/busybox:latest
 DEB=localhost:5000/bench/debian:bookworm
 ACCEPT='application/vnd.oci.image.manifest.v1+json,application/vnd.docker.distribution.manifest.v2+json'
 
-runs=5 only_tsb=0 keep=0 keep_lab=0 build=1 sections=start,w1,w3,big,real
-usage() { sed -n '2,21p' "$0" >&2; exit 2; }
+runs=5 idle=10 only_tsb=0 keep=0 keep_lab=0 build=1 sections=start,w1,w3,big,real
+usage() { sed -n '2,23p' "$0" >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case $1 in
     --runs) [ $# -ge 2 ] && [ "$2" -ge 1 ] 2>/dev/null || usage; runs=$2; shift ;;
+    --idle-wait) [ $# -ge 2 ] || usage; idle=$2; shift ;;
     --tsbuild-only) only_tsb=1 ;;
     --no-big) sections=${sections//big/} ;;
     --no-real) sections=${sections//real/} ;;
@@ -56,10 +59,13 @@ say() { printf '%s\n' "$*" >&2; }
 elapsed() { awk -v a="$t_start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }'; }
 die() { say "bench: $*"; exit 1; }
 W=$(mktemp -d /tmp/tsbuild-bench.XXXXXX)
-mkdir -p "$W/logs" "$W/img" "$W/ctx" "$W/src" "$W/stores"
+mkdir -p "$W/logs" "$W/img" "$W/ctx" "$W/src" "$W/stores" "$W/trash"
 RES=$W/results.jsonl; : > "$RES"
 T0=$W/stores/template
 tsb() { node "$TSBJS" "$@"; }
+# trash DIR...: out of the way at once (a rename); deleted with the work directory at the end, so that
+# deleting 20k-file trees never competes with a measurement
+trash() { local d; for d in "$@"; do [ -e "$d" ] && mv "$d" "$W/trash/$(date +%s%N)-${d##*/}"; done; return 0; }
 
 # --- clean-up: what this run made, and the lab if this run started it -------------------------------
 anchors=0 started_dockerd=0 started_registry=0 pushed_deb=0
@@ -94,7 +100,7 @@ cleanup() {
     fi
     [ "$keep_lab" = 1 ] && say "lab left running: DOCKER_HOST=$DOCKER_HOST (stop it with LAB=$LAB bash $ANCHORS down)"
   fi
-  if [ "$keep" = 1 ]; then say "work directory kept: $W"; else rm -rf "$W"; fi
+  if [ "$keep" = 1 ]; then rm -rf "$W/trash"; say "work directory kept: $W"; else rm -rf "$W"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -185,9 +191,9 @@ fi
 tsb --root "$T0" prune --all >"$W/logs/template-prune.log" 2>&1
 
 # --- 4. measurements -------------------------------------------------------------------------------
-M() { python3 "$ROOT/bench/measure.py" --results "$RES" --logs "$W/logs" --runs "$runs" "$@"; }
+M() { python3 "$ROOT/bench/measure.py" --results "$RES" --logs "$W/logs" --runs "$runs" --idle-wait "$idle" "$@"; }
 context() { # context SRC DEST: a writable copy with the same mtimes (w1 lists them into its image)
-  rm -rf "$2"; cp -r --preserve=timestamps "$1" "$2"; chmod -R u+w "$2"
+  trash "$2"; cp -r --preserve=timestamps "$1" "$2"; chmod -R u+w "$2"
 }
 # workload NAME SRC: one context copy per builder
 workload() { context "$2" "$W/ctx/tsbuild-$1"; [ "$anchors" = 1 ] && context "$2" "$W/ctx/buildkit-$1"; return 0; }
@@ -195,18 +201,20 @@ workload() { context "$2" "$W/ctx/tsbuild-$1"; [ "$anchors" = 1 ] && context "$2
 #   cold        tsbuild: a fresh copy of the template store; BuildKit: image removed, `builder prune -af`
 #               (the base image stays in dockerd's image store)
 #   nochange    the same build again (one untimed warm-up build first)
-#   change:FILE a new line appended to FILE in the context before each run
+#   change:FILE a new line appended to FILE in the context before each run (for a .c file, a new
+#               string constant, so that the compiled program changes too)
 # Every preparation ends with `sync`, so no run pays for writing back the previous run's files.
 pair() {
   local row=$1 w=$2 mode=$3 st=$W/stores/$2 ct=$W/ctx/tsbuild-$2 cb=$W/ctx/buildkit-$2
   local tprep=sync bprep=sync opts=()
   case $mode in
-    cold) tprep="rm -rf '$st' && cp -a '$T0' '$st' && sync"
+    cold) tprep="{ [ ! -e '$st' ] || mv '$st' '$W/trash/'\$(date +%s%N); } && cp -a '$T0' '$st' && sync"
           bprep="$DOCKER rmi -f bench-$w >/dev/null 2>&1; $DOCKER builder prune -af >/dev/null && sync" ;;
     nochange) opts=(--warmup 1) ;;
-    change:*) local f=${mode#change:}
-          tprep="echo \"// bench: changed \$(date +%s%N)\" >> '$ct/$f' && sync"
-          bprep="echo \"// bench: changed \$(date +%s%N)\" >> '$cb/$f' && sync" ;;
+    change:*) local f=${mode#change:} line='echo "// bench: changed $(date +%s%N)"'
+          [[ $f == *.c ]] && line='n=$(date +%s%N); echo "const char bench_stamp_$n[] = \"$n\";"'
+          tprep="$line >> '$ct/$f' && sync"
+          bprep="$line >> '$cb/$f' && sync" ;;
   esac
   local args=(--row "$row" "${opts[@]}"
     --tool tsbuild --prep "$tprep" --cmd "node $TSBJS --root $st build --progress=plain -t bench-$w $ct")
@@ -238,7 +246,7 @@ if has w3; then
   workload w3 "$SHARED/bench/w3-parallel"
   pair w3.cold w3 cold
   pair w3.nochange w3 nochange
-  rm -rf "$W/stores/w3" "$W/ctx/"*-w3
+  trash "$W/stores/w3" "$W/ctx/"*-w3
 fi
 
 if has big; then
@@ -248,13 +256,12 @@ if has big; then
   pair big.cold big cold
   pair big.nochange big nochange
   pair big.change big change:pkg000/lib00/f000000.js
-  rm -rf "$W/stores/big" "$W/ctx/"*-big
+  trash "$W/stores/big" "$W/ctx/"*-big
 
   # w1 no-change on a store that has built 5 different 20k-file contexts, against a store that has
   # built only w1 (both tsbuild, alternating)
   say "== w1.store5: building 5 different 20k-file contexts into one store ($(elapsed)s in)"
   [ -d "$W/ctx/tsbuild-w1" ] || workload w1 "$SHARED/bench/w1-hello"
-  rm -rf "$W/stores/fresh" "$W/stores/store5"
   cp -a "$T0" "$W/stores/fresh"; cp -a "$T0" "$W/stores/store5"
   ok5=1
   for st in fresh store5; do
@@ -272,19 +279,19 @@ if has big; then
   else
     say "  setting up the 5-context store failed (log $W/logs/store5-setup.log)"
   fi
-  rm -rf "$W/stores/store5" "$W/stores/fresh" "$W/ctx/"store5-*
+  trash "$W/stores/store5" "$W/stores/fresh" "$W/ctx/"store5-*
 
   # flat memory: the 40k-file / 440 MB context, cold, tsbuild alone (only its peak RSS is a goal)
   say "generating the 40k-file context"
-  rm -rf "$W/src/big"
+  trash "$W/src/big"
   bash "$SHARED/bench/gen-bigctx.sh" "$W/src/big40k" 40000
   context "$W/src/big40k" "$W/ctx/tsbuild-big40k"
-  rm -rf "$W/src/big40k"
+  trash "$W/src/big40k"
   say "== big40k.cold ($(elapsed)s in)"
   M --row big40k.cold \
-    --tool tsbuild --prep "rm -rf '$W/stores/big40k' && cp -a '$T0' '$W/stores/big40k' && sync" \
+    --tool tsbuild --prep "{ [ ! -e '$W/stores/big40k' ] || mv '$W/stores/big40k' '$W/trash/'\$(date +%s%N); } && cp -a '$T0' '$W/stores/big40k' && sync" \
     --cmd "node $TSBJS --root $W/stores/big40k build --progress=plain -t bench-big40k $W/ctx/tsbuild-big40k"
-  rm -rf "$W/stores/big40k" "$W/ctx/tsbuild-big40k"
+  trash "$W/stores/big40k" "$W/ctx/tsbuild-big40k"
 fi
 
 if has real; then
@@ -294,7 +301,7 @@ if has real; then
     pair "$id.cold" "$w" cold
     pair "$id.nochange" "$w" nochange
     [ "$w" = c-multistage ] && pair c.change "$w" change:src/table.c
-    rm -rf "$W/stores/$w" "$W/ctx/"*-"$w"
+    trash "$W/stores/$w" "$W/ctx/"*-"$w"
     [ "$anchors" = 1 ] && { $DOCKER rmi -f "bench-$w" >/dev/null 2>&1; $DOCKER image prune -f >/dev/null 2>&1; $DOCKER builder prune -af >/dev/null 2>&1; }
   done
 fi
@@ -312,7 +319,7 @@ else
   echo "- reference: not measured ($why)"
 fi
 echo "- machine: $(nproc) CPUs, $(free -h | awk '/^Mem:/ {print $2}') memory, kernel $(uname -r)"
-echo "- method: median of $runs runs per figure (start-up: $(( runs * 4 > 20 ? runs * 4 : 20 ))), the builders alternating run by run; wall clock of the client process (node dist/tsbuild.mjs, /usr/bin/docker), peak RSS from wait4"
+echo "- method: median of $runs runs per figure (start-up: $(( runs * 4 > 20 ? runs * 4 : 20 ))), the builders alternating run by run; wall clock of the client process (node dist/tsbuild.mjs, /usr/bin/docker), peak RSS from wait4; each run waited up to ${idle} s for a quiet machine"
 [ "$runs" -lt 5 ] && echo "- **quick mode ($runs runs): not a figure to judge by**"
 echo
 python3 "$ROOT/bench/report.py" "$RES"
@@ -320,7 +327,7 @@ echo
 echo "Rows: cold = tsbuild from a fresh copy of a store holding only the unpacked base images; BuildKit after"
 echo "\`docker rmi\` and \`docker builder prune -af\` (its base stays in dockerd's image store, and it still resolves the"
 echo "base's tag against the registry). no-change = the same build again. change = a line appended to one file"
-echo "(big: pkg000/lib00/f000000.js; c: src/table.c). Each run's preparation ends with \`sync\`."
+echo "(big: pkg000/lib00/f000000.js; c: a new string constant in src/table.c). Each run's preparation ends with \`sync\`."
 
 if [ "$anchors" = 1 ] && [ -f "$W/img/tsbuild-w1.tar" ] && [ -f "$W/img/buildkit-w1.tar" ]; then
   echo
