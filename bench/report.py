@@ -3,6 +3,8 @@
 
 Every figure is the median of that row's successful runs; ratio = tsbuild's median / the reference's
 median (BuildKit for most rows; below 1 = tsbuild faster). The goal beside each row is issue 10's.
+The CPU column is the same ratio for CPU time (user + system; BuildKit's includes its daemon's), which
+other work on a shared machine disturbs much less than the wall clock: a check on the wall-clock ratio.
 Rows with no samples are left out; a tool with failures shows how many of its runs failed.
 """
 import json
@@ -52,7 +54,7 @@ def ok(rs):
 
 
 def med(rs, key):
-    v = [r[key] for r in ok(rs)]
+    v = [r[key] for r in ok(rs) if r.get(key) is not None]
     return statistics.median(v) if v else None
 
 
@@ -79,8 +81,8 @@ def count(rs):
 def main():
     s = load(sys.argv[1])
     out = []
-    out.append('| row | tsbuild | reference | ratio | goal | met | range tsbuild / reference | runs |')
-    out.append('|---|---|---|---|---|---|---|---|')
+    out.append('| row | tsbuild | reference | ratio | goal | met | CPU-time ratio | range tsbuild / reference | runs |')
+    out.append('|---|---|---|---|---|---|---|---|---|')
     rss20 = med(s.get(('big.cold', 'tsbuild'), []), 'rss_mb')
     realistic = []
     for rid, label, (tool, ref), kind, goal, gtext in ROWS:
@@ -102,6 +104,7 @@ def main():
                 met = 'yes' if va <= goal and flat <= 1.1 else 'no'
             rng = spread(a, 'rss_mb') + ' MB'
             n = count(a)
+            cpu = '—'
         else:
             va, vb = med(a, 'seconds'), med(b, 'seconds')
             cell_a = secs(va)
@@ -118,9 +121,11 @@ def main():
                 ratio += f' (+{(va - vb) * 1000:.0f} ms)'
             if rid.endswith('.cold') and rid.split('.')[0] in ('apt', 'c', 'bigrun') and r is not None:
                 realistic.append((rid, r))
+            ca, cb = med(a, 'cpu'), med(b, 'cpu')
+            cpu = f'{ca / cb:.2f} ({ca:.2f} / {cb:.2f} s)' if ca is not None and cb else '—'
             rng = spread(a) + (' / ' + spread(b) if b else '')
             n = count(a) + (' / ' + count(b) if b else '')
-        out.append(f'| {label} | {cell_a} | {cell_b} | {ratio} | {gtext} | {met} | {rng} | {n} |')
+        out.append(f'| {label} | {cell_a} | {cell_b} | {ratio} | {gtext} | {met} | {cpu} | {rng} | {n} |')
     print('\n'.join(out))
 
     if realistic:

@@ -218,7 +218,7 @@ pair() {
   esac
   local args=(--row "$row" "${opts[@]}"
     --tool tsbuild --prep "$tprep" --cmd "node $TSBJS --root $st build --progress=plain -t bench-$w $ct")
-  [ "$anchors" = 1 ] && args+=(--tool buildkit --prep "$bprep" --cmd "$DOCKER build --network=host --progress=plain -t bench-$w $cb")
+  [ "$anchors" = 1 ] && args+=(--tool buildkit --prep "$bprep" --daemon "$LAB/dockerd/pid" --cmd "$DOCKER build --network=host --progress=plain -t bench-$w $cb")
   say "== $row ($(elapsed)s in)"
   M "${args[@]}"
 }
@@ -319,7 +319,7 @@ else
   echo "- reference: not measured ($why)"
 fi
 echo "- machine: $(nproc) CPUs, $(free -h | awk '/^Mem:/ {print $2}') memory, kernel $(uname -r)"
-echo "- method: median of $runs runs per figure (start-up: $(( runs * 4 > 20 ? runs * 4 : 20 ))), the builders alternating run by run; wall clock of the client process (node dist/tsbuild.mjs, /usr/bin/docker), peak RSS from wait4; each run waited up to ${idle} s for a quiet machine"
+echo "- method: median of $runs runs per figure (start-up: $(( runs * 4 > 20 ? runs * 4 : 20 ))), the builders alternating run by run; wall clock of the client process (node dist/tsbuild.mjs, /usr/bin/docker), peak RSS and CPU time from wait4 (BuildKit's CPU time adds its dockerd's process tree's); each run waited up to ${idle} s for a quiet machine"
 [ "$runs" -lt 5 ] && echo "- **quick mode ($runs runs): not a figure to judge by**"
 echo
 python3 "$ROOT/bench/report.py" "$RES"
