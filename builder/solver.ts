@@ -4,7 +4,7 @@
 // never visited.
 import type { ContextSource, CopyAction, ExecOp, FileOp, GitSource, HttpSource, Vertex } from './graph.js';
 import { checkout, resolveCommit } from './git.js';
-import { BuildCache, type CacheRecord } from './cache.js';
+import { BuildCache, StepCache, type CacheRecord } from './cache.js';
 import { cacheKey } from './cachekey.js';
 import { checksumSources, StatCache } from './contenthash.js';
 import { runExec } from './exec.js';
@@ -73,7 +73,7 @@ function reachesContext(v: Vertex, seen = new Set<Vertex>()): boolean {
 }
 
 export class Solver {
-  private readonly cache: BuildCache;
+  private readonly cache: StepCache;
   private readonly keys = new Map<Vertex, Promise<Digest>>();
   private readonly results = new Map<Digest, Promise<Result>>();
   private readonly reported = new Set<string>();
@@ -82,11 +82,9 @@ export class Solver {
   private contextTree?: DirTree;
   /** Per vertex: did it add a layer, and when was that layer made (for history). */
   readonly outcomes = new Map<Vertex, VertexOutcome>();
-  /** Every step result this build built or found cached, by key: what --cache-to exports. */
-  private readonly records = new Map<Digest, CacheRecord>();
 
   constructor(private readonly o: SolverOptions) {
-    this.cache = new BuildCache(o.store, o.snapshots, o.content);
+    this.cache = new StepCache(new BuildCache(o.store, o.snapshots, o.content), o.imported);
   }
 
   private readonly downloads = new Map<string, Promise<RemoteFile>>();
@@ -232,7 +230,7 @@ export class Solver {
     }
 
     if (!this.o.noCache) {
-      const rec = await this.cached(key);
+      const rec = await this.cache.lookup(key);
       if (rec) {
         await this.markCached(v, rec);
         return { kind: 'chain', chain: rec.chain };
@@ -249,7 +247,7 @@ export class Solver {
     const release = (await this.o.store.lock(`step-${key.slice(7, 39)}`, { timeoutMs: 7 * 24 * 3600_000 }))!;
     try {
       if (!this.o.noCache) {
-        const rec = await this.cache.get(key);
+        const rec = await this.cache.local(key);
         if (rec) {
           await this.markCached(v, rec);
           return { kind: 'chain', chain: rec.chain };
@@ -288,7 +286,6 @@ export class Solver {
       const chain = await this.o.snapshots.commit(active, rootfs, { sourceDateEpoch: this.o.sourceDateEpoch, keepEmpty: true });
       const rec: CacheRecord = { chain, addedLayer: chain.length > rootfs.length, created: new Date().toISOString() };
       await this.cache.put(key, rec);
-      this.records.set(key, rec);
       this.outcomes.set(v, { addedLayer: rec.addedLayer, created: rec.created, cached: false });
       return { kind: 'chain', chain } as Result;
     });
@@ -324,15 +321,6 @@ export class Solver {
     await writer.finish();
   }
 
-  /** The local cache's record, else an imported one (whose layers may not be here yet). */
-  private async cached(key: Digest): Promise<CacheRecord | undefined> {
-    const local = await this.cache.get(key);
-    if (local) return local;
-    const imported = this.o.imported?.get(key);
-    if (!imported) return undefined;
-    return { chain: layerChain(imported.layers), addedLayer: imported.addedLayer, created: imported.created };
-  }
-
   /** Ensures snapshots for every layer of a chain, fetching lazily imported blobs as needed. */
   private async materialize(chain: LayerChain): Promise<void> {
     if (chain.length === 0 || (await this.o.snapshots.has(chain.at(-1)!.chainID))) return;
@@ -341,27 +329,21 @@ export class Solver {
 
   /** Records for --cache-to: every step (max), or the steps of the final image's chain (min). */
   async exportRecords(root: Vertex, mode: 'min' | 'max'): Promise<ExportRecord[]> {
-    let keys: Digest[];
-    if (mode === 'max') keys = [...this.records.keys()];
-    else {
-      keys = [];
-      for (let v: Vertex | undefined = root; v && v.op.kind !== 'source'; v = v.inputs[0]) keys.push(await this.key(v));
-    }
-    return keys.flatMap((key) => {
-      const r = this.records.get(key);
-      return r ? [{ key, chain: r.chain, addedLayer: r.addedLayer, created: r.created }] : [];
-    });
+    if (mode === 'max') return this.cache.exported();
+    const keys: Digest[] = [];
+    for (let v: Vertex | undefined = root; v && v.op.kind !== 'source'; v = v.inputs[0]) keys.push(await this.key(v));
+    return this.cache.exported(keys);
   }
 
   /** Reports a cache hit for v and, for display, first for the steps below it that hit too. */
   private async markCached(v: Vertex, rec: CacheRecord): Promise<void> {
-    this.records.set(await this.key(v), rec);
+    this.cache.note(await this.key(v), rec);
     this.outcomes.set(v, { addedLayer: rec.addedLayer, created: rec.created, cached: true });
     if (this.reported.has(v.id)) return;
     this.reported.add(v.id);
     for (const input of v.inputs) {
       if (input.op.kind !== 'source') {
-        const r = await this.cached(await this.key(input));
+        const r = await this.cache.lookup(await this.key(input));
         if (r) await this.markCached(input, r);
       } else if (input.op.source.type === 'image' && !this.reported.has(input.id)) {
         this.reported.add(input.id);
@@ -375,7 +357,7 @@ export class Solver {
   async outcome(v: Vertex): Promise<VertexOutcome | undefined> {
     const known = this.outcomes.get(v);
     if (known) return known;
-    const rec = await this.cached(await this.key(v));
+    const rec = await this.cache.lookup(await this.key(v));
     return rec ? { addedLayer: rec.addedLayer, created: rec.created, cached: true } : undefined;
   }
 
