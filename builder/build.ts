@@ -4,7 +4,8 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { TsbuildError, UsageError } from '../common/errors.js';
 import { hostPlatform, type Descriptor, type Digest } from '../common/oci.js';
-import { familiarName, InvalidReferenceError, normalizeReference } from '../snapshotter/reference.js';
+import { familiarName } from '../snapshotter/reference.js';
+import { imageRef } from './images.js';
 import type { ManifestFormat } from '../snapshotter/registry/format.js';
 import type { StoreParts } from './engine.js';
 import { exportImage } from './export.js';
@@ -102,15 +103,6 @@ function sourceDateEpoch(buildArgs: ReadonlyMap<string, string>): number | undef
   return Number(v);
 }
 
-function imageName(tag: string): string {
-  try {
-    return normalizeReference(tag);
-  } catch (e) {
-    if (e instanceof InvalidReferenceError) throw new UsageError(e.message, 'tags look like name[:tag], e.g. -t app:1 or -t registry.example/team/app:1');
-    throw e;
-  }
-}
-
 function frontendFor(parts: { frontend(name: string): Frontend | undefined }, name = 'dockerfile'): Frontend {
   const f = parts.frontend(name);
   if (!f) throw new UsageError(`unknown frontend "${name}"`, 'tsbuild builds Dockerfiles (frontend "dockerfile")');
@@ -136,7 +128,7 @@ function frontendInput(inputs: BuildInputs, req: BuildRequest, resolver: ImageRe
 type Parts = StoreParts & { frontend(name: string): Frontend | undefined };
 
 export async function build(parts: Parts, req: BuildRequest, sink: ProgressSink): Promise<BuildResult> {
-  const names = req.tags.map(imageName);
+  const names = req.tags.map((t) => imageRef(t, 'tags look like name[:tag], e.g. -t app:1 or -t registry.example/team/app:1'));
   if (req.push && names.length === 0) throw new UsageError('--push needs a name to push to', 'add -t registry.example/team/app:tag');
   for (const a of req.allow ?? []) {
     if (!ENTITLEMENTS.includes(a)) throw new UsageError(`unknown entitlement "${a}"`, `tsbuild knows ${ENTITLEMENTS.join(' and ')}`);

@@ -9,9 +9,9 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Descriptor, Digest, ImageConfig } from '../common/oci.js';
-import { InvalidReferenceError, normalizeReference } from '../snapshotter/reference.js';
 import type { ManifestFormat } from '../snapshotter/registry/format.js';
 import type { StoreParts } from './engine.js';
+import { imageRef } from './images.js';
 import { imageStoreExporter } from './exporters/imagestore.js';
 import { dockerArchiveExporter, ociArchiveExporter } from './exporters/archive.js';
 import { localExporter, tarExporter } from './exporters/filesystem.js';
@@ -112,11 +112,5 @@ export function resolveExporters(req: ExportRequest & { push: boolean; outputs: 
 
 /** An output's `name=` (one reference), else the request's tags. */
 export function outputNames(attrs: Readonly<Record<string, string>>, req: ExportRequest): readonly string[] {
-  if (attrs.name === undefined) return req.names;
-  try {
-    return [normalizeReference(attrs.name)];
-  } catch (e) {
-    if (e instanceof InvalidReferenceError) throw new UsageError(e.message, 'name= takes one image reference, e.g. name=registry.example/app:1');
-    throw e;
-  }
+  return attrs.name === undefined ? req.names : [imageRef(attrs.name, 'name= takes one image reference, e.g. name=registry.example/app:1')];
 }

@@ -1,5 +1,5 @@
 // The local images as commands see them: list (data for `tsbuild images`), inspect, tag, untag.
-import { UsageError } from '../common/errors.js';
+import { TsbuildError, UsageError } from '../common/errors.js';
 import type { Descriptor, ImageConfig } from '../common/oci.js';
 import { familiarName, InvalidReferenceError, normalizeReference } from '../snapshotter/reference.js';
 import type { StoreParts } from './engine.js';
@@ -15,12 +15,12 @@ export interface ImageSummary {
   size: number;
 }
 
-/** A user-given image name, fully qualified; a usage error when it is not a valid reference. */
-export function imageRef(name: string): string {
+/** A user-given image name, fully qualified; TSB_REFERENCE_INVALID with `hint` (what this argument takes) when it is not valid. */
+export function imageRef(name: string, hint = 'references look like [registry/]name[:tag] or name@sha256:…'): string {
   try {
     return normalizeReference(name);
   } catch (e) {
-    if (e instanceof InvalidReferenceError) throw new UsageError(e.message, 'references look like [registry/]name[:tag] or name@sha256:…');
+    if (e instanceof InvalidReferenceError) throw new TsbuildError('TSB_REFERENCE_INVALID', e.message, { hint, cause: e });
     throw e;
   }
 }
