@@ -11,6 +11,7 @@ import type { StoreParts } from './engine.js';
 import { exportImage } from './export.js';
 import { resolveExporters, type BuiltImage, type ExportContext, type Exporter, type ExportResponse, type OutputSpec } from './exporter.js';
 import type { CheckResult, Frontend, FrontendInput } from './frontend.js';
+import type { BuildDefinition } from './graph.js';
 import type { SecretSource } from './mounts.js';
 import { step, type ProgressSink } from './progress.js';
 import { ImageResolver } from './resolver.js';
@@ -50,6 +51,8 @@ export interface BuildRequest {
   signal?: AbortSignal;
   /** Where outputs with dest=- write. */
   stdout?: NodeJS.WritableStream;
+  /** --label: set on the image config over the Dockerfile's LABELs. */
+  labels?: ReadonlyMap<string, string>;
 }
 
 export interface BuildResult {
@@ -145,9 +148,10 @@ export async function build(parts: Parts, req: BuildRequest, sink: ProgressSink)
   const inputs = await readInputs(req, sink);
   const resolver = resolverFor(parts, req, sink);
   const imported = req.cacheFrom?.length && !req.noCache ? await importCaches(parts, parts.lazy, req.cacheFrom, sink) : undefined;
-  const { definition, warnings, violation } = await step(sink, 'definition', `[internal] load build definition from ${path.basename(inputs.dockerfilePath)}`, () =>
+  const { definition: defined, warnings, violation } = await step(sink, 'definition', `[internal] load build definition from ${path.basename(inputs.dockerfilePath)}`, () =>
     frontend.build(frontendInput(inputs, req, resolver)),
   );
+  const definition = withLabels(defined, req.labels);
   for (const w of warnings) sink({ type: 'warning', warning: w });
   if (violation) throw new TsbuildError('TSB_CHECK_FAILED', violation, { hint: 'fix the warnings above, or skip rules with # check=skip=<Rule>' });
   const solver = new Solver({
@@ -178,6 +182,13 @@ export async function build(parts: Parts, req: BuildRequest, sink: ProgressSink)
   // Remote exporters report their own steps (one per pushed name).
   const remote = await runExporters([...exporters.filter((e) => e.remote), ...cacheExporters], image, ctx);
   return { manifest: image.manifest, configDigest: image.configDescriptor.digest, names: names.map(familiarName), exports: [...image.exports, ...remote] };
+}
+
+/** The definition with --label values over the image config's own labels (they add no history, as in BuildKit). */
+function withLabels(def: BuildDefinition, labels: ReadonlyMap<string, string> | undefined): BuildDefinition {
+  if (!labels?.size) return def;
+  const rc = def.config.config;
+  return { ...def, config: { ...def.config, config: { ...rc, Labels: { ...(rc.Labels ?? {}), ...Object.fromEntries(labels) } } } };
 }
 
 async function runExporters(exporters: readonly Exporter[], image: BuiltImage, ctx: ExportContext): Promise<ExportResponse[]> {

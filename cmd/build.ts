@@ -2,8 +2,10 @@
 // sockets from the user (--secret, --ssh, --output). No build logic lives here.
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { writeFile } from 'node:fs/promises';
 import { UsageError } from '../common/errors.js';
-import type { OutputSpec, SecretSource } from '../builder/engine.js';
+import { hostPlatform } from '../common/oci.js';
+import type { BuildResult, OutputSpec, SecretSource } from '../builder/engine.js';
 
 /** `default` (from $SSH_AUTH_SOCK) or `id=/path/to/agent.sock`; key files are not supported. */
 export function parseSsh(spec: string): [string, string] {
@@ -79,4 +81,41 @@ export function buildArgs(list: readonly string[] | undefined): Map<string, stri
     } else m.set(kv.slice(0, eq), kv.slice(eq + 1));
   }
   return m;
+}
+
+/** buildx flags whose only valid values here are the ones tsbuild always has: anything else is a clear error. */
+export function checkBuildxFlags(a: { platform?: string; provenance?: string; sbom?: string; builder?: string }): void {
+  if (a.builder !== undefined) throw new UsageError('tsbuild has no builders to choose from (--builder)', 'tsbuild runs each build in its own process; drop --builder');
+  for (const flag of ['provenance', 'sbom'] as const) {
+    const v = a[flag];
+    if (v !== undefined && v !== 'false' && v !== '0') throw new UsageError(`--${flag}=${v}: tsbuild does not make attestations yet`, `pass --${flag}=false, or leave it out`);
+  }
+  if (a.platform !== undefined) {
+    const host = hostPlatform();
+    const want = a.platform.split(',').map((p) => p.trim());
+    const ok = want.every((p) => p === `${host.os}/${host.architecture}` || p === `${host.os}/${host.architecture}/${host.variant}`);
+    if (!ok) throw new UsageError(`--platform ${a.platform}: tsbuild builds for this machine's platform only (${host.os}/${host.architecture}) for now`, 'leave --platform out, or build on a machine of that platform');
+  }
+}
+
+/** --label K=V (repeatable) → map. */
+export function labels(list: readonly string[] | undefined): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const kv of list ?? []) {
+    const eq = kv.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--label "${kv}" needs KEY=VALUE`, 'e.g. --label org.opencontainers.image.source=https://example.org/repo');
+    m.set(kv.slice(0, eq), kv.slice(eq + 1));
+  }
+  return m;
+}
+
+/** --iidfile (the image id: the config digest, as docker writes it) and --metadata-file (buildx's keys). */
+export async function writeBuildFiles(r: BuildResult, files: { iidfile?: string; metadataFile?: string }): Promise<void> {
+  if (files.iidfile) await writeFile(files.iidfile, r.configDigest);
+  if (files.metadataFile) {
+    const meta: Record<string, string> = Object.assign({}, ...r.exports);
+    meta['containerimage.digest'] = r.manifest.digest;
+    meta['containerimage.config.digest'] = r.configDigest;
+    await writeFile(files.metadataFile, `${JSON.stringify(meta, null, 2)}\n`);
+  }
 }

@@ -8,7 +8,7 @@ import { Engine, login, loginHost, logout, type ManifestFormat, type RunRequest 
 import { asTsbuildError, TsbuildError, UsageError } from '../common/errors.js';
 import { dockerfileFrontend } from '../frontend/convert.js';
 import { formatCheckOutput } from './warnings.js';
-import { buildArgs, parseCacheSpec, parseOutput, parseSecret, parseSsh } from './build.js';
+import { buildArgs, checkBuildxFlags, labels, parseCacheSpec, parseOutput, parseSecret, parseSsh, writeBuildFiles } from './build.js';
 import { importConfig } from './changes.js';
 import { formatError, type SourceText } from './errors.js';
 import { formatDiskUsage, formatImages, formatReclaimed } from './images.js';
@@ -100,7 +100,15 @@ async function main(argv: string[]): Promise<number> {
           .option('cache-from', { type: 'string', coerce: list, describe: 'reuse a build cache: type=registry,ref=R | type=local,src=DIR; repeatable, consulted in order' })
           .option('cache-to', { type: 'string', coerce: list, describe: 'export the build cache: type=registry,ref=R | type=local,dest=DIR, with mode=min|max; repeatable' })
           .option('check', { type: 'boolean', describe: 'run the build checks only (lint), as docker build --check' })
-          .option('allow', { type: 'string', coerce: list, describe: 'entitlement: security.insecure (RUN --security=insecure); repeatable' }),
+          .option('allow', { type: 'string', coerce: list, describe: 'entitlement: security.insecure (RUN --security=insecure); repeatable' })
+          .option('label', { type: 'string', coerce: list, describe: 'set an image label (K=V); repeatable' })
+          .option('iidfile', { type: 'string', describe: 'write the image id (config digest) to this file' })
+          .option('metadata-file', { type: 'string', describe: 'write the build result (containerimage.digest, …) as JSON to this file' })
+          .option('load', { type: 'boolean', describe: 'accepted for buildx: the local store is always written' })
+          .option('platform', { type: 'string', describe: "the target platform: this machine's only, for now" })
+          .option('provenance', { type: 'string', describe: 'accepted as false: no attestations yet' })
+          .option('sbom', { type: 'string', describe: 'accepted as false: no attestations yet' })
+          .option('builder', { type: 'string', hidden: true }),
       async (a) => {
         const base = { context: a.context!, ...(a.file !== undefined ? { dockerfile: a.file } : {}), buildArgs: buildArgs(a['build-arg']), ...(a.target !== undefined ? { target: a.target } : {}), pull: a.pull ?? false };
         if (a.check) {
@@ -110,6 +118,7 @@ async function main(argv: string[]): Promise<number> {
           exitCode = out.exitCode;
           return;
         }
+        checkBuildxFlags(a);
         const outputs = (a.output ?? []).map(parseOutput);
         const toStdout = outputs.some((o) => o.attrs.dest === '-');
         if (toStdout && process.stdout.isTTY) throw new UsageError('an output with dest=- would write an archive to the terminal', 'redirect standard output to a file or a pipe, e.g. -o type=tar,dest=- > rootfs.tar');
@@ -126,6 +135,7 @@ async function main(argv: string[]): Promise<number> {
           secrets: new Map((a.secret ?? []).map(parseSecret)),
           ssh: new Map((a.ssh ?? []).map(parseSsh)),
           allow: a.allow ?? [],
+          labels: labels(a.label),
         };
         const abort = new AbortController();
         const onSignal = (sig: NodeJS.Signals): void => {
@@ -136,6 +146,7 @@ async function main(argv: string[]): Promise<number> {
         process.once('SIGTERM', onSignal);
         try {
           const r = await withEngine(a, (engine) => rendered(a.quiet ? 'quiet' : progressMode(a.progress), (renderer) => engine.build({ ...request, signal: abort.signal }, renderer.sink)), abort.signal);
+          await writeBuildFiles(r, { ...(a.iidfile !== undefined ? { iidfile: a.iidfile } : {}), ...(a['metadata-file'] !== undefined ? { metadataFile: a['metadata-file'] } : {}) });
           if (a.quiet && !toStdout) process.stdout.write(`${r.manifest.digest}\n`);
           else process.stderr.write(`writing image ${r.manifest.digest}${r.names.length ? ` as ${r.names.join(', ')}` : ''}\n`);
         } finally {

@@ -1,0 +1,45 @@
+// docker buildx build's flags that tsbuild takes: what each does to the result, or the clear error
+// where tsbuild cannot do what it asks yet.
+import test from 'ava';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { makeContext, sharedStore, tmpDir, tsbuild, tsbuildOk } from '../helpers/cli.js';
+
+const root = sharedStore();
+
+test('--label, --iidfile and --metadata-file; --load, --provenance=false and --sbom=false are accepted', async (t) => {
+  const out = tmpDir();
+  const iid = path.join(out, 'iid');
+  const meta = path.join(out, 'meta.json');
+  const ctx = makeContext({ Dockerfile: 'FROM busybox\nLABEL from=dockerfile keep=1\nRUN true\n' });
+  await tsbuildOk(['build', '-t', 'flags:1', '--label', 'from=flag', '--label', 'extra=a=b', '--iidfile', iid, '--metadata-file', meta, '--load', '--provenance=false', '--sbom=false', ctx], { root: await root() });
+  const config = JSON.parse((await tsbuildOk(['inspect', 'flags:1'], { root: await root() })).stdout) as { config: { Labels: Record<string, string> } };
+  t.deepEqual(config.config.Labels, { from: 'flag', keep: '1', extra: 'a=b' });
+  const images = (await tsbuildOk(['images'], { root: await root() })).stdout;
+  const id = readFileSync(iid, 'utf8');
+  t.regex(id, /^sha256:[a-f0-9]{64}$/);
+  t.true(images.includes(id.slice(7, 19)), 'the iidfile holds the image id tsbuild images shows');
+  const m = JSON.parse(readFileSync(meta, 'utf8')) as Record<string, string>;
+  t.is(m['containerimage.config.digest'], id);
+  t.regex(m['containerimage.digest']!, /^sha256:[a-f0-9]{64}$/);
+  t.is(m['image.name'], 'docker.io/library/flags:1');
+});
+
+test('what tsbuild cannot do yet is a clear usage error: another platform, attestations, a builder, a bad label', async (t) => {
+  const ctx = makeContext({ Dockerfile: 'FROM busybox\n' });
+  const cases: Array<[string[], RegExp]> = [
+    [['--platform', 'linux/riscv64'], /builds for this machine's platform only/],
+    [['--provenance=true'], /does not make attestations yet/],
+    [['--sbom=true'], /does not make attestations yet/],
+    [['--builder', 'mybuilder'], /has no builders/],
+    [['--label', 'novalue'], /needs KEY=VALUE/],
+  ];
+  for (const [flags, message] of cases) {
+    const r = await tsbuild(['build', ...flags, ctx], { root: await root() });
+    t.is(r.code, 1, flags.join(' '));
+    t.regex(r.stderr, message);
+    t.regex(r.stderr, /\nhint: /);
+  }
+  const host = await tsbuild(['build', '--platform', `linux/${process.arch === 'x64' ? 'amd64' : 'arm64'}`, ctx], { root: await root() });
+  t.is(host.code, 0, host.stderr);
+});
