@@ -14,34 +14,31 @@ namespace {
 
 constexpr unsigned long kReadonlyRemount = MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV;
 
-// Bind a read-only file with `content` over `target`. The file lives on the /dev tmpfs only long enough to be
-// bind-mounted, then is unlinked so it doesn't show up in /dev (the bind mount keeps the inode).
-void bindContent(int ef, const char* tmpPath, const char* target, const std::string& content) {
-  if (!ensureFile(ef, target)) return;  // e.g. a dangling /etc/resolv.conf symlink: leave it
-  int fd = open(tmpPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+// Bind a read-only file holding `data` over `target`. The file lives on the container's /dev tmpfs only
+// long enough to be bind-mounted, then is unlinked so it doesn't show up in /dev (the bind mount keeps the
+// inode), so its bytes are never on the host.
+void bindFile(int ef, const char* tmpPath, const char* target, const std::string& data, unsigned mode, unsigned uid, unsigned gid) {
+  int fd = open(tmpPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) childFail(ef, kSetup, errno, "create ", tmpPath);
-  writeAll(ef, fd, content.data(), content.size(), tmpPath);
+  writeAll(ef, fd, data.data(), data.size(), tmpPath);
+  if (fchown(fd, uid, gid) != 0) childFail(ef, kSetup, errno, "chown mount file for ", target);
+  if (fchmod(fd, mode) != 0) childFail(ef, kSetup, errno, "chmod mount file for ", target);
   close(fd);
-  if (mount(tmpPath, target, nullptr, MS_BIND, nullptr) != 0) childFail(ef, kSetup, errno, "bind mount ", target);
+  if (mount(tmpPath, target, nullptr, MS_BIND, nullptr) != 0) childFail(ef, kSetup, errno, "bind mount on ", target);
   if (mount(nullptr, target, nullptr, kReadonlyRemount, nullptr) != 0)
     childFail(ef, kSetup, errno, "remount read-only ", target);
   unlink(tmpPath);
 }
 
-// A secret: like bindContent, but with the plan's owner and mode, and failing if the target can't be made.
+// /etc/hosts and resolv.conf: root-owned 0644, skipped where the target cannot be made.
+void bindContent(int ef, const char* tmpPath, const char* target, const std::string& content) {
+  if (!ensureFile(ef, target)) return;  // e.g. a dangling /etc/resolv.conf symlink: leave it
+  bindFile(ef, tmpPath, target, content, 0644, 0, 0);
+}
+
+// A secret: the plan's owner and mode; its target was made by makeTarget.
 void mountContent(const PlanMount& m, int ef) {
-  const char* tmp = "/dev/.tsbuild-mount";
-  const char* target = m.target.c_str();
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) childFail(ef, kSetup, errno, "create ", tmp);
-  writeAll(ef, fd, m.content.data(), m.content.size(), tmp);
-  if (fchown(fd, m.uid, m.gid) != 0) childFail(ef, kSetup, errno, "chown mount file for ", target);
-  if (fchmod(fd, m.mode) != 0) childFail(ef, kSetup, errno, "chmod mount file for ", target);
-  close(fd);
-  if (mount(tmp, target, nullptr, MS_BIND, nullptr) != 0) childFail(ef, kSetup, errno, "bind mount on ", target);
-  if (mount(nullptr, target, nullptr, kReadonlyRemount, nullptr) != 0)
-    childFail(ef, kSetup, errno, "remount read-only ", target);
-  unlink(tmp);
+  bindFile(ef, "/dev/.tsbuild-mount", m.target.c_str(), m.content, m.mode, m.uid, m.gid);
 }
 
 // A directory, or an empty file with its parent directories, to mount on.
