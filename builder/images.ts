@@ -47,7 +47,8 @@ export async function inspectImage(parts: StoreParts, name: string): Promise<Ima
   return (await resolver.manifest(r.source.manifestDigest)).config;
 }
 
-async function stored(parts: StoreParts, name: string): Promise<Descriptor> {
+/** The manifest a local name points at; a usage error naming `tsbuild images` when there is none. */
+export async function storedImage(parts: StoreParts, name: string): Promise<Descriptor> {
   const desc = await parts.images.resolve(imageRef(name));
   if (!desc) throw new UsageError(`No such image: ${name}`, 'see `tsbuild images`');
   return desc;
@@ -55,7 +56,7 @@ async function stored(parts: StoreParts, name: string): Promise<Descriptor> {
 
 export async function tagImage(parts: StoreParts, source: string, target: string): Promise<void> {
   const full = imageRef(target);
-  await parts.images.tag(full, await stored(parts, source));
+  await parts.images.tag(full, await storedImage(parts, source));
 }
 
 /** Removes each name; fails on the first that is not there. */
@@ -64,5 +65,3 @@ export async function untagImages(parts: StoreParts, names: readonly string[]): 
     if (!(await parts.images.untag(imageRef(n)))) throw new UsageError(`No such image: ${n}`, 'see `tsbuild images`');
   }
 }
-
-export { stored as storedImage };

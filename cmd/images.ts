@@ -1,26 +1,26 @@
 // `tsbuild images` and `du` as tables: the engine gives data, this gives columns and units.
 import type { ImageSummary, SpaceReport } from '../builder/engine.js';
 
-/** docker's sizes: 3 significant digits, decimal units. */
-function humanSize(n: number): string {
-  const units = ['B', 'kB', 'MB', 'GB'];
+/** `n` bytes in decimal units (kB = 1000 B), up to the last of `units`. */
+function scaled(n: number, units: readonly string[]): [number, string, boolean] {
   let i = 0;
   while (n >= 1000 && i < units.length - 1) {
     n /= 1000;
     i++;
   }
-  return `${n < 10 && i > 0 ? n.toFixed(2) : n < 100 && i > 0 ? n.toFixed(1) : Math.round(n)}${units[i]}`;
+  return [n, units[i]!, i > 0];
 }
 
-/** docker's `du` style: one decimal, decimal units. */
-function humanSpace(n: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
-  let i = 0;
-  while (n >= 1000 && i < units.length - 1) {
-    n /= 1000;
-    i++;
-  }
-  return `${i === 0 ? n : n.toFixed(1)}${units[i]}`;
+/** docker's image sizes: 3 significant digits. */
+function humanSize(bytes: number): string {
+  const [n, unit, scaledUp] = scaled(bytes, ['B', 'kB', 'MB', 'GB']);
+  return `${n < 10 && scaledUp ? n.toFixed(2) : n < 100 && scaledUp ? n.toFixed(1) : Math.round(n)}${unit}`;
+}
+
+/** docker's `du` style: one decimal. */
+function humanSpace(bytes: number): string {
+  const [n, unit, scaledUp] = scaled(bytes, ['B', 'kB', 'MB', 'GB', 'TB']);
+  return `${scaledUp ? n.toFixed(1) : n}${unit}`;
 }
 
 export function formatImages(images: readonly ImageSummary[]): string {

@@ -4,7 +4,7 @@
 import { constants } from 'node:os';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { Engine, login, loginHost, logout, type ManifestFormat, type RunRequest } from '../builder/engine.js';
+import { Engine, login, loginHost, logout, type ManifestFormat, type ProgressSink, type RunRequest } from '../builder/engine.js';
 import { asTsbuildError, TsbuildError, UsageError } from '../common/errors.js';
 import { dockerfileFrontend } from '../frontend/convert.js';
 import { formatCheckOutput } from './warnings.js';
@@ -12,7 +12,7 @@ import { buildArgs, checkBuildxFlags, labels, parseCacheSpec, parseOutput, parse
 import { importConfig } from './changes.js';
 import { formatError, type SourceText } from './errors.js';
 import { formatDiskUsage, formatImages, formatReclaimed } from './images.js';
-import { createRenderer, jsonLine, type ProgressMode, type Renderer } from './progress.js';
+import { createRenderer, jsonLine, type ProgressMode } from './progress.js';
 
 /** Repeatable options: yargs gives a string once, an array when repeated. (`array: true` would swallow the positional context.) */
 function list(v: string | string[] | undefined): string[] {
@@ -52,16 +52,24 @@ async function withEngine<T>(a: GlobalFlags, fn: (engine: Engine) => Promise<T>,
   }
 }
 
-/** Runs fn with a renderer, closing it on both paths and keeping what the error report needs. */
-async function rendered<T>(mode: ProgressMode, fn: (r: Renderer) => Promise<T>): Promise<T> {
+/**
+ * Runs fn with a renderer's sink, closing the renderer on both paths. The Dockerfile the engine read
+ * (its 'source' event) is kept here, once for every mode, for excerpts in reports.
+ */
+async function rendered<T>(mode: ProgressMode, fn: (sink: ProgressSink, source: () => SourceText | undefined) => Promise<T>): Promise<T> {
   const renderer = await createRenderer(mode);
+  let source: SourceText | undefined;
+  const sink: ProgressSink = (e) => {
+    if (e.type === 'source') source = e;
+    renderer.sink(e);
+  };
   try {
-    const out = await fn(renderer);
+    const out = await fn(sink, () => source);
     renderer.close();
     return out;
   } catch (e) {
     renderer.close();
-    failedSource = renderer.source;
+    failedSource = source;
     throw e;
   }
 }
@@ -112,7 +120,7 @@ async function main(argv: string[]): Promise<number> {
       async (a) => {
         const base = { context: a.context!, ...(a.file !== undefined ? { dockerfile: a.file } : {}), buildArgs: buildArgs(a['build-arg']), ...(a.target !== undefined ? { target: a.target } : {}), pull: a.pull ?? false };
         if (a.check) {
-          const r = await withEngine(a, (engine) => rendered('quiet', async (renderer) => ({ result: await engine.check(base, renderer.sink), source: renderer.source })));
+          const r = await withEngine(a, (engine) => rendered('quiet', async (sink, source) => ({ result: await engine.check(base, sink), source: source() })));
           const out = formatCheckOutput(r.result, r.source?.text ?? '');
           process.stdout.write(r.result.violation ? `${out.text}\nERROR: ${r.result.violation}\n` : out.text);
           exitCode = out.exitCode;
@@ -145,7 +153,7 @@ async function main(argv: string[]): Promise<number> {
         process.once('SIGINT', onSignal);
         process.once('SIGTERM', onSignal);
         try {
-          const r = await withEngine(a, (engine) => rendered(a.quiet ? 'quiet' : progressMode(a.progress), (renderer) => engine.build({ ...request, signal: abort.signal }, renderer.sink)), abort.signal);
+          const r = await withEngine(a, (engine) => rendered(a.quiet ? 'quiet' : progressMode(a.progress), (sink) => engine.build({ ...request, signal: abort.signal }, sink)), abort.signal);
           await writeBuildFiles(r, { ...(a.iidfile !== undefined ? { iidfile: a.iidfile } : {}), ...(a['metadata-file'] !== undefined ? { metadataFile: a['metadata-file'] } : {}) });
           if (a.quiet && !toStdout) process.stdout.write(`${r.manifest.digest}\n`);
           else process.stderr.write(`writing image ${r.manifest.digest}${r.names.length ? ` as ${r.names.join(', ')}` : ''}\n`);
@@ -156,7 +164,7 @@ async function main(argv: string[]): Promise<number> {
       },
     )
     .command('pull <image>', 'Pull an image from a registry into the local store', (y) => y.positional('image', { type: 'string', demandOption: true }).option('progress', progressOption), async (a) => {
-      const digest = await withEngine(a, (engine) => rendered(progressMode(a.progress), (r) => engine.pull(a.image!, r.sink)));
+      const digest = await withEngine(a, (engine) => rendered(progressMode(a.progress), (sink) => engine.pull(a.image!, sink)));
       process.stdout.write(`${digest}\n`);
     })
     .command(
@@ -169,7 +177,7 @@ async function main(argv: string[]): Promise<number> {
           .option('format', { type: 'string', choices: ['oci', 'docker'], default: 'oci' })
           .option('progress', progressOption),
       async (a) => {
-        const digest = await withEngine(a, (engine) => rendered(progressMode(a.progress), (r) => engine.push(a.image!, a.destination, a.format as ManifestFormat, r.sink)));
+        const digest = await withEngine(a, (engine) => rendered(progressMode(a.progress), (sink) => engine.push(a.image!, a.destination, a.format as ManifestFormat, sink)));
         process.stdout.write(`${digest}\n`);
       },
     )

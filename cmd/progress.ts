@@ -2,7 +2,6 @@
 // TTY view (cmd/tui/, loaded only when chosen: ink and react cost start-up time every other command).
 import type { ProgressSink, Warning } from '../builder/engine.js';
 import { formatBuildWarnings } from './warnings.js';
-import type { SourceText } from './errors.js';
 
 export type ProgressMode = 'tty' | 'plain' | 'json' | 'quiet';
 
@@ -10,8 +9,6 @@ export interface Renderer {
   sink: ProgressSink;
   /** Flushes partial log lines and prints collected warnings. */
   close(): void;
-  /** The Dockerfile the build read, for error excerpts. */
-  readonly source?: SourceText;
 }
 
 /**
@@ -28,27 +25,17 @@ export function jsonLine(value: { type: string; [field: string]: unknown }): str
 export async function createRenderer(mode: ProgressMode, out: NodeJS.WriteStream = process.stderr): Promise<Renderer> {
   if (mode === 'tty') return (await import('./tui/renderer.js')).ttyRenderer(out);
   if (mode === 'json') return jsonRenderer(out);
-  if (mode === 'quiet') {
-    const r: { source?: SourceText } = {};
-    return { sink: (e) => e.type === 'source' && (r.source = e), close: () => {}, get source() { return r.source; } };
-  }
+  if (mode === 'quiet') return { sink: () => {}, close: () => {} };
   return plainRenderer(out);
 }
 
 function jsonRenderer(out: NodeJS.WritableStream): Renderer {
   // Running transfers report every chunk: keep one event per blob per 200 ms.
   const lastTransfer = new Map<string, number>();
-  let source: SourceText | undefined;
   return {
-    get source() {
-      return source;
-    },
     sink: (e) => {
-      // The Dockerfile's text is for excerpts, not a stream event.
-      if (e.type === 'source') {
-        source = e;
-        return;
-      }
+      // The Dockerfile's text is for excerpts (cmd/main.ts keeps it), not a stream event.
+      if (e.type === 'source') return;
       if (e.type === 'transfer' && e.state === 'running') {
         const now = Date.now();
         if (now - (lastTransfer.get(e.digest) ?? 0) < 200) return;
@@ -78,7 +65,6 @@ function plainRenderer(out: NodeJS.WritableStream): Renderer {
   const starts = new Map<string, number>();
   const partial = new Map<string, string>();
   const warnings: Warning[] = [];
-  let source: SourceText | undefined;
   const num = (id: string): number => {
     let n = numbers.get(id);
     if (n === undefined) {
@@ -97,14 +83,8 @@ function plainRenderer(out: NodeJS.WritableStream): Renderer {
     partial.delete(id);
   };
   return {
-    get source() {
-      return source;
-    },
     sink: (e) => {
       switch (e.type) {
-        case 'source':
-          source = e;
-          break;
         case 'vertex-start':
           starts.set(e.id, e.time);
           out.write(`#${num(e.id)} ${e.name}\n`);

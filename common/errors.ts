@@ -91,10 +91,6 @@ export function asTsbuildError(e: unknown): TsbuildError {
   return new TsbuildError('TSB_INTERNAL', message, { cause: e });
 }
 
-export function isUserError(e: unknown): boolean {
-  return e instanceof TsbuildError && e.kind === 'user';
-}
-
 /** A bad command-line flag or argument, from cmd/ or from a request the engine validates. */
 export class UsageError extends TsbuildError {
   constructor(message: string, hint?: string) {

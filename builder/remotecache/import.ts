@@ -23,10 +23,6 @@ export class ImportedCache {
     return this.records.get(key);
   }
 
-  get size(): number {
-    return this.records.size;
-  }
-
   /** Earlier sources win for a key, as buildx consults them in order. */
   add(records: readonly ImportedRecord[]): void {
     for (const r of records) if (!this.records.has(r.key)) this.records.set(r.key, r);

@@ -4,7 +4,6 @@
 import { render, renderToString } from 'ink';
 import type { ProgressEvent, Warning } from '../../builder/engine.js';
 import { formatBuildWarnings } from '../warnings.js';
-import type { SourceText } from '../errors.js';
 import type { Renderer } from '../progress.js';
 import { initialState, reduce } from './state.js';
 import { LiveView, Report } from './view.js';
@@ -33,7 +32,6 @@ function signalHandlersFirst<T>(fn: () => T): T {
 export function ttyRenderer(out: NodeJS.WriteStream): Renderer {
   let state = initialState(Date.now());
   const warnings: Warning[] = [];
-  let source: SourceText | undefined;
   // https://no-color.org: set and not empty.
   const color = !process.env.NO_COLOR;
   const frame = () => <LiveView state={state} now={Date.now()} columns={out.columns || 80} rows={out.rows || 24} color={color} />;
@@ -42,12 +40,8 @@ export function ttyRenderer(out: NodeJS.WriteStream): Renderer {
   // The build keeps the process alive, not the redraws.
   timer.unref();
   return {
-    get source() {
-      return source;
-    },
     sink: (e: ProgressEvent) => {
-      if (e.type === 'source') source = e;
-      else if (e.type === 'warning') warnings.push(e.warning);
+      if (e.type === 'warning') warnings.push(e.warning);
       else state = reduce(state, e, Date.now());
     },
     close: () => {
