@@ -10,8 +10,7 @@ export const imageStoreExporter: ExporterFactory = (attrs, req): Exporter => {
     async export(image, ctx) {
       // Layers known only from a local cache directory are copied in: that directory may be gone
       // by the next command. Those a registry holds stay lazy.
-      const manifest = await ctx.parts.content.readManifest(image.manifest.digest);
-      for (const l of manifest.layers) if (ctx.parts.lazy.onlyLocal(l.digest)) await ctx.parts.content.ensure(l.digest);
+      for (const { blob } of image.layers) if (ctx.parts.lazy.onlyLocal(blob.digest)) await ctx.parts.content.ensure(blob.digest);
       for (const name of names) await ctx.parts.images.tag(name, image.manifest, image.config.created);
       return { 'containerimage.digest': image.manifest.digest, 'containerimage.config.digest': image.configDescriptor.digest, ...(names.length ? { 'image.name': names.join(',') } : {}) };
     },
