@@ -20,13 +20,14 @@ export class Terminal {
 
   /**
    * Runs `tsbuild ARGS` in a width × height window. When it ends, the shell prints `EXIT=code` and
-   * the terminal's line settings (icanon, echo, isig: raw mode turns them off), and waits. bash, as
+   * `STTY=` the terminal's line settings (icanon, echo, isig: raw mode turns them off) ending in a
+   * dot, in one write (a test waiting for it never sees half of it), and waits. bash, as
    * it outlives a Ctrl-C that its child handles (dash exits at once, taking the window with it).
    */
   constructor(args: string[], opts: { width: number; height: number; env: NodeJS.ProcessEnv }) {
     this.env = terminalEnv(opts.env);
     const script = path.join(this.dir, 'run.sh');
-    writeFileSync(script, `"${process.execPath}" "${cliPath}" "$@"\necho "EXIT=$?"\nstty -a | tr ' ;' '\\n\\n' | grep -xE -- '-?(icanon|echo|isig)' | tr '\\n' ' '\necho\nexec sleep 600\n`);
+    writeFileSync(script, `"${process.execPath}" "${cliPath}" "$@"\necho "EXIT=$?"\necho "STTY=$(stty -a | tr ' ;' '\\n\\n' | grep -xE -- '-?(icanon|echo|isig)' | tr '\\n' ' ')."\nexec sleep 600\n`);
     this.tmux('new-session', '-d', '-s', 'main', '-x', String(opts.width), '-y', String(opts.height), ['bash', script, ...args].join(' '));
   }
 
