@@ -87,8 +87,8 @@ function asUser(u: User, args: string[], env: NodeJS.ProcessEnv = {}): { done: P
   return { done, pid: () => child.pid };
 }
 
-async function asUserOk(u: User, args: string[]): Promise<CliResult> {
-  const r = await asUser(u, args).done;
+async function asUserOk(u: User, args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  const r = await asUser(u, args, env).done;
   if (r.code !== 0) throw new Error(`tsbuild ${args.join(' ')} as ${u.name} exited ${r.code}\n${r.stderr}\n${r.stdout}`);
   return r;
 }
@@ -186,6 +186,30 @@ test.serial('rootless: kill -9 mid-build leaves no process and no mount; the nex
   const again = readable(makeContext({ Dockerfile: 'FROM busybox\nRUN echo again > /again\n' }));
   await asUserOk(u, ['build', '-q', again]);
   t.pass();
+});
+
+test.serial('rootless: RUN has the host network by default and only lo with --network=none; the copying snapshotter gives the same file tree', async (t) => {
+  const u = withSubids();
+  if (!readdirSync(u.home).includes('.local')) await userBusybox(u);
+  const ctx = readable(makeContext({ Dockerfile: 'FROM busybox\nRUN cat /proc/net/dev > /host-net\nRUN --network=none cat /proc/net/dev > /none-net\n' }));
+  await asUserOk(u, ['build', '-q', '-t', 'net:1', ctx]);
+  const ifaces = (file: string): string[] => file.split('\n').slice(2).map((l) => l.split(':')[0]!.trim()).filter(Boolean).sort();
+  const host = ifaces(readFileSync('/proc/net/dev', 'utf8'));
+  t.deepEqual(ifaces((await asUserOk(u, ['run', '--rm', 'net:1', 'cat', '/host-net'])).stdout), host);
+  t.deepEqual(ifaces((await asUserOk(u, ['run', '--rm', 'net:1', 'cat', '/none-net'])).stdout), ['lo']);
+  // Whiteouts and opaque dirs made by copying instead of overlayfs (hosts without it). The layers
+  // may differ (an opaque dir there is whiteouts of its entries here), the file tree may not.
+  const owners = makeContext({ Dockerfile: OWNERS, 'c.txt': 'hi\n' });
+  cpSync(ownersTar(), path.join(owners, 'owners.tar'));
+  readable(owners);
+  const tree = async (mode: 'overlay' | 'copy'): Promise<string> => {
+    await asUserOk(u, ['build', '-q', '--no-cache', '-t', `tree:${mode}`, owners], { TSBUILD_SNAPSHOTTER: mode });
+    return (await asUserOk(u, ['run', '--rm', `tree:${mode}`, 'sh', '-c', 'find / -xdev | sort | xargs stat -c "%n %u:%g %a %s"'])).stdout;
+  };
+  const overlay = await tree('overlay');
+  t.regex(overlay, /^\/data\/sub\/g 1000:1000 644 2$/m);
+  t.notRegex(overlay, /\/data\/keep|\/data\/sub\/f|\/var\/x/);
+  t.is(await tree('copy'), overlay);
 });
 
 test.serial('rootless without subordinate ids: a warning, root-owned builds work, other owners are a clear error', async (t) => {
