@@ -11,7 +11,7 @@ import type { StoreParts } from './engine.js';
 import { exportImage } from './export.js';
 import { resolveExporters, type BuiltImage, type ExportContext, type Exporter, type ExportResponse, type OutputSpec } from './exporter.js';
 import type { CheckResult, Frontend, FrontendInput } from './frontend.js';
-import type { BuildDefinition } from './graph.js';
+import type { BuildDefinition, ExecDefaults } from './graph.js';
 import type { SecretSource } from './mounts.js';
 import { step, type ProgressSink } from './progress.js';
 import { ImageResolver } from './resolver.js';
@@ -53,6 +53,8 @@ export interface BuildRequest {
   stdout?: NodeJS.WritableStream;
   /** --label: set on the image config over the Dockerfile's LABELs. */
   labels?: ReadonlyMap<string, string>;
+  /** --network, --add-host, --shm-size, --ulimit: settings of every RUN. */
+  exec?: ExecDefaults;
 }
 
 export interface BuildResult {
@@ -124,6 +126,7 @@ function frontendInput(inputs: BuildInputs, req: BuildRequest, resolver: ImageRe
     buildArgs: req.buildArgs,
     ...(req.target !== undefined ? { target: req.target } : {}),
     platform: hostPlatform(),
+    ...(req.exec ? { exec: req.exec } : {}),
     resolveImage: (ref) => resolver.resolve(ref),
   };
 }

@@ -21,6 +21,7 @@ import { pullImage, pushStoredImage } from './transfer.js';
 
 export type { BuildRequest, BuildResult, CheckResult, ImageSummary, ManifestFormat, RunRequest, SpaceReport };
 export type { OutputSpec } from './exporter.js';
+export type { ExecDefaults, ExtraHost, Ulimit } from './graph.js';
 export type { SecretSource } from './mounts.js';
 export type { ProgressEvent, ProgressSink } from './progress.js';
 export type { Frontend, Warning } from './frontend.js';

@@ -3,7 +3,7 @@
 // contract and never imports a frontend; cmd/ gives the engine the Dockerfile frontend.
 import type { SourceLocation } from '../common/errors.js';
 import type { ImageConfig, Platform } from '../common/oci.js';
-import type { BuildDefinition, ImageSource } from './graph.js';
+import type { BuildDefinition, ExecDefaults, ImageSource } from './graph.js';
 
 export interface ResolvedImage {
   source: ImageSource;
@@ -19,6 +19,8 @@ export interface FrontendInput {
   target?: string;
   /** The platform the image is for (TARGETPLATFORM). */
   platform: Platform;
+  /** What every RUN gets unless it says otherwise (--network, --add-host, --shm-size, --ulimit). */
+  exec?: ExecDefaults;
   /** Resolves a base image name; throws a user-facing error if it cannot. */
   resolveImage: (ref: string) => Promise<ResolvedImage>;
 }

@@ -7,7 +7,7 @@ import { checkout, resolveCommit } from './git.js';
 import { BuildCache, StepCache, type CacheRecord } from './cache.js';
 import { cacheKey } from './cachekey.js';
 import { checksumSources, StatCache } from './contenthash.js';
-import { runExec } from './exec.js';
+import { execKeyDefinition, runExec } from './exec.js';
 import { readSecret, type SecretSource } from './mounts.js';
 import { SecretMasker } from './masking.js';
 import { PatternMatcher } from './patterns.js';
@@ -189,7 +189,7 @@ export class Solver {
         }
       }
     }
-    return cacheKey(op, inputKeys, extra);
+    return cacheKey(op.kind === 'exec' ? execKeyDefinition(op) : op, inputKeys, extra);
   }
 
   private result(v: Vertex): Promise<Result> {

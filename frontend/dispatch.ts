@@ -1,7 +1,7 @@
 // The dispatch walk, as BuildKit's dispatchStages: the planned stages in file order, each from its
 // base, instruction by instruction, emitting the op graph and feeding the checks as it goes. The
 // same walk serves a build (the target's graph) and --check (the warnings of every stage).
-import type { ContextSource, Op, Source, Vertex } from '../builder/graph.js';
+import type { ContextSource, ExecDefaults, Op, Source, Vertex } from '../builder/graph.js';
 import type { SourceLocation } from '../common/errors.js';
 import type { ImageConfig, Platform, RunConfig } from '../common/oci.js';
 import { Scope } from './args.js';
@@ -34,6 +34,7 @@ export interface WalkInput {
   platform: Platform;
   /** .dockerignore patterns, as parseDockerignore returns them. */
   excludes: readonly string[];
+  exec?: ExecDefaults;
 }
 
 /** The instructions that are steps of a stage (progress counts them), whether or not they add a vertex. */
@@ -158,6 +159,7 @@ class Step implements Dispatch {
   /** Names already reported as undefined for this instruction. */
   undefinedNames: Set<string> | undefined;
   readonly buildArgs: ReadonlyMap<string, string>;
+  readonly exec: ExecDefaults;
   readonly globals: ReadonlyMap<string, string>;
   readonly context: Vertex;
   private readonly escape: string;
@@ -170,6 +172,7 @@ class Step implements Dispatch {
     private readonly stepName: (text: string) => string,
   ) {
     this.buildArgs = walk.input.buildArgs;
+    this.exec = walk.input.exec ?? {};
     this.globals = walk.input.plan.globals;
     this.context = walk.context;
     this.escape = walk.input.plan.escape;
