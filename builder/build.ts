@@ -9,7 +9,7 @@ import { imageRef } from './images.js';
 import type { ManifestFormat } from '../snapshotter/registry/format.js';
 import type { StoreParts } from './engine.js';
 import { exportImage } from './export.js';
-import { resolveExporters, type BuiltImage, type ExportContext, type Exporter, type ExportResponse, type OutputSpec } from './exporter.js';
+import { resolveExporters, type Annotations, type BuiltImage, type ExportContext, type Exporter, type ExportResponse, type OutputSpec } from './exporter.js';
 import type { CheckResult, Frontend, FrontendInput } from './frontend.js';
 import type { BuildDefinition, ExecDefaults } from './graph.js';
 import type { SecretSource } from './mounts.js';
@@ -53,6 +53,8 @@ export interface BuildRequest {
   stdout?: NodeJS.WritableStream;
   /** --label: set on the image config over the Dockerfile's LABELs. */
   labels?: ReadonlyMap<string, string>;
+  /** --annotation, by level. */
+  annotations?: Annotations;
   /** --network, --add-host, --shm-size, --ulimit: settings of every RUN. */
   exec?: ExecDefaults;
 }
@@ -140,7 +142,8 @@ export async function build(parts: Parts, req: BuildRequest, sink: ProgressSink)
     if (!ENTITLEMENTS.includes(a)) throw new UsageError(`unknown entitlement "${a}"`, `tsbuild knows ${ENTITLEMENTS.join(' and ')}`);
   }
   const epoch = sourceDateEpoch(req.buildArgs);
-  const exporters = resolveExporters({ names, push: req.push ?? false, format: req.format ?? 'oci', outputs: req.outputs ?? [] });
+  checkAnnotations(req.annotations, req.outputs ?? []);
+  const exporters = resolveExporters({ names, push: req.push ?? false, format: req.format ?? 'oci', outputs: req.outputs ?? [], ...(req.annotations ? { annotations: req.annotations } : {}) });
   for (const spec of req.cacheFrom ?? []) checkCacheSpec(spec, 'from');
   // The cache exporters need the solver's records, known once it has run.
   const solved: { records?: RecordSource } = {};
@@ -178,13 +181,27 @@ export async function build(parts: Parts, req: BuildRequest, sink: ProgressSink)
   const local = exporters.filter((e) => !e.remote);
   const image = await step(sink, 'export', 'exporting to image', async () => {
     const inlineCache = inline ? await solver.exportRecords(definition.root, 'min') : undefined;
-    const img = await exportImage(parts.content, solver, definition, chain, { ...(epoch !== undefined ? { sourceDateEpoch: epoch } : {}), ...(inlineCache ? { inlineCache } : {}) });
+    const img = await exportImage(parts.content, solver, definition, chain, { ...(epoch !== undefined ? { sourceDateEpoch: epoch } : {}), ...(inlineCache ? { inlineCache } : {}), ...(req.annotations?.manifest ? { annotations: req.annotations.manifest } : {}) });
     const built: BuiltImage = { ...img, names, layers: chain };
     return { ...built, exports: await runExporters(local, built, ctx) };
   });
   // Remote exporters report their own steps (one per pushed name).
   const remote = await runExporters([...exporters.filter((e) => e.remote), ...cacheExporters], image, ctx);
   return { manifest: image.manifest, configDigest: image.configDescriptor.digest, names: names.map(familiarName), exports: [...image.exports, ...remote] };
+}
+
+/**
+ * An annotation needs the component it names, as in BuildKit ("the build must produce the component
+ * that you specify"): tsbuild builds one platform with no attestations, so it makes no image index;
+ * the descriptor in an image layout's index.json exists only for type=oci outputs.
+ */
+function checkAnnotations(a: Annotations | undefined, outputs: readonly OutputSpec[]): void {
+  for (const [level, values] of [['index', a?.index], ['manifest-descriptor', a?.manifestDescriptor]] as const) {
+    if (values && Object.keys(values).length) throw new UsageError(`--annotation ${level}:…: this build makes no image index to put it on (one platform, no attestations)`, 'annotate the manifest (manifest:KEY=VALUE, the default), or its descriptor in an OCI layout (index-descriptor:KEY=VALUE with --output type=oci)');
+  }
+  if (a?.indexDescriptor && Object.keys(a.indexDescriptor).length && !outputs.some((o) => o.type === 'oci')) {
+    throw new UsageError('--annotation index-descriptor:…: only an OCI layout output has an index.json to put it in', 'add --output type=oci,dest=image.tar (or type=oci,tar=false,dest=DIR)');
+  }
 }
 
 /** The definition with --label values over the image config's own labels (they add no history, as in BuildKit). */

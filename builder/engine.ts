@@ -20,7 +20,7 @@ import { runImage, type RunRequest } from './run.js';
 import { pullImage, pushStoredImage } from './transfer.js';
 
 export type { BuildRequest, BuildResult, CheckResult, ImageSummary, ManifestFormat, RunRequest, SpaceReport };
-export type { OutputSpec } from './exporter.js';
+export type { Annotations, OutputSpec } from './exporter.js';
 export type { ExecDefaults, ExtraHost, Ulimit } from './graph.js';
 export type { SecretSource } from './mounts.js';
 export type { ProgressEvent, ProgressSink } from './progress.js';

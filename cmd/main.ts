@@ -11,6 +11,7 @@ import { formatCheckOutput } from './warnings.js';
 import { buildArgs, checkBuildxFlags, labels, parseCacheSpec, parseOutput, parseSecret, parseSsh, writeBuildFiles } from './build.js';
 import { importConfig } from './changes.js';
 import { execDefaults } from './runflags.js';
+import { parseAnnotations } from './annotations.js';
 import { formatError, type SourceText } from './errors.js';
 import { formatDiskUsage, formatImages, formatReclaimed } from './images.js';
 import { createRenderer, jsonLine, type ProgressMode } from './progress.js';
@@ -121,6 +122,7 @@ async function main(argv: string[]): Promise<number> {
           .option('network', { type: 'string', describe: 'network of every RUN: default|none|host (RUN --network overrides it)' })
           .option('add-host', { type: 'string', coerce: list, describe: "an /etc/hosts entry of every RUN: HOST:IP; repeatable" })
           .option('shm-size', { type: 'string', describe: "size of every RUN's /dev/shm, e.g. 128m (default 64m)" })
+          .option('annotation', { type: 'string', coerce: list, describe: 'an image annotation: [TYPE:]KEY=VALUE, TYPE manifest (default) or index-descriptor (type=oci outputs); repeatable' })
           .option('ulimit', { type: 'string', coerce: list, describe: 'a resource limit of every RUN: TYPE=SOFT[:HARD], e.g. nofile=1024:2048; repeatable' }),
       async (a) => {
         const base = { context: a.context!, ...(a.file !== undefined ? { dockerfile: a.file } : {}), buildArgs: buildArgs(a['build-arg']), ...(a.target !== undefined ? { target: a.target } : {}), pull: a.pull ?? false };
@@ -150,6 +152,7 @@ async function main(argv: string[]): Promise<number> {
           allow: a.allow ?? [],
           labels: labels(a.label),
           exec: execDefaults(a),
+          annotations: parseAnnotations(a.annotation),
         };
         const abort = new AbortController();
         const onSignal = (sig: NodeJS.Signals): void => {

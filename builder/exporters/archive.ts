@@ -16,8 +16,11 @@ function archiveExporter(type: 'oci' | 'docker'): ExporterFactory {
       type,
       remote: false,
       async export(image, ctx) {
-        if (!tar) await writeLayoutDir(ctx.parts.content, image.manifest, names, dest);
-        else await writeOutput(dest, await imageArchive(ctx.parts.content, image.manifest, names, { mtime: ctx.sourceDateEpoch ?? 0, docker: type === 'docker' }), ctx);
+        // index-descriptor annotations land on the image's entry in the layout's index.json, as BuildKit's oci exporter puts them.
+        const extra = type === 'oci' ? req.annotations?.indexDescriptor : undefined;
+        const manifest = extra ? { ...image.manifest, annotations: { ...extra } } : image.manifest;
+        if (!tar) await writeLayoutDir(ctx.parts.content, manifest, names, dest);
+        else await writeOutput(dest, await imageArchive(ctx.parts.content, manifest, names, { mtime: ctx.sourceDateEpoch ?? 0, docker: type === 'docker' }), ctx);
         return { 'containerimage.digest': image.manifest.digest, dest };
       },
     };
