@@ -10,7 +10,8 @@ import type { ManifestFormat } from '../snapshotter/registry/format.js';
 import type { StoreParts } from './engine.js';
 import { exportImage } from './export.js';
 import { resolveExporters, type Annotations, type BuiltImage, type ExportContext, type Exporter, type ExportResponse, type OutputSpec } from './exporter.js';
-import type { CheckResult, Frontend, FrontendInput } from './frontend.js';
+import type { CheckResult, Frontend, FrontendInput, NamedContext } from './frontend.js';
+import { namedContextLookup } from './namedcontext.js';
 import type { BuildDefinition, ExecDefaults } from './graph.js';
 import type { SecretSource } from './mounts.js';
 import { step, type ProgressSink } from './progress.js';
@@ -53,6 +54,8 @@ export interface BuildRequest {
   stdout?: NodeJS.WritableStream;
   /** --label: set on the image config over the Dockerfile's LABELs. */
   labels?: ReadonlyMap<string, string>;
+  /** --build-context NAME=…: named contexts for FROM, --from and stages of that name. */
+  namedContexts?: ReadonlyMap<string, NamedContext>;
   /** --annotation, by level. */
   annotations?: Annotations;
   /** --network, --add-host, --shm-size, --ulimit: settings of every RUN. */
@@ -121,6 +124,7 @@ function resolverFor(parts: StoreParts, req: Pick<BuildRequest, 'pull'>, sink: P
 }
 
 function frontendInput(inputs: BuildInputs, req: BuildRequest, resolver: ImageResolver): FrontendInput {
+  const named = namedContextLookup(req.namedContexts ?? new Map());
   return {
     dockerfile: inputs.dockerfile,
     filename: inputs.filename,
@@ -129,6 +133,7 @@ function frontendInput(inputs: BuildInputs, req: BuildRequest, resolver: ImageRe
     ...(req.target !== undefined ? { target: req.target } : {}),
     platform: hostPlatform(),
     ...(req.exec ? { exec: req.exec } : {}),
+    ...(named ? { namedContext: named } : {}),
     resolveImage: (ref) => resolver.resolve(ref),
   };
 }

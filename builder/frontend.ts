@@ -10,6 +10,9 @@ export interface ResolvedImage {
   config: ImageConfig;
 }
 
+/** A named context (--build-context NAME=…): a local directory, or an image (a registry or store reference, or oci-layout://…). */
+export type NamedContext = { kind: 'dir'; name: string; dir: string } | { kind: 'image'; ref: string };
+
 export interface FrontendInput {
   dockerfile: string;
   /** Name shown in error locations, e.g. "Dockerfile". */
@@ -21,6 +24,11 @@ export interface FrontendInput {
   platform: Platform;
   /** What every RUN gets unless it says otherwise (--network, --add-host, --shm-size, --ulimit). */
   exec?: ExecDefaults;
+  /**
+   * The named context standing for a stage name, a FROM image or a --from value, if any (buildx's
+   * --build-context): it replaces that stage, or that image, wherever it is used.
+   */
+  namedContext?: (name: string) => NamedContext | undefined;
   /** Resolves a base image name; throws a user-facing error if it cannot. */
   resolveImage: (ref: string) => Promise<ResolvedImage>;
 }

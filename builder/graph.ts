@@ -19,6 +19,8 @@ export interface ImageSource {
 export interface ContextSource {
   type: 'context';
   name: string;
+  /** A named context's directory (--build-context NAME=DIR); the build context's own when absent. */
+  dir?: string;
   /** .dockerignore patterns (moby patternmatcher syntax). */
   excludes: string[];
 }

@@ -12,6 +12,7 @@ import { buildArgs, checkBuildxFlags, labels, parseCacheSpec, parseOutput, parse
 import { importConfig } from './changes.js';
 import { execDefaults } from './runflags.js';
 import { parseAnnotations } from './annotations.js';
+import { parseBuildContexts } from './buildcontext.js';
 import { formatError, type SourceText } from './errors.js';
 import { formatDiskUsage, formatImages, formatReclaimed } from './images.js';
 import { createRenderer, jsonLine, type ProgressMode } from './progress.js';
@@ -122,6 +123,7 @@ async function main(argv: string[]): Promise<number> {
           .option('network', { type: 'string', describe: 'network of every RUN: default|none|host (RUN --network overrides it)' })
           .option('add-host', { type: 'string', coerce: list, describe: "an /etc/hosts entry of every RUN: HOST:IP; repeatable" })
           .option('shm-size', { type: 'string', describe: "size of every RUN's /dev/shm, e.g. 128m (default 64m)" })
+          .option('build-context', { type: 'string', coerce: list, describe: 'a named context for FROM/--from/a stage of that name: NAME=DIR|docker-image://REF|oci-layout://DIR[@sha256:…]; repeatable' })
           .option('annotation', { type: 'string', coerce: list, describe: 'an image annotation: [TYPE:]KEY=VALUE, TYPE manifest (default) or index-descriptor (type=oci outputs); repeatable' })
           .option('ulimit', { type: 'string', coerce: list, describe: 'a resource limit of every RUN: TYPE=SOFT[:HARD], e.g. nofile=1024:2048; repeatable' }),
       async (a) => {
@@ -153,6 +155,7 @@ async function main(argv: string[]): Promise<number> {
           labels: labels(a.label),
           exec: execDefaults(a),
           annotations: parseAnnotations(a.annotation),
+          namedContexts: parseBuildContexts(a['build-context']),
         };
         const abort = new AbortController();
         const onSignal = (sig: NodeJS.Signals): void => {

@@ -17,7 +17,7 @@ import type { StageState } from './state.js';
 
 export type { FrontendInput, FrontendResult, ResolvedImage, Warning } from '../builder/frontend.js';
 
-type WalkSource = Pick<FrontendInput, 'dockerfile' | 'filename' | 'dockerignore' | 'buildArgs' | 'target' | 'platform' | 'exec'>;
+type WalkSource = Pick<FrontendInput, 'dockerfile' | 'filename' | 'dockerignore' | 'buildArgs' | 'target' | 'platform' | 'exec' | 'namedContext'>;
 
 interface Prepared {
   directives: Directives;

@@ -16,9 +16,9 @@ import type { Instruction } from './instructions.js';
 import {
   dispatchArg, dispatchCommand, dispatchExpose, dispatchHealthcheck, dispatchKeyValues, dispatchOnbuild, dispatchShell, dispatchVolume, dispatchWord, dispatchWorkdir, envToList,
 } from './metadata.js';
-import { triggersOf, type Images, type Plan } from './plan.js';
+import { resolveSourceRef, triggersOf, type Images, type Plan } from './plan.js';
 import { dispatchRun } from './run.js';
-import { displayName, sourceRef, type Stage } from './stages.js';
+import { displayName, type Stage } from './stages.js';
 import { DEFAULT_SHELL, type Dispatch, type StageState } from './state.js';
 
 /** BuildKit puts this PATH into every image that lacks one. */
@@ -59,6 +59,8 @@ class Walk {
   readonly context: Vertex;
   private readonly ignored?: (file: string) => boolean;
   private vertices = 0;
+  /** The source vertex of each named local context (--build-context NAME=DIR), made once. */
+  private readonly locals = new Map<string, Vertex>();
 
   constructor(readonly input: WalkInput) {
     const source: ContextSource = { type: 'context', name: 'context', excludes: [...input.excludes] };
@@ -75,10 +77,22 @@ class Walk {
     return { id: `v${++this.vertices}`, op, inputs, name, location };
   }
 
+  /** A named context's directory, read in place as the build context is (without its .dockerignore). */
+  localContext(name: string, dir: string): Vertex {
+    let v = this.locals.get(name);
+    if (!v) {
+      const source: ContextSource = { type: 'context', name, dir, excludes: [] };
+      v = this.newVertex({ op: { kind: 'source', source }, inputs: [], name: `[internal] load build context ${name}` });
+      this.locals.set(name, v);
+    }
+    return v;
+  }
+
   private dispatchStage(stage: Stage): StageState {
     const { plan, images } = this.input;
     const triggers = triggersOf(plan, stage, images);
-    const instructions = [...triggers, ...stage.instructions];
+    // A stage a named context replaces is that context alone.
+    const instructions = plan.plans[stage.index]!.replaced ? [] : [...triggers, ...stage.instructions];
     const label = plan.stages.length > 1 ? `${displayName(stage)} ` : '';
     const total = 1 + instructions.filter((i) => STEPS.has(i.kind)).length;
     let step = 1;
@@ -124,6 +138,13 @@ class Walk {
       }
       case 'scratch':
         return fresh(source({ type: 'scratch' }, stepName('FROM scratch')), { WorkingDir: '/' }, [], platform, true);
+      case 'local': {
+        // A directory as a stage's filesystem: its files copied onto scratch, so RUN can write over them.
+        const root = source({ type: 'scratch' }, '[internal] scratch');
+        const copy: Op = { kind: 'file', actions: [{ type: 'copy', from: 1, src: ['/'], dest: '/' }] };
+        const vertex = this.newVertex({ op: copy, inputs: [root, this.localContext(base.name, base.dir)], name: stepName(`FROM ${base.name}`), location });
+        return fresh(vertex, { WorkingDir: '/' }, [], platform, true);
+      }
       case 'image': {
         const img = images.get(base.ref);
         // Unresolved only in --check without an image resolver: nothing is solved, the env is unknown.
@@ -227,7 +248,8 @@ class Step implements Dispatch {
   from(value: string): Vertex {
     const { plan, images } = this.walk.input;
     const { stage } = this;
-    const ref = sourceRef(plan.stages, value);
+    const ref = resolveSourceRef(plan.stages, plan.namedContext, value);
+    if (ref.kind === 'local') return this.walk.localContext(ref.name, ref.dir);
     if (ref.kind === 'image') {
       // (unresolved only in --check without an image resolver, where nothing is solved)
       const img = images.get(ref.ref);
