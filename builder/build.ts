@@ -223,7 +223,7 @@ async function runExporters(exporters: readonly Exporter[], image: BuiltImage, c
 }
 
 /** `build --check`: the frontend's walk without solving; its warnings and, with error=true, the violation. */
-export async function check(parts: Parts, req: Pick<BuildRequest, 'context' | 'dockerfile' | 'frontend' | 'buildArgs' | 'target' | 'pull'>, sink: ProgressSink): Promise<CheckResult> {
+export async function check(parts: Parts, req: Pick<BuildRequest, 'context' | 'dockerfile' | 'frontend' | 'buildArgs' | 'target' | 'pull' | 'namedContexts'>, sink: ProgressSink): Promise<CheckResult> {
   const inputs = await readInputs(req, sink);
   return frontendFor(parts, req.frontend).check(frontendInput(inputs, { ...req, tags: [] }, resolverFor(parts, req, sink)));
 }

@@ -99,7 +99,7 @@ export class Engine implements StoreParts {
     return build(this, req, sink);
   }
 
-  check(req: Pick<BuildRequest, 'context' | 'dockerfile' | 'frontend' | 'buildArgs' | 'target' | 'pull'>, sink: ProgressSink): Promise<CheckResult> {
+  check(req: Pick<BuildRequest, 'context' | 'dockerfile' | 'frontend' | 'buildArgs' | 'target' | 'pull' | 'namedContexts'>, sink: ProgressSink): Promise<CheckResult> {
     return check(this, req, sink);
   }
 

@@ -127,7 +127,7 @@ async function main(argv: string[]): Promise<number> {
           .option('annotation', { type: 'string', coerce: list, describe: 'an image annotation: [TYPE:]KEY=VALUE, TYPE manifest (default) or index-descriptor (type=oci outputs); repeatable' })
           .option('ulimit', { type: 'string', coerce: list, describe: 'a resource limit of every RUN: TYPE=SOFT[:HARD], e.g. nofile=1024:2048; repeatable' }),
       async (a) => {
-        const base = { context: a.context!, ...(a.file !== undefined ? { dockerfile: a.file } : {}), buildArgs: buildArgs(a['build-arg']), ...(a.target !== undefined ? { target: a.target } : {}), pull: a.pull ?? false };
+        const base = { context: a.context!, ...(a.file !== undefined ? { dockerfile: a.file } : {}), buildArgs: buildArgs(a['build-arg']), ...(a.target !== undefined ? { target: a.target } : {}), pull: a.pull ?? false, namedContexts: parseBuildContexts(a['build-context']) };
         if (a.check) {
           const r = await withEngine(a, (engine) => rendered('quiet', async (sink, source) => ({ result: await engine.check(base, sink), source: source() })));
           const out = formatCheckOutput(r.result, r.source?.text ?? '');
@@ -155,7 +155,6 @@ async function main(argv: string[]): Promise<number> {
           labels: labels(a.label),
           exec: execDefaults(a),
           annotations: parseAnnotations(a.annotation),
-          namedContexts: parseBuildContexts(a['build-context']),
         };
         const abort = new AbortController();
         const onSignal = (sig: NodeJS.Signals): void => {
