@@ -79,7 +79,7 @@ export class Solver {
   private readonly reported = new Set<string>();
   private statCache?: Promise<StatCache>;
   private secretMasker?: Promise<SecretMasker>;
-  /** The build context's tree and each named local context's, by directory. */
+  /** The build context's tree and each named local context's, by directory and excludes (a named context may be the same directory without the .dockerignore). */
   private readonly contextTrees = new Map<string, DirTree>();
   /** Per vertex: did it add a layer, and when was that layer made (for history). */
   readonly outcomes = new Map<Vertex, VertexOutcome>();
@@ -124,11 +124,12 @@ export class Solver {
 
   private context(source: ContextSource): DirTree {
     const dir = source.dir ?? this.o.contextDir;
-    let tree = this.contextTrees.get(dir);
+    const id = [dir, ...source.excludes].join('\0');
+    let tree = this.contextTrees.get(id);
     if (!tree) {
       const m = new PatternMatcher(source.excludes);
       tree = new DirTree(dir, m.empty ? undefined : { excluded: (rel) => m.matches(rel), descend: (rel) => m.mayReincludeUnder(rel) });
-      this.contextTrees.set(dir, tree);
+      this.contextTrees.set(id, tree);
     }
     return tree;
   }

@@ -55,6 +55,15 @@ test('FROM NAME and COPY --from=NAME use named contexts; a FROM image name match
   t.is((await build(df, ['--build-context', `files=${dir}`, '--build-context', `layout=oci-layout://${layout}`, '--build-context', 'busybox=docker-image://ctx-from:1']))('copied.txt'), 'changed\n');
 });
 
+test('a named context of the build context\'s own directory does not take its .dockerignore', async (t) => {
+  const ctx = makeContext({ Dockerfile: 'FROM busybox\nCOPY --from=self ignored.txt /from-self.txt\nCOPY . /ctx/\n', '.dockerignore': 'ignored.txt\n', 'ignored.txt': 'only via the named context\n', 'kept.txt': 'kept\n' });
+  const dest = tmpDir();
+  await tsbuildOk(['build', '--build-context', `self=${ctx}`, '-o', `type=local,dest=${dest}`, ctx], { root: await root() });
+  t.is(readFileSync(path.join(dest, 'from-self.txt'), 'utf8'), 'only via the named context\n');
+  t.is(readFileSync(path.join(dest, 'ctx', 'kept.txt'), 'utf8'), 'kept\n');
+  t.throws(() => readFileSync(path.join(dest, 'ctx', 'ignored.txt')), { code: 'ENOENT' }, 'the build context still ignores it');
+});
+
 test('bad --build-context values are usage errors', async (t) => {
   const ctx = makeContext({ Dockerfile: 'FROM busybox\n' });
   const cases: Array<[string, RegExp]> = [
