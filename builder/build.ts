@@ -147,7 +147,7 @@ export async function build(parts: Parts, req: BuildRequest, sink: ProgressSink)
     if (!ENTITLEMENTS.includes(a)) throw new UsageError(`unknown entitlement "${a}"`, `tsbuild knows ${ENTITLEMENTS.join(' and ')}`);
   }
   const epoch = sourceDateEpoch(req.buildArgs);
-  checkAnnotations(req.annotations, req.outputs ?? []);
+  checkAnnotations(req.annotations);
   const exporters = resolveExporters({ names, push: req.push ?? false, format: req.format ?? 'oci', outputs: req.outputs ?? [], ...(req.annotations ? { annotations: req.annotations } : {}) });
   for (const spec of req.cacheFrom ?? []) checkCacheSpec(spec, 'from');
   // The cache exporters need the solver's records, known once it has run.
@@ -196,16 +196,14 @@ export async function build(parts: Parts, req: BuildRequest, sink: ProgressSink)
 }
 
 /**
- * An annotation needs the component it names, as in BuildKit ("the build must produce the component
- * that you specify"): tsbuild builds one platform with no attestations, so it makes no image index;
- * the descriptor in an image layout's index.json exists only for type=oci outputs.
+ * tsbuild builds one platform with no attestations, so it makes no image index: index and
+ * index-descriptor annotations have nothing to go on, an error as in BuildKit's image writer.
  */
-function checkAnnotations(a: Annotations | undefined, outputs: readonly OutputSpec[]): void {
-  for (const [level, values] of [['index', a?.index], ['manifest-descriptor', a?.manifestDescriptor]] as const) {
-    if (values && Object.keys(values).length) throw new UsageError(`--annotation ${level}:…: this build makes no image index to put it on (one platform, no attestations)`, 'annotate the manifest (manifest:KEY=VALUE, the default), or its descriptor in an OCI layout (index-descriptor:KEY=VALUE with --output type=oci)');
-  }
-  if (a?.indexDescriptor && Object.keys(a.indexDescriptor).length && !outputs.some((o) => o.type === 'oci')) {
-    throw new UsageError('--annotation index-descriptor:…: only an OCI layout output has an index.json to put it in', 'add --output type=oci,dest=image.tar (or type=oci,tar=false,dest=DIR)');
+function checkAnnotations(a: Annotations | undefined): void {
+  for (const [level, values] of [['index', a?.index], ['index-descriptor', a?.indexDescriptor]] as const) {
+    if (values && Object.keys(values).length) {
+      throw new UsageError(`--annotation ${level}:…: index annotations not supported for single platform export (tsbuild builds one platform and no attestations, so there is no image index)`, 'annotate the manifest (manifest:KEY=VALUE, the default), or its entry in an OCI layout\'s index.json (manifest-descriptor:KEY=VALUE with --output type=oci)');
+    }
   }
 }
 

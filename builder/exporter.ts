@@ -74,8 +74,8 @@ export interface Exporter {
 export interface Annotations {
   manifest?: Readonly<Record<string, string>>;
   index?: Readonly<Record<string, string>>;
+  /** On the manifest's descriptor: its entry in an OCI layout's index.json (type=oci and type=docker archives). */
   manifestDescriptor?: Readonly<Record<string, string>>;
-  /** On the image's descriptor in an OCI layout's index.json. */
   indexDescriptor?: Readonly<Record<string, string>>;
 }
 

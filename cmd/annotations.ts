@@ -7,7 +7,7 @@ import type { Annotations } from '../builder/engine.js';
 const LEVELS = { manifest: 'manifest', index: 'index', 'manifest-descriptor': 'manifestDescriptor', 'index-descriptor': 'indexDescriptor' } as const;
 type Level = (typeof LEVELS)[keyof typeof LEVELS];
 
-const FORM = 'use --annotation KEY=VALUE or TYPE:KEY=VALUE, TYPE one of manifest, index, manifest-descriptor, index-descriptor; e.g. --annotation index-descriptor:org.opencontainers.image.title=app';
+const FORM = 'use --annotation KEY=VALUE or TYPE:KEY=VALUE, TYPE one of manifest, index, manifest-descriptor, index-descriptor; e.g. --annotation manifest-descriptor:org.opencontainers.image.title=app';
 /** A type list: `manifest`, `index,manifest`, `manifest[linux/amd64]`. */
 const TYPES = /^[a-z-]+(?:\[[^\]]*\])?(?:,[a-z-]+(?:\[[^\]]*\])?)*$/;
 

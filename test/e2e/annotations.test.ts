@@ -1,6 +1,7 @@
 // --annotation as buildx: manifest annotations (the default) in the pushed and archived manifest,
-// index-descriptor ones on the image's entry in an OCI layout's index.json, read back by skopeo;
-// the levels this build cannot make (no image index) and bad specs are clear usage errors.
+// manifest-descriptor ones on the image's entry in an OCI layout's index.json (where BuildKit's
+// single-platform writer puts them), read back by skopeo; index levels, which need an image index
+// this build does not make, and bad specs are clear usage errors.
 import test from 'ava';
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -18,7 +19,7 @@ test.after.always(async () => {
 
 const skopeoRaw = async (ref: string): Promise<{ annotations?: Record<string, string> }> => JSON.parse((await execFileP('skopeo', ['inspect', '--raw', '--tls-verify=false', ref])).stdout);
 
-test('manifest annotations are in the pushed manifest and the OCI archive, index-descriptor ones in index.json only', async (t) => {
+test('manifest annotations are in the pushed manifest and the OCI archives, manifest-descriptor ones in index.json only', async (t) => {
   const reg = await startRegistry();
   stops.push(() => reg.stop());
   const ctx = makeContext({ Dockerfile: 'FROM busybox\nRUN echo annotated > /a\n' });
@@ -28,13 +29,18 @@ test('manifest annotations are in the pushed manifest and the OCI archive, index
   const r = await tsbuildOk(['build', '-q', '-t', name, '--push', '--provenance=false',
     '--annotation', 'org.opencontainers.image.title=Annotated',
     '--annotation', 'manifest:org.opencontainers.image.vendor=tsbuild tests',
-    '--annotation', 'index-descriptor:org.opencontainers.image.description=in index.json',
-    '--annotation', 'manifest,index-descriptor:both=yes',
-    '-o', `type=oci,tar=false,dest=${layout}`, '-o', `type=oci,dest=${path.join(out, 'image.tar')}`, ctx], { root: await root() });
+    '--annotation', 'manifest-descriptor:org.opencontainers.image.description=in index.json',
+    '--annotation', 'manifest,manifest-descriptor:both=yes',
+    '-o', `type=oci,tar=false,dest=${layout}`, '-o', `type=oci,dest=${path.join(out, 'image.tar')}`, '-o', `type=docker,dest=${path.join(out, 'docker.tar')}`, ctx], { root: await root() });
   const manifestAnnotations = { 'org.opencontainers.image.title': 'Annotated', 'org.opencontainers.image.vendor': 'tsbuild tests', both: 'yes' };
   t.deepEqual((await skopeoRaw(`docker://${name}`)).annotations, manifestAnnotations);
   t.deepEqual((await skopeoRaw(`oci:${layout}`)).annotations, manifestAnnotations);
   t.deepEqual((await skopeoRaw(`oci-archive:${path.join(out, 'image.tar')}`)).annotations, manifestAnnotations);
+  // docker load's archive holds the same manifest (skopeo's docker-archive: rebuilds one, so read the blob).
+  const listing = (await execFileP('tar', ['-xOf', path.join(out, 'docker.tar'), `blobs/sha256/${r.stdout.trim().slice(7)}`])).stdout;
+  t.deepEqual(JSON.parse(listing).annotations, manifestAnnotations);
+  const dockerIndex = JSON.parse((await execFileP('tar', ['-xOf', path.join(out, 'docker.tar'), 'index.json'])).stdout) as { manifests: Array<{ annotations: Record<string, string> }> };
+  t.is(dockerIndex.manifests[0]!.annotations.both, 'yes');
   const index = JSON.parse(readFileSync(path.join(layout, 'index.json'), 'utf8')) as { manifests: Array<{ digest: string; annotations: Record<string, string> }> };
   t.is(index.manifests.length, 1);
   t.is(index.manifests[0]!.digest, r.stdout.trim(), 'the descriptor names the annotated manifest');
@@ -54,9 +60,9 @@ test('manifest annotations are in the pushed manifest and the OCI archive, index
 test('levels the build does not make and malformed annotations are usage errors', async (t) => {
   const ctx = makeContext({ Dockerfile: 'FROM busybox\n' });
   const cases: Array<[string[], RegExp, RegExp]> = [
-    [['--annotation', 'index:k=v'], /--annotation index:…: this build makes no image index/, /manifest:KEY=VALUE/],
-    [['--annotation', 'manifest-descriptor:k=v'], /--annotation manifest-descriptor:…: this build makes no image index/, /index-descriptor/],
-    [['--annotation', 'index-descriptor:k=v'], /only an OCI layout output has an index.json/, /--output type=oci/],
+    [['--annotation', 'index:k=v'], /--annotation index:…: index annotations not supported for single platform export/, /manifest:KEY=VALUE/],
+    [['--annotation', 'index-descriptor:k=v'], /--annotation index-descriptor:…: index annotations not supported for single platform export/, /manifest-descriptor:KEY=VALUE/],
+    [['--annotation', 'manifest,index:k=v', '-o', 'type=oci,dest=/dev/null'], /index annotations not supported/, /no image index/],
     [['--annotation', 'novalue'], /--annotation "novalue" needs KEY=VALUE/, /TYPE:KEY=VALUE/],
     [['--annotation', 'nonsense:k=v'], /unknown type "nonsense"/, /manifest, index, manifest-descriptor, index-descriptor/],
     [['--annotation', 'manifest[linux/s390x]:k=v'], /\[linux\/s390x\] matches nothing/, /leave the platform out/],
