@@ -39,16 +39,17 @@ test('a named context replaces the stage of its name: an image of the store, an 
   t.throws(() => files('base/which'), { code: 'ENOENT' }, 'the replaced stage did not run');
 });
 
-test('FROM NAME and COPY --from=NAME use named contexts; a FROM image name matches in its familiar form', async (t) => {
+test('FROM NAME, COPY --from=NAME and RUN --mount from=NAME use named contexts; a FROM image name matches in its familiar form', async (t) => {
   const dir = tmpDir();
   writeFileSync(path.join(dir, 'f.txt'), 'dir file\n');
   const { layout } = await image('ctx-from:1', 'replaced busybox');
-  const df = 'FROM files AS fromdir\n\nFROM docker.io/library/busybox:latest\nCOPY --from=files f.txt /copied.txt\nCOPY --from=fromdir /f.txt /fromdir.txt\nCOPY --from=layout /which /layout-which\nRUN cat /which > /base-which\n';
+  const df = 'FROM files AS fromdir\n\nFROM docker.io/library/busybox:latest\nCOPY --from=files f.txt /copied.txt\nCOPY --from=fromdir /f.txt /fromdir.txt\nCOPY --from=layout /which /layout-which\nRUN cat /which > /base-which\nRUN --mount=from=files,target=/m cat /m/f.txt > /mounted.txt\n';
   const files = await build(df, ['--build-context', `files=${dir}`, '--build-context', `layout=oci-layout://${layout}`, '--build-context', 'busybox=docker-image://ctx-from:1']);
   t.is(files('copied.txt'), 'dir file\n');
   t.is(files('fromdir.txt'), 'dir file\n');
   t.is(files('layout-which'), 'replaced busybox\n');
   t.is(files('base-which'), 'replaced busybox\n', 'FROM docker.io/library/busybox:latest found --build-context busybox');
+  t.is(files('mounted.txt'), 'dir file\n', 'RUN --mount from= a named directory');
 
   // A named directory is checksummed like the build context: a changed file reruns the COPY.
   writeFileSync(path.join(dir, 'f.txt'), 'changed\n');
