@@ -20,10 +20,11 @@ import { runImage, type RunRequest } from './run.js';
 import { pullImage, pushStoredImage } from './transfer.js';
 
 export type { BuildRequest, BuildResult, CheckResult, ImageSummary, ManifestFormat, RunRequest, SpaceReport };
-export type { OutputSpec } from './exporter.js';
+export type { Annotations, OutputSpec } from './exporter.js';
+export type { ExecDefaults, ExtraHost, Ulimit } from './graph.js';
 export type { SecretSource } from './mounts.js';
 export type { ProgressEvent, ProgressSink } from './progress.js';
-export type { Frontend, Warning } from './frontend.js';
+export type { Frontend, NamedContext, Warning } from './frontend.js';
 export { login, loginHost, logout } from './transfer.js';
 
 export interface RegistrySettings {
@@ -98,7 +99,7 @@ export class Engine implements StoreParts {
     return build(this, req, sink);
   }
 
-  check(req: Pick<BuildRequest, 'context' | 'dockerfile' | 'frontend' | 'buildArgs' | 'target' | 'pull'>, sink: ProgressSink): Promise<CheckResult> {
+  check(req: Pick<BuildRequest, 'context' | 'dockerfile' | 'frontend' | 'buildArgs' | 'target' | 'pull' | 'namedContexts'>, sink: ProgressSink): Promise<CheckResult> {
     return check(this, req, sink);
   }
 

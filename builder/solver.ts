@@ -7,7 +7,7 @@ import { checkout, resolveCommit } from './git.js';
 import { BuildCache, StepCache, type CacheRecord } from './cache.js';
 import { cacheKey } from './cachekey.js';
 import { checksumSources, StatCache } from './contenthash.js';
-import { runExec } from './exec.js';
+import { execKeyDefinition, runExec } from './exec.js';
 import { readSecret, type SecretSource } from './mounts.js';
 import { SecretMasker } from './masking.js';
 import { PatternMatcher } from './patterns.js';
@@ -79,7 +79,8 @@ export class Solver {
   private readonly reported = new Set<string>();
   private statCache?: Promise<StatCache>;
   private secretMasker?: Promise<SecretMasker>;
-  private contextTree?: DirTree;
+  /** The build context's tree and each named local context's, by directory and excludes (a named context may be the same directory without the .dockerignore). */
+  private readonly contextTrees = new Map<string, DirTree>();
   /** Per vertex: did it add a layer, and when was that layer made (for history). */
   readonly outcomes = new Map<Vertex, VertexOutcome>();
 
@@ -122,11 +123,15 @@ export class Solver {
   }
 
   private context(source: ContextSource): DirTree {
-    if (!this.contextTree) {
+    const dir = source.dir ?? this.o.contextDir;
+    const id = [dir, ...source.excludes].join('\0');
+    let tree = this.contextTrees.get(id);
+    if (!tree) {
       const m = new PatternMatcher(source.excludes);
-      this.contextTree = new DirTree(this.o.contextDir, m.empty ? undefined : { excluded: (rel) => m.matches(rel), descend: (rel) => m.mayReincludeUnder(rel) });
+      tree = new DirTree(dir, m.empty ? undefined : { excluded: (rel) => m.matches(rel), descend: (rel) => m.mayReincludeUnder(rel) });
+      this.contextTrees.set(id, tree);
     }
-    return this.contextTree;
+    return tree;
   }
 
   async solve(root: Vertex): Promise<LayerChain> {
@@ -154,7 +159,8 @@ export class Solver {
     if (op.kind === 'source') {
       const s = op.source;
       if (s.type === 'image') return cacheKey({ source: 'image', digest: s.manifestDigest, platform: s.platform }, []);
-      if (s.type === 'context') return cacheKey({ source: 'context', excludes: s.excludes }, []);
+      // A named context is keyed by its name (as BuildKit's local://NAME), never its path; content checksums do the rest.
+      if (s.type === 'context') return cacheKey({ source: 'context', excludes: s.excludes, ...(s.dir !== undefined ? { name: s.name } : {}) }, []);
       if (s.type === 'git') {
         // The commit, not the ref: a moved branch is a new key.
         return cacheKey({ source: 'git', remote: s.remote, commit: await this.gitCommit(s), subdir: s.subdir, keepGitDir: s.keepGitDir }, []);
@@ -189,7 +195,7 @@ export class Solver {
         }
       }
     }
-    return cacheKey(op, inputKeys, extra);
+    return cacheKey(op.kind === 'exec' ? execKeyDefinition(op) : op, inputKeys, extra);
   }
 
   private result(v: Vertex): Promise<Result> {

@@ -10,6 +10,9 @@ import { dockerfileFrontend } from '../frontend/convert.js';
 import { formatCheckOutput } from './warnings.js';
 import { buildArgs, checkBuildxFlags, labels, parseCacheSpec, parseOutput, parseSecret, parseSsh, writeBuildFiles } from './build.js';
 import { importConfig } from './changes.js';
+import { execDefaults } from './runflags.js';
+import { parseAnnotations } from './annotations.js';
+import { parseBuildContexts } from './buildcontext.js';
 import { formatError, type SourceText } from './errors.js';
 import { formatDiskUsage, formatImages, formatReclaimed } from './images.js';
 import { createRenderer, jsonLine, type ProgressMode } from './progress.js';
@@ -118,9 +121,15 @@ async function main(argv: string[]): Promise<number> {
           .option('platform', { type: 'string', describe: "the target platform: this machine's only, for now" })
           .option('provenance', { type: 'string', describe: 'accepted as false: no attestations yet' })
           .option('sbom', { type: 'string', describe: 'accepted as false: no attestations yet' })
-          .option('builder', { type: 'string', hidden: true }),
+          .option('builder', { type: 'string', hidden: true })
+          .option('network', { type: 'string', describe: 'network of every RUN: default|none|host (RUN --network overrides it)' })
+          .option('add-host', { type: 'string', coerce: list, describe: "an /etc/hosts entry of every RUN: HOST:IP; repeatable" })
+          .option('shm-size', { type: 'string', describe: "size of every RUN's /dev/shm, e.g. 128m (default 64m)" })
+          .option('build-context', { type: 'string', coerce: list, describe: 'a named context for FROM/--from/a stage of that name: NAME=DIR|docker-image://REF|oci-layout://DIR[@sha256:…]; repeatable' })
+          .option('annotation', { type: 'string', coerce: list, describe: 'an image annotation: [TYPE:]KEY=VALUE, TYPE manifest (default) or manifest-descriptor (index.json of type=oci|docker outputs); repeatable' })
+          .option('ulimit', { type: 'string', coerce: list, describe: 'a resource limit of every RUN: TYPE=SOFT[:HARD], e.g. nofile=1024:2048; repeatable' }),
       async (a) => {
-        const base = { context: a.context!, ...(a.file !== undefined ? { dockerfile: a.file } : {}), buildArgs: buildArgs(a['build-arg']), ...(a.target !== undefined ? { target: a.target } : {}), pull: a.pull ?? false };
+        const base = { context: a.context!, ...(a.file !== undefined ? { dockerfile: a.file } : {}), buildArgs: buildArgs(a['build-arg']), ...(a.target !== undefined ? { target: a.target } : {}), pull: a.pull ?? false, namedContexts: parseBuildContexts(a['build-context']) };
         if (a.check) {
           const r = await withEngine(a, (engine) => rendered('quiet', async (sink, source) => ({ result: await engine.check(base, sink), source: source() })));
           const out = formatCheckOutput(r.result, r.source?.text ?? '');
@@ -146,6 +155,8 @@ async function main(argv: string[]): Promise<number> {
           ssh: new Map((a.ssh ?? []).map(parseSsh)),
           allow: a.allow ?? [],
           labels: labels(a.label),
+          exec: execDefaults(a),
+          annotations: parseAnnotations(a.annotation),
         };
         const abort = new AbortController();
         const onSignal = (sig: NodeJS.Signals): void => {

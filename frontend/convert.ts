@@ -17,7 +17,7 @@ import type { StageState } from './state.js';
 
 export type { FrontendInput, FrontendResult, ResolvedImage, Warning } from '../builder/frontend.js';
 
-type WalkSource = Pick<FrontendInput, 'dockerfile' | 'filename' | 'dockerignore' | 'buildArgs' | 'target' | 'platform'>;
+type WalkSource = Pick<FrontendInput, 'dockerfile' | 'filename' | 'dockerignore' | 'buildArgs' | 'target' | 'platform' | 'exec' | 'namedContext'>;
 
 interface Prepared {
   directives: Directives;
@@ -44,6 +44,7 @@ function dispatchAll(input: WalkSource, { plan, checks }: Prepared, images: Imag
     buildArgs: input.buildArgs,
     platform: input.platform,
     excludes: input.dockerignore ? parseDockerignore(input.dockerignore) : [],
+    ...(input.exec ? { exec: input.exec } : {}),
   });
 }
 

@@ -1,7 +1,7 @@
 // The dispatch walk, as BuildKit's dispatchStages: the planned stages in file order, each from its
 // base, instruction by instruction, emitting the op graph and feeding the checks as it goes. The
 // same walk serves a build (the target's graph) and --check (the warnings of every stage).
-import type { ContextSource, Op, Source, Vertex } from '../builder/graph.js';
+import type { ContextSource, ExecDefaults, Op, Source, Vertex } from '../builder/graph.js';
 import type { SourceLocation } from '../common/errors.js';
 import type { ImageConfig, Platform, RunConfig } from '../common/oci.js';
 import { Scope } from './args.js';
@@ -16,9 +16,9 @@ import type { Instruction } from './instructions.js';
 import {
   dispatchArg, dispatchCommand, dispatchExpose, dispatchHealthcheck, dispatchKeyValues, dispatchOnbuild, dispatchShell, dispatchVolume, dispatchWord, dispatchWorkdir, envToList,
 } from './metadata.js';
-import { triggersOf, type Images, type Plan } from './plan.js';
+import { resolveSourceRef, triggersOf, type Images, type Plan } from './plan.js';
 import { dispatchRun } from './run.js';
-import { displayName, sourceRef, type Stage } from './stages.js';
+import { displayName, type Stage } from './stages.js';
 import { DEFAULT_SHELL, type Dispatch, type StageState } from './state.js';
 
 /** BuildKit puts this PATH into every image that lacks one. */
@@ -34,6 +34,7 @@ export interface WalkInput {
   platform: Platform;
   /** .dockerignore patterns, as parseDockerignore returns them. */
   excludes: readonly string[];
+  exec?: ExecDefaults;
 }
 
 /** The instructions that are steps of a stage (progress counts them), whether or not they add a vertex. */
@@ -58,6 +59,8 @@ class Walk {
   readonly context: Vertex;
   private readonly ignored?: (file: string) => boolean;
   private vertices = 0;
+  /** The source vertex of each named local context (--build-context NAME=DIR), made once. */
+  private readonly locals = new Map<string, Vertex>();
 
   constructor(readonly input: WalkInput) {
     const source: ContextSource = { type: 'context', name: 'context', excludes: [...input.excludes] };
@@ -74,10 +77,22 @@ class Walk {
     return { id: `v${++this.vertices}`, op, inputs, name, location };
   }
 
+  /** A named context's directory, read in place as the build context is (without its .dockerignore). */
+  localContext(name: string, dir: string): Vertex {
+    let v = this.locals.get(name);
+    if (!v) {
+      const source: ContextSource = { type: 'context', name, dir, excludes: [] };
+      v = this.newVertex({ op: { kind: 'source', source }, inputs: [], name: `[internal] load build context ${name}` });
+      this.locals.set(name, v);
+    }
+    return v;
+  }
+
   private dispatchStage(stage: Stage): StageState {
     const { plan, images } = this.input;
     const triggers = triggersOf(plan, stage, images);
-    const instructions = [...triggers, ...stage.instructions];
+    // A stage a named context replaces is that context alone.
+    const instructions = plan.plans[stage.index]!.replaced ? [] : [...triggers, ...stage.instructions];
     const label = plan.stages.length > 1 ? `${displayName(stage)} ` : '';
     const total = 1 + instructions.filter((i) => STEPS.has(i.kind)).length;
     let step = 1;
@@ -123,6 +138,13 @@ class Walk {
       }
       case 'scratch':
         return fresh(source({ type: 'scratch' }, stepName('FROM scratch')), { WorkingDir: '/' }, [], platform, true);
+      case 'local': {
+        // A directory as a stage's filesystem: its files copied onto scratch, so RUN can write over them.
+        const root = source({ type: 'scratch' }, '[internal] scratch');
+        const copy: Op = { kind: 'file', actions: [{ type: 'copy', from: 1, src: ['/'], dest: '/' }] };
+        const vertex = this.newVertex({ op: copy, inputs: [root, this.localContext(base.name, base.dir)], name: stepName(`FROM ${base.name}`), location });
+        return fresh(vertex, { WorkingDir: '/' }, [], platform, true);
+      }
       case 'image': {
         const img = images.get(base.ref);
         // Unresolved only in --check without an image resolver: nothing is solved, the env is unknown.
@@ -158,6 +180,7 @@ class Step implements Dispatch {
   /** Names already reported as undefined for this instruction. */
   undefinedNames: Set<string> | undefined;
   readonly buildArgs: ReadonlyMap<string, string>;
+  readonly exec: ExecDefaults;
   readonly globals: ReadonlyMap<string, string>;
   readonly context: Vertex;
   private readonly escape: string;
@@ -170,6 +193,7 @@ class Step implements Dispatch {
     private readonly stepName: (text: string) => string,
   ) {
     this.buildArgs = walk.input.buildArgs;
+    this.exec = walk.input.exec ?? {};
     this.globals = walk.input.plan.globals;
     this.context = walk.context;
     this.escape = walk.input.plan.escape;
@@ -224,7 +248,8 @@ class Step implements Dispatch {
   from(value: string): Vertex {
     const { plan, images } = this.walk.input;
     const { stage } = this;
-    const ref = sourceRef(plan.stages, value);
+    const ref = resolveSourceRef(plan.stages, plan.namedContext, value);
+    if (ref.kind === 'local') return this.walk.localContext(ref.name, ref.dir);
     if (ref.kind === 'image') {
       // (unresolved only in --check without an image resolver, where nothing is solved)
       const img = images.get(ref.ref);

@@ -63,6 +63,14 @@ export interface ContainerSpec {
   /** Keep all capabilities (RUN --security=insecure). Default: Docker's default set. */
   privileged?: boolean;
   mounts?: MountSpec[];
+  /** Resource limits of the command (--ulimit), by docker's names (nofile, nproc, core, ...); -1 is unlimited. */
+  rlimits?: Rlimit[];
+}
+
+export interface Rlimit {
+  name: string;
+  soft: number;
+  hard: number;
 }
 
 export interface ExitStatus {
@@ -131,6 +139,7 @@ interface Plan {
   resolvConf?: string;
   pipeStdio: boolean;
   mounts: PlanMount[];
+  rlimits: Rlimit[];
 }
 
 type PlanRootfs =
@@ -269,6 +278,7 @@ function buildPlan(spec: ContainerSpec): Plan {
     ...(spec.resolvConf !== undefined ? { resolvConf: spec.resolvConf } : {}),
     pipeStdio: spec.stdio === 'pipe',
     mounts: (spec.mounts ?? []).map(planMount),
+    rlimits: spec.rlimits ?? [],
   };
 }
 

@@ -70,7 +70,7 @@ void cloneMountSources(const Plan& p, int* mountFds, int ef);
 void mountEtcFiles(const Plan& p, int ef);
 void attachMounts(const Plan& p, const int* mountFds, int ef);
 
-// user.cc: capabilities, groups, gid, uid (in that order: dropping uid first would forbid the rest).
+// user.cc: rlimits, capabilities, groups, gid, uid (in that order: dropping uid first would forbid the rest).
 void dropPrivileges(const Plan& p, int ef);
 
 // exec.cc: cwd, stdio, then execve like execvp. Runs in the command's process.
