@@ -22,6 +22,10 @@ export interface FrontendInput {
   target?: string;
   /** The platform the image is for (TARGETPLATFORM). */
   platform: Platform;
+  /** The platform tsbuild runs on (BUILDPLATFORM; default: platform). */
+  buildPlatform?: Platform;
+  /** One of several platforms built together: step names then say which (`[linux/arm64 2/3] RUN …`). */
+  multiPlatform?: boolean;
   /** What every RUN gets unless it says otherwise (--network, --add-host, --shm-size, --ulimit). */
   exec?: ExecDefaults;
   /**
@@ -29,8 +33,8 @@ export interface FrontendInput {
    * --build-context): it replaces that stage, or that image, wherever it is used.
    */
   namedContext?: (name: string) => NamedContext | undefined;
-  /** Resolves a base image name; throws a user-facing error if it cannot. */
-  resolveImage: (ref: string) => Promise<ResolvedImage>;
+  /** Resolves an image name, for `platform` (default: the target platform); throws a user-facing error if it cannot. */
+  resolveImage: (ref: string, platform?: Platform) => Promise<ResolvedImage>;
 }
 
 /** A build check's finding. Texts are data here; cmd/ formats them. */

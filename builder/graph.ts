@@ -155,6 +155,11 @@ export interface Vertex {
   /** Progress label, e.g. `[build 2/4] RUN make`. */
   name: string;
   location?: SourceLocation;
+  /**
+   * Exec vertices: the platform of the binaries they run, for the emulation check. Not part of the
+   * cache key: the rootfs input (a platform's own base image) already is.
+   */
+  platform?: Platform;
 }
 
 /** What a build produces: the final stage's filesystem vertex and its image config. */

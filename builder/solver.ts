@@ -19,7 +19,9 @@ import type { ImageResolver } from './resolver.js';
 import { resolveOwner } from './user.js';
 import type { ContentStore } from '../snapshotter/content.js';
 import { UpperWriter, type Owner } from '../snapshotter/fileop.js';
-import type { Digest } from '../common/oci.js';
+import type { Digest, Platform } from '../common/oci.js';
+import { normalizePlatform } from '../common/platform.js';
+import { checkEmulation } from './emulation.js';
 import { layerChain, type LayerChain, type Snapshots } from '../snapshotter/snapshots.js';
 import type { Store } from '../snapshotter/store.js';
 import { DirTree, FilteredTree, ViewTree, type SourceTree } from '../snapshotter/tree.js';
@@ -89,6 +91,7 @@ export class Solver {
   }
 
   private readonly downloads = new Map<string, Promise<RemoteFile>>();
+  private readonly emulated = new Set<string>();
   private readonly commits = new Map<string, Promise<string>>();
 
   private gitCommit(s: GitSource): Promise<string> {
@@ -109,6 +112,15 @@ export class Solver {
       this.downloads.set(s.url, d);
     }
     return d;
+  }
+
+  /** Whether this machine runs the platform's binaries (checked once per architecture; throws the TSB_PLATFORM error). */
+  private emulation(p: Platform): void {
+    const arch = normalizePlatform(p).architecture;
+    if (!this.emulated.has(arch)) {
+      checkEmulation(p);
+      this.emulated.add(arch);
+    }
   }
 
   /** Masks every --secret value in RUN output, whichever step mounts it. */
@@ -135,13 +147,26 @@ export class Solver {
   }
 
   async solve(root: Vertex): Promise<LayerChain> {
+    return (await this.solveAll([root]))[0]!;
+  }
+
+  /**
+   * Several graphs at once (one per platform of a multi-platform build), in parallel: vertices with
+   * equal keys in them (a FROM --platform=$BUILDPLATFORM stage) run once.
+   */
+  async solveAll(roots: readonly Vertex[]): Promise<LayerChain[]> {
     // Every key (so every context checksum) is known before anything runs: show that phase as
     // BuildKit's context-loading step when the build reads the context.
-    if (reachesContext(root)) await step(this.o.progress, 'context', '[internal] load build context', () => this.key(root));
-    const r = await this.result(root);
-    if (r.kind !== 'chain') throw new Error('the build target is not a filesystem');
+    if (roots.some((r) => reachesContext(r))) await step(this.o.progress, 'context', '[internal] load build context', () => Promise.all(roots.map((r) => this.key(r))));
+    const chains = await Promise.all(
+      roots.map(async (root) => {
+        const r = await this.result(root);
+        if (r.kind !== 'chain') throw new Error('the build target is not a filesystem');
+        return r.chain;
+      }),
+    );
     await (await this.stats()).save(this.o.store);
-    return r.chain;
+    return chains;
   }
 
   /** The cache key: definition + input keys (+ content checksums of context selections). */
@@ -271,6 +296,7 @@ export class Solver {
       const active = await this.o.snapshots.prepare();
       try {
         if (op.kind === 'exec') {
+          if (v.platform) this.emulation(v.platform);
           const trees = inputs.map((r) => this.tree(r));
           await runExec(op, rootfs, active, this.o.snapshots, {
             id: v.id,

@@ -4,6 +4,7 @@
 import type { ContextSource, ExecDefaults, Op, Source, Vertex } from '../builder/graph.js';
 import type { SourceLocation } from '../common/errors.js';
 import type { ImageConfig, Platform, RunConfig } from '../common/oci.js';
+import { formatPlatform } from '../common/platform.js';
 import { Scope } from './args.js';
 import { baseImagePlatform } from './checks/from.js';
 import { InstructionChecks } from './checks/instruction.js';
@@ -16,7 +17,7 @@ import type { Instruction } from './instructions.js';
 import {
   dispatchArg, dispatchCommand, dispatchExpose, dispatchHealthcheck, dispatchKeyValues, dispatchOnbuild, dispatchShell, dispatchVolume, dispatchWord, dispatchWorkdir, envToList,
 } from './metadata.js';
-import { resolveSourceRef, triggersOf, type Images, type Plan } from './plan.js';
+import { imageKey, resolveSourceRef, triggersOf, type Images, type Plan } from './plan.js';
 import { dispatchRun } from './run.js';
 import { displayName, type Stage } from './stages.js';
 import { DEFAULT_SHELL, type Dispatch, type StageState } from './state.js';
@@ -32,6 +33,8 @@ export interface WalkInput {
   checks: Checks;
   buildArgs: ReadonlyMap<string, string>;
   platform: Platform;
+  /** One of several platforms built together: vertex ids and step names carry the platform. */
+  multiPlatform?: boolean;
   /** .dockerignore patterns, as parseDockerignore returns them. */
   excludes: readonly string[];
   exec?: ExecDefaults;
@@ -73,8 +76,10 @@ class Walk {
     return this.states;
   }
 
-  newVertex({ op, inputs, name, location }: Omit<Vertex, 'id'>): Vertex {
-    return { id: `v${++this.vertices}`, op, inputs, name, location };
+  newVertex({ op, inputs, name, location, platform }: Omit<Vertex, 'id'>): Vertex {
+    // The graphs of a multi-platform build are solved together: their ids must not meet.
+    const id = this.input.multiPlatform ? `${formatPlatform(this.input.platform)}/v${++this.vertices}` : `v${++this.vertices}`;
+    return { id, op, inputs, name, location, ...(platform ? { platform } : {}) };
   }
 
   /** A named context's directory, read in place as the build context is (without its .dockerignore). */
@@ -93,7 +98,7 @@ class Walk {
     const triggers = triggersOf(plan, stage, images);
     // A stage a named context replaces is that context alone.
     const instructions = plan.plans[stage.index]!.replaced ? [] : [...triggers, ...stage.instructions];
-    const label = plan.stages.length > 1 ? `${displayName(stage)} ` : '';
+    const label = `${this.input.multiPlatform ? `${formatPlatform(plan.plans[stage.index]!.platform ?? this.input.platform)} ` : ''}${plan.stages.length > 1 ? `${displayName(stage)} ` : ''}`;
     const total = 1 + instructions.filter((i) => STEPS.has(i.kind)).length;
     let step = 1;
     const stepName = (text: string): string => `[${label}${step}/${total}] ${text}`;
@@ -118,16 +123,14 @@ class Walk {
 
   /** The stage's state before its instructions: from the stage it builds on, scratch or an image. */
   private baseState(stage: Stage, stepName: (text: string) => string): StageState {
-    const { plan, images, platform } = this.input;
+    const { plan, images } = this.input;
     const { base, baseName, platform: wanted } = plan.plans[stage.index]!;
     const { location } = stage.from;
     const fail = (message: string, hint: string): never => {
       throw new DockerfileError('TSB_DOCKERFILE_INVALID', message, { location, hint });
     };
-    if (wanted !== undefined) {
-      const host = plan.globals.get('BUILDPLATFORM')!;
-      if (wanted.replace(/\/v8$/, '') !== host.replace(/\/v8$/, '')) fail(`FROM --platform=${wanted}: building for another platform than ${host} is not supported by this version of tsbuild yet`, 'drop --platform, or use --platform=$BUILDPLATFORM');
-    }
+    // FROM --platform: this stage is for that platform (e.g. $BUILDPLATFORM, to cross-compile).
+    const platform = wanted ?? this.input.platform;
     const source = (s: Source, name: string): Vertex => this.newVertex({ op: { kind: 'source', source: s }, inputs: [], name, location });
     switch (base.kind) {
       case 'later':
@@ -146,7 +149,7 @@ class Walk {
         return fresh(vertex, { WorkingDir: '/' }, [], platform, true);
       }
       case 'image': {
-        const img = images.get(base.ref);
+        const img = images.get(imageKey(base.ref, wanted));
         // Unresolved only in --check without an image resolver: nothing is solved, the env is unknown.
         if (!img) return fresh(source({ type: 'scratch' }, stepName(`FROM ${base.ref}`)), {}, [], platform, false);
         baseImagePlatform(this.input.checks, stage, baseName, img, platform);
@@ -237,7 +240,9 @@ class Step implements Dispatch {
   }
 
   commit(op: Op, inputs: Vertex[], text: string): Vertex {
-    this.state.vertex = this.walk.newVertex({ op, inputs, name: this.stepName(text), location: this.location });
+    // A RUN says which platform's binaries it runs (the solver checks emulation for it).
+    const platform = op.kind === 'exec' ? { platform: this.state.platform } : {};
+    this.state.vertex = this.walk.newVertex({ op, inputs, name: this.stepName(text), location: this.location, ...platform });
     return this.state.vertex;
   }
 

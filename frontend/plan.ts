@@ -4,6 +4,7 @@
 import type { NamedContext, ResolvedImage } from '../builder/frontend.js';
 import type { SourceLocation } from '../common/errors.js';
 import type { Platform } from '../common/oci.js';
+import { formatPlatform, parsePlatform, samePlatform } from '../common/platform.js';
 import { automaticArgs, globalArgValues } from './args.js';
 import { defaultArgsInFrom, fromChecks } from './checks/from.js';
 import type { Checks } from './checks/rules.js';
@@ -27,8 +28,8 @@ export interface StagePlan {
   sources: SourceUse[];
   /** The base name with global ARGs expanded. */
   baseName: string;
-  /** --platform with global ARGs expanded. */
-  platform?: string;
+  /** FROM --platform with global ARGs expanded, when it names another platform than the target. */
+  platform?: Platform;
   /** A named context of the stage's name stands for the whole stage: its instructions are not run. */
   replaced?: boolean;
 }
@@ -52,7 +53,25 @@ export interface PlanInput {
   buildArgs: ReadonlyMap<string, string>;
   target?: string;
   platform: Platform;
+  buildPlatform?: Platform;
   namedContext?: (name: string) => NamedContext | undefined;
+}
+
+/** The key of a resolved image: its reference, and the platform when it is not the target's. */
+export function imageKey(ref: string, platform?: Platform): string {
+  return platform ? `${ref} ${formatPlatform(platform)}` : ref;
+}
+
+/** FROM --platform's value, parsed; undefined when it is the target platform (the usual case). */
+function stagePlatform(value: string | undefined, target: Platform, location: SourceLocation): Platform | undefined {
+  if (value === undefined || value === '') return undefined;
+  let p: Platform;
+  try {
+    p = parsePlatform(value, 'FROM --platform');
+  } catch (e) {
+    throw new DockerfileError('TSB_DOCKERFILE_INVALID', (e as Error).message, { location, hint: 'write os/arch[/variant], e.g. --platform=linux/arm64 or --platform=$BUILDPLATFORM' });
+  }
+  return samePlatform(p, target) ? undefined : p;
 }
 
 function contextBase(c: NamedContext): Base {
@@ -69,27 +88,29 @@ export function resolveSourceRef(stages: readonly Stage[], namedContext: PlanInp
 export function makePlan({ globalArgs, stages }: Stages, input: PlanInput, file: string, escape: string, checks: Checks): Plan {
   const targetStage = input.target ?? stages[stages.length - 1]!.name ?? '';
   const noBuildArgs = new Map<string, string>();
-  defaultArgsInFrom(checks, stages, globalArgValues(automaticArgs(input.platform, targetStage, noBuildArgs), globalArgs, noBuildArgs, escape), escape);
-  const globals = globalArgValues(automaticArgs(input.platform, targetStage, input.buildArgs), globalArgs, input.buildArgs, escape);
+  const build = input.buildPlatform ?? input.platform;
+  defaultArgsInFrom(checks, stages, globalArgValues(automaticArgs(input.platform, build, targetStage, noBuildArgs), globalArgs, noBuildArgs, escape), escape);
+  const globals = globalArgValues(automaticArgs(input.platform, build, targetStage, input.buildArgs), globalArgs, input.buildArgs, escape);
   const declared = new Set([...globals.keys(), ...globalArgs.flatMap((a) => a.args.map(({ key }) => key))]);
   const plans = stages.map((stage): StagePlan => {
     const { from } = stage;
     const base = expandWordAt(from.base, globals, escape, from.location);
     const platform = from.platform !== undefined ? expandWordAt(from.platform, globals, escape, from.location) : undefined;
     fromChecks(checks, stage, base, platform, globals, declared);
+    const parsed = stagePlatform(platform?.value, input.platform, from.location);
     const name = base.value;
     if (!name) throw new DockerfileError('TSB_DOCKERFILE_INVALID', `base name (${from.base}) should not be blank`, { location: from.location, hint: 'check the ARG used in FROM has a value' });
     // As dockerfile2llb: a named context of the stage's own name replaces the stage; one of the
     // FROM name (not a stage) replaces that image.
     const own = stage.name ? input.namedContext?.(stage.name) : undefined;
-    if (own) return { base: contextBase(own), sources: [], baseName: name, replaced: true, ...(platform ? { platform: platform.value } : {}) };
+    if (own) return { base: contextBase(own), sources: [], baseName: name, replaced: true, ...(parsed ? { platform: parsed } : {}) };
     const named = stageByName(stages, name);
     const ctx = named || name === 'scratch' ? undefined : input.namedContext?.(name);
     return {
       base: named ? (named.index < stage.index ? { kind: 'stage', stage: named } : { kind: 'later' }) : ctx ? contextBase(ctx) : name === 'scratch' ? { kind: 'scratch' } : { kind: 'image', ref: name },
       sources: sourceUses(stages, stage.instructions, input.namedContext),
       baseName: name,
-      ...(platform ? { platform: platform.value } : {}),
+      ...(parsed ? { platform: parsed } : {}),
     };
   });
   let target = stages[stages.length - 1]!;
@@ -111,7 +132,7 @@ export function makePlan({ globalArgs, stages }: Stages, input: PlanInput, file:
 export function triggersOf(plan: Plan, stage: Stage, images: Images): Instruction[] {
   const { base, replaced } = plan.plans[stage.index]!;
   if (replaced) return [];
-  const triggers = base.kind === 'image' ? (images.get(base.ref)?.config.config?.OnBuild ?? []) : base.kind === 'stage' ? base.stage.instructions.flatMap((i) => (i.kind === 'ONBUILD' ? [i.trigger] : [])) : [];
+  const triggers = base.kind === 'image' ? (images.get(imageKey(base.ref, plan.plans[stage.index]!.platform))?.config.config?.OnBuild ?? []) : base.kind === 'stage' ? base.stage.instructions.flatMap((i) => (i.kind === 'ONBUILD' ? [i.trigger] : [])) : [];
   if (triggers.length === 0) return [];
   const { location } = stage.from;
   return parseTriggers(triggers, location, (message, hint) => {
@@ -150,6 +171,8 @@ export function neededStages(plan: Plan, images: Images, allStages: boolean): St
 /** Where an image is used: a stage's base, or a --from / from=. */
 export interface ImageUse {
   ref: string;
+  /** For a FROM --platform of another platform than the target's. */
+  platform?: Platform;
   location: SourceLocation;
   /** Base images and --from images get different hints when they cannot be resolved. */
   asBase: boolean;
@@ -159,11 +182,12 @@ export interface ImageUse {
 export function imageUses(plan: Plan, stages: readonly Stage[], images: Images): ImageUse[] {
   const uses = new Map<string, ImageUse>();
   const use = (u: ImageUse): void => {
-    if (!uses.has(u.ref)) uses.set(u.ref, u);
+    const key = imageKey(u.ref, u.platform);
+    if (!uses.has(key)) uses.set(key, u);
   };
   for (const stage of stages) {
-    const { base } = plan.plans[stage.index]!;
-    if (base.kind === 'image') use({ ref: base.ref, location: stage.from.location, asBase: true });
+    const { base, platform } = plan.plans[stage.index]!;
+    if (base.kind === 'image') use({ ref: base.ref, location: stage.from.location, asBase: true, ...(platform ? { platform } : {}) });
     for (const { ref, location } of sourcesOfStage(plan, stage, images)) if (ref.kind === 'image') use({ ref: ref.ref, location, asBase: false });
   }
   return [...uses.values()];
