@@ -9,6 +9,7 @@ import { imageRef } from './images.js';
 import type { ManifestFormat } from '../snapshotter/registry/format.js';
 import type { StoreParts } from './engine.js';
 import { exportImage } from './export.js';
+import { collectGarbage } from './gc.js';
 import { resolveExporters, type BuiltImage, type ExportContext, type Exporter, type ExportResponse, type OutputSpec } from './exporter.js';
 import type { CheckResult, Frontend, FrontendInput } from './frontend.js';
 import type { BuildDefinition } from './graph.js';
@@ -181,6 +182,7 @@ export async function build(parts: Parts, req: BuildRequest, sink: ProgressSink)
   });
   // Remote exporters report their own steps (one per pushed name).
   const remote = await runExporters([...exporters.filter((e) => e.remote), ...cacheExporters], image, ctx);
+  await collectGarbage(parts, await solver.settle());
   return { manifest: image.manifest, configDigest: image.configDescriptor.digest, names: names.map(familiarName), exports: [...image.exports, ...remote] };
 }
 
