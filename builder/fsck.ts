@@ -141,8 +141,13 @@ class Checker {
       if (l.chainID !== undefined && l.chainID !== chain) return `layer ${i + 1}'s chain ID ${l.chainID} does not follow from the diff IDs below it`;
       const name = path.basename(this.parts.snapshots.dir(chain));
       const snap = this.goodSnapshots.get(name);
-      if (snap && (snap.chainID !== chain || snap.diffID !== l.diffID)) return `snapshot ${name} holds another layer (${snap.diffID}) than layer ${i + 1} (${l.diffID})`;
-      if (needSnapshots && !snap) return `snapshot ${name} of layer ${i + 1} is ${this.badSnapshots.has(name) ? 'damaged' : 'missing'}`;
+      // Its directory is named for the chain ID it holds; another layer there is the snapshot's fault.
+      if (snap && (snap.chainID !== chain || snap.diffID !== l.diffID)) {
+        this.note('snapshot', name, `holds another layer (${snap.diffID}) than its chain ID's (${l.diffID})`);
+        this.goodSnapshots.delete(name);
+        this.badSnapshots.add(name);
+      }
+      if (needSnapshots && !this.goodSnapshots.has(name)) return `snapshot ${name} of layer ${i + 1} is ${this.badSnapshots.has(name) ? 'damaged' : 'missing'}`;
     }
     return undefined;
   }
@@ -245,6 +250,7 @@ class Checker {
       return (e as Error).message;
     }
     for (const [i, l] of rec.chain.entries()) {
+      this.expect(l.blob);
       if (!this.blobHere(l.blob.digest)) return `layer ${i + 1}'s blob ${l.blob.digest} is ${this.badBlobs.has(l.blob.digest.slice(7)) ? 'corrupt' : 'missing'}`;
     }
     return this.chainProblem(rec.chain, true);

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { parseSize } from '../common/units.js';
 import type { Store } from '../snapshotter/store.js';
 import type { CacheRecord } from './cache.js';
-import { diskUsage, pruneCache, sizeOf, type PruneOptions, type PruneParts } from './prune.js';
+import { diskUsage, pruneCache, sizeOf, StoreBusyError, type PruneOptions, type PruneParts } from './prune.js';
 
 /** BuildKit keeps 10% of the disk for build cache by default. */
 const DEFAULT_DISK_FRACTION = 0.1;
@@ -84,6 +84,9 @@ export async function collectGarbage(parts: PruneParts, made: readonly CacheReco
     if (estimate <= bound || parts.store.otherUsers().length > 0) return await writeEstimate(parts.store, estimate);
     const { remaining } = await pruneCache(parts, { keepStorage: bound });
     await writeEstimate(parts.store, remaining);
+  } catch (e) {
+    // A build that started meanwhile holds the store: the build is done, and the next one trims.
+    if (!(e instanceof StoreBusyError)) throw e;
   } finally {
     await release();
   }
