@@ -225,12 +225,15 @@ class Checker {
   async cache(repair: boolean): Promise<void> {
     for (const name of await readdir(this.store.cacheDir)) {
       const file = path.join(this.store.cacheDir, name);
+      if (!(await stat(file).then((s) => s.isFile(), () => false))) continue;
       let why: string | undefined;
       if (HEX64.test(name.replace(/\.json$/, ''))) {
         this.checked.cacheRecords++;
         why = await this.recordProblem(file);
+      } else if (name === 'blob-sources.json') {
+        why = await readFile(file, 'utf8').then(blobSourcesProblem, () => 'unreadable');
       } else if (name.endsWith('.json')) {
-        // The stat cache and blob sources: only hints, rebuilt from nothing when gone.
+        // The stat cache, the cache's size estimate: only hints, rebuilt from nothing when gone.
         why = await readFile(file, 'utf8').then((s) => (JSON.parse(s), undefined), () => 'not valid JSON');
       }
       if (!why) continue;
@@ -273,6 +276,21 @@ class Checker {
       p.repaired = 'removed';
     }
   }
+}
+
+/** Where lazily fetched blobs come from: digest → ["host/repository", …]. */
+function blobSourcesProblem(text: string): string | undefined {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return 'not valid JSON';
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return 'not an object of digests';
+  for (const [digest, repos] of Object.entries(v)) {
+    if (!isDigest(digest) || !Array.isArray(repos) || repos.some((r) => typeof r !== 'string' || !r.includes('/'))) return `entry ${digest.slice(0, 80)} is not a digest with a list of host/repository`;
+  }
+  return undefined;
 }
 
 /** The entries of a damaged index.json that still parse as descriptors. */

@@ -153,15 +153,18 @@ test('what a prune killed midway leaves (a half-removed snapshot without layer.j
   await usable(t, root);
 });
 
-test('a corrupt cache record (not JSON) and one whose chain IDs do not follow from its diff IDs are removed; the step is rebuilt', async (t) => {
+test('a corrupt cache record (not JSON), one whose chain IDs do not follow from its diff IDs, and a damaged blob-sources.json are removed; the step is rebuilt', async (t) => {
   const root = await store();
   const [a, b] = records(root).sort((x, y) => json(path.join(root, 'cache', x)).chain.length - json(path.join(root, 'cache', y)).chain.length);
   writeFileSync(path.join(root, 'cache', a!), '{"chain": [');
   const rec = json(path.join(root, 'cache', b!));
   rec.chain[2].chainID = `sha256:${'cd'.repeat(32)}`;
   writeFileSync(path.join(root, 'cache', b!), JSON.stringify(rec));
-  await findAndRepair(t, root, [new RegExp(`cache ${a}: not valid JSON`), new RegExp(`cache ${b}: layer 3's chain ID sha256:(cd)+ does not follow`)]);
+  // Where lazily fetched blobs come from, damaged too.
+  writeFileSync(path.join(root, 'cache', 'blob-sources.json'), JSON.stringify({ nope: 1 }));
+  await findAndRepair(t, root, [new RegExp(`cache ${a}: not valid JSON`), new RegExp(`cache ${b}: layer 3's chain ID sha256:(cd)+ does not follow`), /cache blob-sources\.json: entry nope is not a digest/]);
   t.deepEqual(records(root), []);
+  t.false(readdirSync(path.join(root, 'cache')).includes('blob-sources.json'));
   const again = await tsbuildOk(['build', '--progress=plain', '-t', 'app:1', ctx], { root });
   t.notRegex(again.stderr, /RUN echo hi[^\n]*\n#\d+ CACHED/);
   await usable(t, root);

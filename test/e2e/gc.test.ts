@@ -6,7 +6,7 @@
 import test from 'ava';
 import { readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { makeContext, storeWithBusybox, tsbuildOk } from '../helpers/cli.js';
+import { makeContext, storeWithBusybox, tsbuild, tsbuildOk } from '../helpers/cli.js';
 
 const HOUR = 3_600_000;
 /** Each build adds one RUN layer of 300 kB of random bytes: about 600 kB of cache (blob and snapshot). */
@@ -73,6 +73,11 @@ test('prune --filter until= removes only what was last used before then, combine
   t.true(await cached(root, 'D', ['-t', 'kept:1']), 'a tagged image\'s layers stay, and so do the records of them, however old');
   const under = await tsbuildOk(['prune', '--keep-storage', '5GB', '--filter', 'until=24h'], { root });
   t.regex(under.stdout, /Total reclaimed space: 0B/, 'under the size: nothing to remove');
+  const filter = await tsbuild(['prune', '--filter', 'type=regular'], { root });
+  t.is(filter.code, 1);
+  t.regex(filter.stderr, /unsupported prune filter "type=regular"/);
+  const size = await tsbuild(['prune', '--keep-storage', 'lots'], { root });
+  t.regex(size.stderr, /invalid size "lots" for --keep-storage/);
 });
 
 test('a bounded cache is trimmed LRU at the end of a build; a no-change rebuild writes nothing', async (t) => {
