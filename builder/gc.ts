@@ -68,10 +68,8 @@ async function addedBytes(parts: PruneParts, made: readonly CacheRecord[]): Prom
 }
 
 /** At the end of a build: counts what it added, and trims the cache if that takes it over the bound. */
-export async function collectGarbage(parts: PruneParts, made: readonly CacheRecord[]): Promise<void> {
-  if (made.length === 0) return; // nothing added: nothing to count, nothing written
-  const bound = cacheBound(parts.store);
-  if (bound === undefined) return;
+export async function collectGarbage(parts: PruneParts, made: readonly CacheRecord[], bound: number | undefined): Promise<void> {
+  if (made.length === 0 || bound === undefined) return; // nothing added: nothing to count, nothing written
   const added = await addedBytes(parts, made);
   // A build that finds another one counting or trimming leaves it to that one (its bytes go uncounted:
   // the next prune or trim measures them).

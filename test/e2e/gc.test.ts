@@ -98,4 +98,8 @@ test('a bounded cache is trimmed LRU at the end of a build; a no-change rebuild 
   t.deepEqual(listing(), before);
   t.true(await cached(root, 'B', [], env));
   t.false(await cached(root, 'A', [], env), 'the least recently used went');
+  const bad = await tsbuild(['build', contexts.A!], { root, env: { TSBUILD_GC_KEEP_STORAGE: 'lots' } });
+  t.is(bad.code, 1);
+  t.regex(bad.stderr, /invalid size "lots" for TSBUILD_GC_KEEP_STORAGE/);
+  t.notRegex(bad.stderr, /#\d+ /, 'refused before any step ran');
 });
