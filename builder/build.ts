@@ -100,7 +100,8 @@ function dockerignoreCandidates(dockerfilePath: string, contextDir: string): str
   return [`${dockerfilePath}.dockerignore`, path.join(contextDir, '.dockerignore')];
 }
 
-function sourceDateEpoch(buildArgs: ReadonlyMap<string, string>): number | undefined {
+/** SOURCE_DATE_EPOCH (a build arg first, else the environment), for reproducible times. */
+export function sourceDateEpoch(buildArgs: ReadonlyMap<string, string> = new Map()): number | undefined {
   const v = buildArgs.get('SOURCE_DATE_EPOCH') ?? process.env.SOURCE_DATE_EPOCH;
   if (v === undefined || v === '') return undefined;
   if (!/^\d+$/.test(v)) throw new UsageError(`invalid SOURCE_DATE_EPOCH "${v}"`, 'use whole seconds since 1970');

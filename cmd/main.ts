@@ -14,6 +14,7 @@ import { formatError, type SourceText } from './errors.js';
 import { formatDiskUsage, formatImages, formatReclaimed } from './images.js';
 import { formatFsck, pruneOptions } from './store.js';
 import { createRenderer, jsonLine, type ProgressMode } from './progress.js';
+import { needsRootless, runRootless } from './rootless.js';
 
 /** Repeatable options: yargs gives a string once, an array when repeated. (`array: true` would swallow the positional context.) */
 function list(v: string | string[] | undefined): string[] {
@@ -78,12 +79,13 @@ async function rendered<T>(mode: ProgressMode, fn: (sink: ProgressSink, source: 
 async function main(argv: string[]): Promise<number> {
   // `tsbuild run img ls -la`: everything after the image belongs to the command, which yargs can't
   // express without also halting at the word "run"; so run's few options are parsed here.
+  if (needsRootless(argv)) return runRootless(argv);
   if (argv[0] === 'run' && !argv.includes('--help')) return runCommand(argv.slice(1));
   let exitCode = 0;
   await yargs(argv)
     .scriptName('tsbuild')
     .usage('$0 [build] [options] CONTEXT\n\nBuild container images from Dockerfiles, without a daemon.')
-    .option('root', { type: 'string', describe: 'store directory (default: $TSBUILD_ROOT, /var/lib/tsbuild as root)' })
+    .option('root', { type: 'string', describe: 'store directory (default: $TSBUILD_ROOT, /var/lib/tsbuild as root, else $XDG_DATA_HOME/tsbuild or ~/.local/share/tsbuild)' })
     .option('debug', { type: 'boolean', describe: 'show stack traces for errors' })
     .option('insecure-registry', { type: 'string', coerce: list, describe: 'registry host allowed plain HTTP or unverified TLS; repeatable' })
     .option('registry-ca', { type: 'string', describe: 'PEM file of an extra CA to trust for registries' })
