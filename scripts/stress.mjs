@@ -200,12 +200,16 @@ async function main() {
   t = Date.now();
   ok(ops.pull(0, host), path.join(work, 'pull'));
   duration.pull = Date.now() - t;
-  duration.prune = 1500;
-  console.log(`stress: seed ${SEED}, ${TRIALS} trials; uncut runs: build ${duration.build} ms, push ${duration.push} ms, pull ${duration.pull} ms`);
+  // An uncut prune of one untagged build's cache.
+  ok(ops.build(-1).filter((a, i, all) => !(a === '-t' || all[i - 1] === '-t')));
+  t = Date.now();
+  ok(ops.prune());
+  duration.prune = Date.now() - t;
+  console.log(`stress: seed ${SEED}, ${TRIALS} trials; uncut runs: build ${duration.build} ms, push ${duration.push} ms, pull ${duration.pull} ms, prune ${duration.prune} ms`);
 
   for (let n = 1; n <= TRIALS; n++) {
     const r = random();
-    const op = r < 0.5 ? 'build' : r < 0.72 ? 'push' : r < 0.94 ? 'pull' : 'prune';
+    const op = r < 0.45 ? 'build' : r < 0.65 ? 'push' : r < 0.85 ? 'pull' : 'prune';
     const storeRoot = op === 'pull' ? path.join(work, `pull`) : root;
     if (op === 'pull') rmSync(storeRoot, { recursive: true, force: true }); // checked after the last pull: a fresh store transfers everything
     if (op === 'prune') for (const k of built.splice(0, Math.max(0, built.length - 3))) ok(['rmi', `stress:${k}`]);
