@@ -9,6 +9,7 @@ import { imageRef } from './images.js';
 import type { ManifestFormat } from '../snapshotter/registry/format.js';
 import type { StoreParts } from './engine.js';
 import { exportImage } from './export.js';
+import { cacheBound, collectGarbage } from './gc.js';
 import { resolveExporters, type Annotations, type BuiltImage, type ExportContext, type Exporter, type ExportResponse, type OutputSpec } from './exporter.js';
 import type { CheckResult, Frontend, FrontendInput, NamedContext } from './frontend.js';
 import { namedContextLookup } from './namedcontext.js';
@@ -149,6 +150,7 @@ export async function build(parts: Parts, req: BuildRequest, sink: ProgressSink)
   }
   const epoch = sourceDateEpoch(req.buildArgs);
   checkAnnotations(req.annotations);
+  const cacheLimit = cacheBound(parts.store); // a bad setting fails here, not after the build
   const exporters = resolveExporters({ names, push: req.push ?? false, format: req.format ?? 'oci', outputs: req.outputs ?? [], ...(req.annotations ? { annotations: req.annotations } : {}) });
   for (const spec of req.cacheFrom ?? []) checkCacheSpec(spec, 'from');
   // The cache exporters need the solver's records, known once it has run.
@@ -193,6 +195,7 @@ export async function build(parts: Parts, req: BuildRequest, sink: ProgressSink)
   });
   // Remote exporters report their own steps (one per pushed name).
   const remote = await runExporters([...exporters.filter((e) => e.remote), ...cacheExporters], image, ctx);
+  await collectGarbage(parts, await solver.settle(), cacheLimit);
   return { manifest: image.manifest, configDigest: image.configDescriptor.digest, names: names.map(familiarName), exports: [...image.exports, ...remote] };
 }
 

@@ -367,6 +367,11 @@ export class Solver {
     return this.cache.exported(keys);
   }
 
+  /** The build is done: the cache's last-use times are brought up to date; returns the records it made. */
+  settle(): Promise<CacheRecord[]> {
+    return this.cache.settle();
+  }
+
   /** Reports a cache hit for v and, for display, first for the steps below it that hit too. */
   private async markCached(v: Vertex, rec: CacheRecord): Promise<void> {
     this.cache.note(await this.key(v), rec);

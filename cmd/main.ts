@@ -15,6 +15,7 @@ import { parseAnnotations } from './annotations.js';
 import { parseBuildContexts } from './buildcontext.js';
 import { formatError, type SourceText } from './errors.js';
 import { formatDiskUsage, formatImages, formatReclaimed } from './images.js';
+import { formatFsck, pruneOptions } from './store.js';
 import { createRenderer, jsonLine, type ProgressMode } from './progress.js';
 import { needsRootless, runRootless } from './rootless.js';
 
@@ -231,8 +232,23 @@ async function main(argv: string[]): Promise<number> {
         process.stdout.write(`${await withEngine(a, (engine) => engine.importImage(a.source!, a.image!, config))}\n`);
       },
     )
-    .command('prune', 'Remove the build cache (all that no tagged image needs)', (y) => y.option('all', { alias: 'a', type: 'boolean', describe: 'also cache mounts and the context stat cache' }), async (a) => {
-      process.stdout.write(`${formatReclaimed(await withEngine(a, (engine) => engine.prune({ all: a.all === true })))}\n`);
+    .command(
+      'prune',
+      'Remove the build cache (all that no tagged image needs), least recently used first',
+      (y) =>
+        y
+          .option('all', { alias: 'a', type: 'boolean', describe: 'also cache mounts and the context stat cache' })
+          .option('keep-storage', { type: 'string', describe: 'keep the most recently used cache up to this size (e.g. 5GB)' })
+          .option('filter', { type: 'string', coerce: list, describe: 'until=DURATION: only what was last used longer ago (e.g. 24h)' }),
+      async (a) => {
+        const opts = pruneOptions(a.all === true, a['keep-storage'], a.filter ?? []);
+        process.stdout.write(`${formatReclaimed(await withEngine(a, (engine) => engine.prune(opts)))}\n`);
+      },
+    )
+    .command('fsck', 'Check the store: blobs against their digests, images, snapshots, cache records', (y) => y.option('repair', { type: 'boolean', describe: 'remove what is damaged, and what depends on it' }).option('format', { type: 'string', choices: ['text', 'json'], default: 'text' }), async (a) => {
+      const r = await withEngine(a, (engine) => engine.fsck({ repair: a.repair === true }));
+      process.stdout.write(a.format === 'json' ? `${JSON.stringify(r)}\n` : formatFsck(r));
+      if (r.problems.some((p) => !p.repaired)) exitCode = 1;
     })
     .command('du', 'Show the space the store uses', (y) => y, async (a) => {
       process.stdout.write(`${formatDiskUsage(await withEngine(a, (engine) => engine.diskUsage()))}\n`);

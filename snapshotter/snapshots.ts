@@ -210,6 +210,17 @@ export class Snapshots {
     });
   }
 
+  /**
+   * Removes a snapshot directory (by name, as under snapshots/). layer.json goes first: a removal
+   * killed midway leaves an incomplete snapshot, which nothing uses (has() is false, adopt replaces
+   * it, fsck removes it), never a complete-looking one with half its files.
+   */
+  async remove(name: string): Promise<void> {
+    const dir = path.join(this.store.snapshotsDir, path.basename(name));
+    await rm(path.join(dir, 'layer.json'), { force: true });
+    await rm(dir, { recursive: true, force: true });
+  }
+
   async readLayer(chainID: Digest): Promise<Layer | undefined> {
     try {
       return JSON.parse(await readFile(path.join(this.dir(chainID), 'layer.json'), 'utf8')) as Layer;
