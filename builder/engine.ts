@@ -7,7 +7,7 @@ import { ImageStore } from '../snapshotter/images.js';
 import { Registries } from '../snapshotter/registry/registries.js';
 import { Snapshots } from '../snapshotter/snapshots.js';
 import { Store } from '../snapshotter/store.js';
-import type { RunConfig } from '../common/oci.js';
+import type { Platform, RunConfig } from '../common/oci.js';
 import type { ManifestFormat } from '../snapshotter/registry/format.js';
 import { build, check, type BuildRequest, type BuildResult } from './build.js';
 import type { CheckResult, Frontend } from './frontend.js';
@@ -109,8 +109,8 @@ export class Engine implements StoreParts {
     return listImages(this);
   }
 
-  inspect(name: string) {
-    return inspectImage(this, name);
+  inspect(name: string, platform?: Platform) {
+    return inspectImage(this, name, platform);
   }
 
   tag(source: string, target: string): Promise<void> {

@@ -8,7 +8,7 @@ import { rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { Descriptor, Digest, ImageConfig } from '../common/oci.js';
+import type { Descriptor, Digest, ImageConfig, Platform } from '../common/oci.js';
 import type { ManifestFormat } from '../snapshotter/registry/format.js';
 import type { StoreParts } from './engine.js';
 import { imageRef } from './images.js';
@@ -32,6 +32,19 @@ export interface BuiltImage {
   layers: ReadonlyArray<{ blob: Descriptor; diffID: Digest }>;
   /** The request's tags, fully qualified (docker.io/library/app:1). */
   names: readonly string[];
+  /**
+   * A multi-platform build: each platform's image, in --platform order. `manifest` is then their
+   * index, config and configDescriptor the first platform's, and layers every platform's.
+   */
+  platforms?: readonly PlatformImage[];
+}
+
+export interface PlatformImage {
+  platform: Platform;
+  manifest: Descriptor;
+  config: ImageConfig;
+  configDescriptor: Descriptor;
+  layers: ReadonlyArray<{ blob: Descriptor; diffID: Digest }>;
 }
 
 export interface ExportContext {
@@ -84,6 +97,8 @@ export interface ExportRequest {
   names: readonly string[];
   format: ManifestFormat;
   annotations?: Annotations;
+  /** Several --platform values: the image is an index. */
+  multiPlatform?: boolean;
 }
 
 export type ExporterFactory = (attrs: Readonly<Record<string, string>>, req: ExportRequest) => Exporter;

@@ -360,11 +360,12 @@ export class Solver {
   }
 
   /** Records for --cache-to: every step (max), or the steps of the final image's chain (min). */
-  async exportRecords(root: Vertex, mode: 'min' | 'max'): Promise<ExportRecord[]> {
+  /** mode=min: the records of the steps of the final images (one per platform); max: every record the build saw. */
+  async exportRecords(roots: readonly Vertex[], mode: 'min' | 'max'): Promise<ExportRecord[]> {
     if (mode === 'max') return this.cache.exported();
-    const keys: Digest[] = [];
-    for (let v: Vertex | undefined = root; v && v.op.kind !== 'source'; v = v.inputs[0]) keys.push(await this.key(v));
-    return this.cache.exported(keys);
+    const keys = new Set<Digest>();
+    for (const root of roots) for (let v: Vertex | undefined = root; v && v.op.kind !== 'source'; v = v.inputs[0]) keys.add(await this.key(v));
+    return this.cache.exported([...keys]);
   }
 
   /** The build is done: the cache's last-use times are brought up to date; returns the records it made. */

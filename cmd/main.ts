@@ -6,6 +6,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { Engine, login, loginHost, logout, type ManifestFormat, type ProgressSink, type RunRequest } from '../builder/engine.js';
 import { asTsbuildError, TsbuildError, UsageError } from '../common/errors.js';
+import { parsePlatform, parsePlatforms } from '../common/platform.js';
 import { dockerfileFrontend } from '../frontend/convert.js';
 import { formatCheckOutput } from './warnings.js';
 import { buildArgs, checkBuildxFlags, labels, parseCacheSpec, parseOutput, parseSecret, parseSsh, writeBuildFiles } from './build.js';
@@ -119,7 +120,7 @@ async function main(argv: string[]): Promise<number> {
           .option('iidfile', { type: 'string', describe: 'write the image id (config digest) to this file' })
           .option('metadata-file', { type: 'string', describe: 'write the build result (containerimage.digest, …) as JSON to this file' })
           .option('load', { type: 'boolean', describe: 'accepted for buildx: the local store is always written' })
-          .option('platform', { type: 'string', describe: "the target platform: this machine's only, for now" })
+          .option('platform', { type: 'string', coerce: list, describe: 'the target platforms, e.g. linux/amd64,linux/arm64 (several: an image index; another architecture\'s RUN runs under qemu-user-static)' })
           .option('provenance', { type: 'string', describe: 'accepted as false: no attestations yet' })
           .option('sbom', { type: 'string', describe: 'accepted as false: no attestations yet' })
           .option('builder', { type: 'string', hidden: true })
@@ -158,6 +159,7 @@ async function main(argv: string[]): Promise<number> {
           labels: labels(a.label),
           exec: execDefaults(a),
           annotations: parseAnnotations(a.annotation),
+          platforms: parsePlatforms(a.platform ?? []),
         };
         const abort = new AbortController();
         const onSignal = (sig: NodeJS.Signals): void => {
@@ -261,8 +263,9 @@ async function main(argv: string[]): Promise<number> {
       await withEngine(a, (engine) => engine.untag(names));
       for (const n of names) process.stdout.write(`Untagged: ${n}\n`);
     })
-    .command('inspect <image>', 'Print an image config as JSON', (y) => y.positional('image', { type: 'string', demandOption: true }), async (a) => {
-      process.stdout.write(`${JSON.stringify(await withEngine(a, (engine) => engine.inspect(a.image!)), null, 2)}\n`);
+    .command('inspect <image>', 'Print an image config as JSON', (y) => y.positional('image', { type: 'string', demandOption: true }).option('platform', { type: 'string', describe: "of a multi-platform image, this platform's config (default this machine's)" }), async (a) => {
+      const platform = a.platform !== undefined ? parsePlatform(a.platform) : undefined;
+      process.stdout.write(`${JSON.stringify(await withEngine(a, (engine) => engine.inspect(a.image!, platform)), null, 2)}\n`);
     })
     .command('run <image> [command..]', 'Run a command in an image (options: --rm, -e K=V, --network host|none)', (y) => y.help(false).version(false).strict(false), () => {})
     .demandCommand(1)
@@ -309,7 +312,8 @@ function parseRunArgs(args: string[]): RunRequest & { root?: string } {
       if (n !== 'host' && n !== 'none') throw new UsageError(`invalid --network "${n}"`, 'use --network=host or --network=none');
       o.network = n;
     } else if (a.startsWith('--root')) o.root = value();
-    else if (a.startsWith('-')) throw new UsageError(`unknown option for run: ${a}`, 'tsbuild run [--rm] [-e K=V] [--network host|none] IMAGE [COMMAND...]');
+    else if (a.startsWith('--platform')) o.platform = parsePlatform(value());
+    else if (a.startsWith('-')) throw new UsageError(`unknown option for run: ${a}`, 'tsbuild run [--rm] [-e K=V] [--network host|none] [--platform P] IMAGE [COMMAND...]');
     else {
       o.image = a;
       o.command = args.slice(i + 1);

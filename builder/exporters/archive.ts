@@ -12,6 +12,7 @@ function archiveExporter(type: 'oci' | 'docker'): ExporterFactory {
     const tar = attrs.tar !== 'false';
     if (!tar && dest === '-') throw new UsageError('--output type=oci,tar=false needs a directory for dest');
     const names = outputNames(attrs, req);
+    if (type === 'docker' && req.multiPlatform) throw new UsageError('--output type=docker holds one platform: docker load reads no image index', 'write the platforms as one OCI archive (type=oci), or build each platform with its own type=docker output');
     return {
       type,
       remote: false,
