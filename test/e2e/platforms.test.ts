@@ -163,3 +163,18 @@ test.serial('RUN for arm64 without emulation registered: a clear error that says
     writeFileSync(QEMU, '1');
   }
 });
+
+test.serial('the cache of a two-platform build exports and imports whole: a fresh store builds every step of both from it', async (t) => {
+  const root = await multiStore();
+  const ctx = makeContext({ Dockerfile: 'FROM --platform=$BUILDPLATFORM bb:multi AS build\nRUN echo $RANDOM > /out\nFROM bb:multi\nRUN uname -m > /arch\nCOPY --from=build /out /out\n' });
+  const cache = path.join(tmpDir(), 'cache');
+  const layout = path.join(tmpDir(), 'base');
+  await tsbuildOk(['build', '-q', '--platform', 'linux/amd64,linux/arm64', '--cache-to', `type=local,dest=${cache},mode=max`, ctx], { root });
+  // The base travels as an OCI layout holding its index (the fresh store has no bb:multi).
+  await tsbuildOk(['build', '-q', '--platform', 'linux/amd64,linux/arm64', '-o', `type=oci,tar=false,dest=${layout}`, makeContext({ Dockerfile: 'FROM bb:multi\n' })], { root });
+  const fresh = tmpDir('tsbuild-root-');
+  const r = await tsbuildOk(['build', '--progress=json', '--platform', 'linux/amd64,linux/arm64', '--build-context', `bb:multi=oci-layout://${layout}`, '--cache-from', `type=local,src=${cache}`, ctx], { root: fresh });
+  const events = jsonEvents(r.stderr);
+  t.deepEqual(events.filter((e) => e.type === 'vertex-start' && /RUN|COPY/.test(e.name ?? '')).map((e) => e.name), [], 'no step ran');
+  t.true(events.filter((e) => e.type === 'vertex-cached' && /RUN uname/.test(e.name ?? '')).length >= 2);
+});
