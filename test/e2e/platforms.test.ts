@@ -13,8 +13,12 @@ import { jsonEvents, makeContext, repoRoot, tmpDir, tsbuild, tsbuildOk } from '.
 const ARM64_BUSYBOX = path.join(repoRoot, 'test', '.cache', 'busybox-arm64');
 const QEMU = '/proc/sys/fs/binfmt_misc/qemu-aarch64';
 
-/** Emulation must be there: .ci/run sets it up (qemu-user-static, binfmt_misc, the arm64 busybox). */
+/** Emulation must be there: .ci/run sets it up (qemu-user-static, binfmt_misc, the arm64 busybox); registered here if only that is missing. */
 function requireEmulation(): void {
+  if (!existsSync(QEMU) && existsSync('/usr/sbin/update-binfmts')) {
+    if (!existsSync('/proc/sys/fs/binfmt_misc/status')) execFileSync('mount', ['-t', 'binfmt_misc', 'binfmt_misc', '/proc/sys/fs/binfmt_misc']);
+    execFileSync('update-binfmts', ['--enable', 'qemu-aarch64']);
+  }
   if (!existsSync(QEMU) || !readFileSync(QEMU, 'utf8').startsWith('enabled')) {
     throw new Error(`arm64 emulation is not set up (${QEMU}): run .ci/run's setup (apt-get install qemu-user-static binfmt-support; update-binfmts --enable qemu-aarch64)`);
   }
