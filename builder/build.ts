@@ -15,6 +15,7 @@ import type { BuildDefinition } from './graph.js';
 import type { SecretSource } from './mounts.js';
 import { step, type ProgressSink } from './progress.js';
 import { ImageResolver } from './resolver.js';
+import { MissExplainer } from './missreason.js';
 import { Solver } from './solver.js';
 import { cacheExporter, type RecordSource } from './remotecache/export.js';
 import { checkCacheSpec, importCaches, type CacheSpec } from './remotecache/import.js';
@@ -154,6 +155,7 @@ export async function build(parts: Parts, req: BuildRequest, sink: ProgressSink)
   const definition = withLabels(defined, req.labels);
   for (const w of warnings) sink({ type: 'warning', warning: w });
   if (violation) throw new TsbuildError('TSB_CHECK_FAILED', violation, { hint: 'fix the warnings above, or skip rules with # check=skip=<Rule>' });
+  const explain = await MissExplainer.open(parts.store, { contextDir: inputs.contextDir, dockerfilePath: inputs.dockerfilePath, ...(req.target !== undefined ? { target: req.target } : {}) }, { noCache: req.noCache ?? false });
   const solver = new Solver({
     store: parts.store,
     content: parts.content,
@@ -168,6 +170,7 @@ export async function build(parts: Parts, req: BuildRequest, sink: ProgressSink)
     allowInsecure: (req.allow ?? []).includes('security.insecure'),
     sshAgents: req.ssh ?? new Map(),
     ...(imported ? { imported } : {}),
+    explain,
   });
   const chain = await solver.solve(definition.root);
   solved.records = (mode) => solver.exportRecords(definition.root, mode);

@@ -128,6 +128,8 @@ export interface Vertex {
   /** Progress label, e.g. `[build 2/4] RUN make`. */
   name: string;
   location?: SourceLocation;
+  /** The names of an exec's environment variables that come from ARG: cache-miss explanations call them build args. */
+  argNames?: readonly string[];
 }
 
 /** What a build produces: the final stage's filesystem vertex and its image config. */

@@ -1,6 +1,7 @@
 // Renders builder progress events: plain lines in BuildKit's style, one JSON object per line, or the
 // TTY view (cmd/tui/, loaded only when chosen: ink and react cost start-up time every other command).
 import type { ProgressSink, Warning } from '../builder/engine.js';
+import { cacheMissText } from './cachemiss.js';
 import { formatBuildWarnings } from './warnings.js';
 
 export type ProgressMode = 'tty' | 'plain' | 'json' | 'quiet';
@@ -41,7 +42,9 @@ function jsonRenderer(out: NodeJS.WritableStream): Renderer {
         if (now - (lastTransfer.get(e.digest) ?? 0) < 200) return;
         lastTransfer.set(e.digest, now);
       }
-      out.write(jsonLine(e.type === 'log' ? { ...e, data: e.data.toString('utf8') } : e));
+      if (e.type === 'log') out.write(jsonLine({ ...e, data: e.data.toString('utf8') }));
+      else if (e.type === 'vertex-start' && e.cacheMiss) out.write(jsonLine({ ...e, cacheMiss: { ...e.cacheMiss, text: cacheMissText(e.cacheMiss) } }));
+      else out.write(jsonLine(e));
     },
     close: () => {},
   };
@@ -88,6 +91,7 @@ function plainRenderer(out: NodeJS.WritableStream): Renderer {
         case 'vertex-start':
           starts.set(e.id, e.time);
           out.write(`#${num(e.id)} ${e.name}\n`);
+          if (e.cacheMiss) out.write(`#${num(e.id)} cache miss: ${cacheMissText(e.cacheMiss)}\n`);
           break;
         case 'vertex-cached':
           out.write(`#${num(e.id)} ${e.name}\n#${num(e.id)} CACHED\n\n`);
@@ -107,6 +111,8 @@ function plainRenderer(out: NodeJS.WritableStream): Renderer {
           flush(e.id);
           out.write(`#${num(e.id)} ERROR: ${e.message}\n\n`);
           break;
+        case 'vertex-queued':
+          break; // BuildKit's plain output shows a step when it starts
         case 'warning':
           warnings.push(e.warning);
           break;

@@ -1,13 +1,15 @@
 // The TTY view's model: progress events folded into one state per step. Pure (events and the clock
 // in, a new state out), so it is tested without a terminal; the view draws snapshots of it.
 import type { ProgressEvent } from '../../builder/engine.js';
+import { cacheMissText } from '../cachemiss.js';
 
 /** Output lines kept per step: the view shows only the last few, and memory stays flat however much a step prints. */
 export const KEPT_LINES = 10;
 /** Longer lines are cut: no terminal shows them whole, and output without newlines must not grow memory. */
 const MAX_LINE = 1024;
 
-export type StepStatus = 'running' | 'cached' | 'done' | 'error';
+/** waiting: queued behind its inputs (or another build running the same step). */
+export type StepStatus = 'waiting' | 'running' | 'cached' | 'done' | 'error';
 export type TransferStatus = Extract<ProgressEvent, { type: 'transfer' }>['state'];
 
 export interface TransferState {
@@ -34,6 +36,8 @@ export interface StepState {
   partial: string;
   transfers: readonly TransferState[];
   error?: string;
+  /** Why it missed the cache, in words, when an earlier build was recorded. */
+  cacheMiss?: string;
 }
 
 export interface BuildState {
@@ -81,8 +85,10 @@ function withStep(state: BuildState, s: StepState): BuildState {
 
 export function reduce(state: BuildState, e: ProgressEvent, now: number): BuildState {
   switch (e.type) {
+    case 'vertex-queued':
+      return withStep(state, { ...stepOf(state, e.id, now), name: e.name, status: 'waiting' });
     case 'vertex-start':
-      return withStep(state, { ...stepOf(state, e.id, now), name: e.name, status: 'running', started: e.time });
+      return withStep(state, { ...stepOf(state, e.id, now), name: e.name, status: 'running', started: e.time, ...(e.cacheMiss ? { cacheMiss: cacheMissText(e.cacheMiss) } : {}) });
     case 'vertex-cached':
       return withStep(state, { ...stepOf(state, e.id, now), name: e.name, status: 'cached' });
     case 'vertex-done':
