@@ -76,7 +76,8 @@ class EntryFolder {
   constructor(private readonly hash: (s: string) => string) {}
 
   add(name: string, line: string): void {
-    const p = name.replace(/^\/+/, '').replace(/^\.\//, '') || '.';
+    // COPY src/ names src/a.js `src//a.js`; COPY . names the root '' and its files `/a.js`.
+    const p = name.replace(/\/+/g, '/').replace(/^\.?\//, '').replace(/\/$/, '') || '.';
     this.put(p, this.hash(line));
     if (this.entries.size > MAX_ENTRIES) this.fold();
   }
@@ -219,7 +220,9 @@ export class MissExplainer {
     const named = steps.filter((s) => s.match === match);
     const was = named.find((s) => s.id === v.id) ?? named[0];
     if (was) return { was, byName: true };
-    const same = steps.find((s) => s.id === v.id);
+    // Same place, other text: unless its old text is still here, moved (a step was inserted before it).
+    const current = new Set([...this.facts.values()].map((f) => f.match));
+    const same = steps.find((s) => s.id === v.id && !current.has(s.match));
     return same ? { was: same, byName: false } : undefined;
   }
 
