@@ -87,8 +87,14 @@ export function reduce(state: BuildState, e: ProgressEvent, now: number): BuildS
   switch (e.type) {
     case 'vertex-queued':
       return withStep(state, { ...stepOf(state, e.id, now), name: e.name, status: 'waiting' });
-    case 'vertex-start':
-      return withStep(state, { ...stepOf(state, e.id, now), name: e.name, status: 'running', started: e.time, ...(e.cacheMiss ? { cacheMiss: cacheMissText(e.cacheMiss) } : {}) });
+    case 'vertex-start': {
+      const s: StepState = { ...stepOf(state, e.id, now), name: e.name, status: 'running', started: e.time, ...(e.cacheMiss ? { cacheMiss: cacheMissText(e.cacheMiss) } : {}) };
+      // A step that waited takes its place when it starts: the steps stay in the order they ran.
+      if (state.steps.get(e.id)?.status !== 'waiting') return withStep(state, s);
+      const steps = new Map(state.steps);
+      steps.delete(e.id);
+      return { ...state, steps: steps.set(e.id, s) };
+    }
     case 'vertex-cached':
       return withStep(state, { ...stepOf(state, e.id, now), name: e.name, status: 'cached' });
     case 'vertex-done':
@@ -107,6 +113,13 @@ export function reduce(state: BuildState, e: ProgressEvent, now: number): BuildS
     case 'warning':
       return state;
   }
+}
+
+/** The order of the live view: steps in the order they ran, then those waiting in the Dockerfile's (by vertex id, v1 v2 …). */
+export function liveOrder(state: BuildState): StepState[] {
+  const steps = [...state.steps.values()];
+  const n = (s: StepState): number => Number(/^v(\d+)$/.exec(s.id)?.[1] ?? Infinity);
+  return [...steps.filter((s) => s.status !== 'waiting'), ...steps.filter((s) => s.status === 'waiting').sort((a, b) => n(a) - n(b))];
 }
 
 /** A step's last `n` output lines, the unfinished one included. */

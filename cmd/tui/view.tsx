@@ -4,7 +4,7 @@
 import { Box, Text } from 'ink';
 import { megabytes, seconds, transferOutcome } from '../progress.js';
 import { layout } from './layout.js';
-import { summarize, type BuildState, type StepState, type TransferState } from './state.js';
+import { liveOrder, summarize, type BuildState, type StepState, type TransferState } from './state.js';
 
 /** Output lines shown under a running step, at most. */
 export const LIVE_LINES = 6;
@@ -107,7 +107,7 @@ export interface LiveProps {
 /** The frame redrawn while the build runs. */
 export function LiveView({ state, now, columns, rows, color }: LiveProps) {
   const p = paint(color);
-  const { hidden, placed } = layout([...state.steps.values()], rows, LIVE_LINES);
+  const { hidden, placed } = layout(liveOrder(state), rows, LIVE_LINES);
   return (
     <Box flexDirection="column">
       <Header state={state} now={now} final={false} p={p} />
