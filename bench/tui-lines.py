@@ -73,6 +73,8 @@ def main():
             f.write(f'FROM busybox\nRUN seq 1 {lines}\n')
         build = [NODE, CLI, 'build', '--no-cache', ctx]
         tmux = ['tmux', '-S', sock, '-f', '/dev/null']
+        # A session that stays: without one, tmux's server exits after each build's and the next races its exit.
+        subprocess.run([*tmux, 'new-session', '-d', '-s', 'keep', 'sleep', '86400'], check=True, env=env)
 
         def in_tmux(progress, n):
             out = os.path.join(work, f'r{n}.json')

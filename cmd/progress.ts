@@ -2,14 +2,21 @@
 // TTY view (cmd/tui/, loaded only when chosen: ink and react cost start-up time every other command).
 import type { ProgressSink, Warning } from '../builder/engine.js';
 import { cacheMissText } from './cachemiss.js';
+import { initialState, reduce, type BuildState } from './tui/state.js';
 import { formatBuildWarnings } from './warnings.js';
 
 export type ProgressMode = 'tty' | 'plain' | 'json' | 'quiet';
 
 export interface Renderer {
   sink: ProgressSink;
-  /** Flushes partial log lines and prints collected warnings. */
-  close(): void;
+  /** Flushes partial log lines and prints collected warnings (the TTY view first finishes loading). */
+  close(): void | Promise<void>;
+}
+
+/** What happened before the TTY view was loaded: it starts from there. */
+export interface EarlyProgress {
+  state: BuildState;
+  warnings: Warning[];
 }
 
 /**
@@ -24,10 +31,34 @@ export function jsonLine(value: { type: string; [field: string]: unknown }): str
 }
 
 export async function createRenderer(mode: ProgressMode, out: NodeJS.WriteStream = process.stderr): Promise<Renderer> {
-  if (mode === 'tty') return (await import('./tui/renderer.js')).ttyRenderer(out);
+  if (mode === 'tty') return deferredTty(out);
   if (mode === 'json') return jsonRenderer(out);
   if (mode === 'quiet') return { sink: () => {}, close: () => {} };
   return plainRenderer(out);
+}
+
+/**
+ * The TTY view loads (ink and React: a tenth of a second and more of compiling) while the build
+ * starts, instead of before: until then events fold into the view's state, so memory stays flat
+ * however much a step prints meanwhile.
+ */
+function deferredTty(out: NodeJS.WriteStream): Renderer {
+  const early: EarlyProgress = { state: initialState(Date.now()), warnings: [] };
+  let view: Renderer | undefined;
+  const loaded = import('./tui/renderer.js').then((m) => {
+    view = m.ttyRenderer(out, early);
+  });
+  return {
+    sink: (e) => {
+      if (view) view.sink(e);
+      else if (e.type === 'warning') early.warnings.push(e.warning);
+      else early.state = reduce(early.state, e, Date.now());
+    },
+    close: async () => {
+      await loaded;
+      view!.close();
+    },
+  };
 }
 
 function jsonRenderer(out: NodeJS.WritableStream): Renderer {
