@@ -3,9 +3,9 @@
 // line `#N cache miss: …` and in JSON's vertex-start cacheMiss; values of build args and secrets
 // appear nowhere: not in the output, not in the store's records.
 import test from 'ava';
-import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { jsonEvents, makeContext, sharedStore, tmpDir, tsbuildOk, type CliResult } from '../helpers/cli.js';
+import { jsonEvents, makeContext, sharedStore, storeWithBusybox, tmpDir, tsbuildOk, type CliResult } from '../helpers/cli.js';
 
 const root = sharedStore();
 const cleanups: string[] = [];
@@ -53,9 +53,10 @@ async function records(): Promise<string> {
 }
 
 test('the first build of a Dockerfile explains nothing; a rebuild with nothing changed is all cached', async (t) => {
-  const ctx = context({ Dockerfile: 'FROM busybox\nRUN echo one > /one\n' });
+  // Its own step (the store is shared with the other tests, which run at the same time).
+  const ctx = context({ Dockerfile: 'FROM busybox\nRUN echo first > /first\n' });
   const first = await build(ctx, 'json');
-  t.is(missOf(first, /RUN echo one/), undefined);
+  t.is(missOf(first, /RUN echo first/), undefined);
   t.notRegex(first.stderr, /cache miss/);
   const again = await build(ctx, 'plain');
   t.regex(again.stderr, /^#\d+ CACHED$/m);
@@ -163,4 +164,16 @@ test('WORKDIR and ENV: what a RUN inherits is named', async (t) => {
   const r = await build(ctx, 'json');
   t.deepEqual(missOf(r, /RUN pwd/)?.reasons, [{ kind: 'settings', fields: ['WORKDIR'] }, { kind: 'env', names: ['MODE'] }, { kind: 'parent', step: '[2/3] WORKDIR /w2' }]);
   t.is(missOf(r, /RUN pwd/)?.text, 'WORKDIR changed; ENV MODE changed; parent step [2/3] WORKDIR /w2 changed');
+});
+
+test('the records are build cache: prune removes them, and the next build explains nothing', async (t) => {
+  const own = await storeWithBusybox();
+  cleanups.push(own);
+  const ctx = context({ Dockerfile: 'FROM busybox\nRUN echo p > /p\n' });
+  await tsbuildOk(['build', '--progress=plain', ctx], { root: own });
+  t.true(existsSync(path.join(own, 'cache', 'missreason')));
+  await tsbuildOk(['prune'], { root: own });
+  t.false(existsSync(path.join(own, 'cache', 'missreason')));
+  writeFileSync(path.join(ctx, 'Dockerfile'), 'FROM busybox\nRUN echo q > /p\n');
+  t.notRegex((await tsbuildOk(['build', '--progress=plain', ctx], { root: own })).stderr, /cache miss/);
 });
