@@ -2,10 +2,13 @@
 // what each step's key was made of: the fields of its definition, its environment by name, its
 // inputs (parent steps' keys, base image digests) and the context entries each copy selected; the
 // next build's misses are explained by diffing against it. Values are kept only as keyed hashes (a
-// salt per record), so no build arg, secret or file content can be read back from a record.
+// salt per record), so no build arg or secret can be read back from a record; context entries (path,
+// mode, size, content hash: what the stat cache holds already) are hashed with xxhash, as a key
+// computation may see tens of thousands of them.
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
+import xxhash from 'xxhash-wasm';
 import type { Digest } from '../common/oci.js';
 import type { EntrySink } from './contenthash.js';
 import type { Vertex } from './graph.js';
@@ -58,7 +61,7 @@ function matchName(name: string): string {
 }
 
 function depth(p: string): number {
-  return p === '' ? 0 : p.split('/').length;
+  return p === '' || p === '.' ? 0 : p.split('/').length;
 }
 
 function ancestor(p: string, d: number): string {
@@ -66,8 +69,9 @@ function ancestor(p: string, d: number): string {
 }
 
 /**
- * The entries of one checksum, bounded: each path's hash, until there are more than MAX_ENTRIES;
- * then the deepest level folds into its directories ("src/" stands for all under src).
+ * The entries of one checksum, bounded: each path's hash (a directory's ends in '/'), until there
+ * are more than MAX_ENTRIES; then the deepest level folds into its directories, whose entry then
+ * stands for the directory and all under it.
  */
 class EntryFolder {
   readonly entries = new Map<string, string>();
@@ -78,18 +82,16 @@ class EntryFolder {
   add(name: string, line: string): void {
     // COPY src/ names src/a.js `src//a.js`; COPY . names the root '' and its files `/a.js`.
     const p = name.replace(/\/+/g, '/').replace(/^\.?\//, '').replace(/\/$/, '') || '.';
-    this.put(p, this.hash(line));
+    const isDir = line.startsWith(`${name}\0dir\0`);
+    this.put(isDir ? (p === '.' ? './' : `${p}/`) : p, this.hash(line));
     if (this.entries.size > MAX_ENTRIES) this.fold();
   }
 
-  private put(p: string, h: string): void {
-    if (depth(p) > this.limit) {
-      const dir = ancestor(p, this.limit);
-      const old = this.entries.get(dir);
-      this.entries.set(dir, old === undefined ? h : this.hash(`${old}\0${p}\0${h}`));
-    } else {
-      this.entries.set(p, h);
-    }
+  private put(key: string, h: string): void {
+    const bare = key.replace(/\/$/, '');
+    const into = depth(bare) > this.limit ? ancestor(bare, this.limit) : key;
+    const old = this.entries.get(into);
+    this.entries.set(into, old === undefined ? h : this.hash(`${old}\0${key}\0${h}`));
   }
 
   private fold(): void {
@@ -98,7 +100,7 @@ class EntryFolder {
       this.limit = Math.max(0, Math.min(this.limit, deepest) - 1);
       const old = [...this.entries];
       this.entries.clear();
-      for (const [p, h] of old) this.put(p.replace(/\/$/, ''), h);
+      for (const [k, h] of old) this.put(k, h);
     }
   }
 }
@@ -161,13 +163,19 @@ export class MissExplainer {
   private readonly folders = new Map<Vertex, Map<string, EntryFolder>>();
   private readonly salt: string;
 
-  private constructor(private readonly file: string, private readonly earlier: MissRecord | undefined, private readonly noCache: boolean) {
+  private constructor(
+    private readonly file: string,
+    private readonly earlier: MissRecord | undefined,
+    private readonly noCache: boolean,
+    private readonly entryHash: (s: string) => string,
+  ) {
     this.salt = earlier?.salt ?? randomBytes(16).toString('hex');
   }
 
   static async open(store: Store, id: BuildIdentity, opts: { noCache: boolean }): Promise<MissExplainer> {
     const file = recordFile(store, id);
-    return new MissExplainer(file, await loadRecord(file), opts.noCache);
+    const { h64ToString } = await xxhash();
+    return new MissExplainer(file, await loadRecord(file), opts.noCache, h64ToString);
   }
 
   private hash(s: string): string {
@@ -178,7 +186,7 @@ export class MissExplainer {
   entries(v: Vertex, part: string): EntrySink {
     let parts = this.folders.get(v);
     if (!parts) this.folders.set(v, (parts = new Map()));
-    const folder = new EntryFolder((s) => this.hash(s));
+    const folder = new EntryFolder(this.entryHash);
     parts.set(part, folder);
     return (name, line) => folder.add(name, line);
   }
@@ -240,7 +248,11 @@ export class MissExplainer {
    * cached; for the others (failed, not reached), what the earlier record had.
    */
   async save(store: Store, settled: Iterable<Vertex>): Promise<void> {
-    const done = new Set(settled);
+    // Explanations are a help, not the build: a store that cannot take the record fails nothing.
+    await this.write(store, new Set(settled)).catch(() => {});
+  }
+
+  private async write(store: Store, done: Set<Vertex>): Promise<void> {
     const steps: StepFacts[] = [];
     for (const [v, f] of this.facts) {
       if (done.has(v)) steps.push(f);
