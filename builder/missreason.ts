@@ -61,7 +61,10 @@ function matchName(name: string): string {
 }
 
 function depth(p: string): number {
-  return p === '' || p === '.' ? 0 : p.split('/').length;
+  if (p === '' || p === '.') return 0;
+  let n = 1;
+  for (let i = p.indexOf('/'); i >= 0; i = p.indexOf('/', i + 1)) n++;
+  return n;
 }
 
 function ancestor(p: string, d: number): string {
@@ -182,8 +185,20 @@ export class MissExplainer {
     return createHmac('sha256', this.salt).update(s).digest('hex').slice(0, 16);
   }
 
-  /** Collects the entries of one part of v's key (a copy's or a bind mount's context selection). */
-  entries(v: Vertex, part: string): EntrySink {
+  /** The entries the earlier build kept for this part of v's key, if its checksum was `sum` then too. */
+  private unchanged(v: Vertex, part: string, sum: string): Record<string, string> | undefined {
+    const h = this.hash(sum);
+    const match = matchName(v.name);
+    return this.earlier?.steps.find((s) => (s.match === match || s.id === v.id) && s.files[part]?.sum === h)?.files[part]!.entries;
+  }
+
+  /**
+   * Where to send the entries of one part of v's key (a copy's or a bind mount's context selection),
+   * when the earlier build's record cannot give them: the selection is new or changed. Unchanged ones
+   * (every one, in a build where nothing changed) cost nothing.
+   */
+  entriesIfChanged(v: Vertex, part: string, sum: string): EntrySink | undefined {
+    if (this.unchanged(v, part, sum)) return undefined;
     let parts = this.folders.get(v);
     if (!parts) this.folders.set(v, (parts = new Map()));
     const folder = new EntryFolder(this.entryHash);
@@ -217,7 +232,10 @@ export class MissExplainer {
     });
     const folders = this.folders.get(v);
     const files: StepFacts['files'] = {};
-    for (const [part, sum] of Object.entries(extra)) files[part] = { sum: this.hash(sum), entries: Object.fromEntries(folders?.get(part)?.entries ?? []) };
+    for (const [part, sum] of Object.entries(extra)) {
+      const entries = folders?.get(part)?.entries;
+      files[part] = { sum: this.hash(sum), entries: entries ? Object.fromEntries(entries) : (this.unchanged(v, part, sum) ?? {}) };
+    }
     this.folders.delete(v);
     this.facts.set(v, { id: v.id, match: matchName(v.name), def, env, args: [...(v.argNames ?? [])], inputs, files });
   }

@@ -182,7 +182,7 @@ export class Solver {
         if (m.type !== 'bind') continue;
         const input = v.inputs[m.from];
         if (input?.op.kind === 'source' && input.op.source.type === 'context') {
-          extra[`mount${n}`] = await checksumSources(this.context(input.op.source), [m.source], await this.stats(), this.o.explain?.entries(v, `mount${n}`));
+          extra[`mount${n}`] = await this.contextSum(v, `mount${n}`, this.context(input.op.source), [m.source]);
         }
       }
     }
@@ -193,12 +193,24 @@ export class Solver {
         if (a.type !== 'copy' || a.inline) continue;
         const input = v.inputs[a.from]!;
         if (input.op.kind === 'source' && input.op.source.type === 'context') {
-          extra[`copy${n}`] = await checksumSources(withExcludes(this.context(input.op.source), a.excludes), a.src, await this.stats(), this.o.explain?.entries(v, `copy${n}`));
+          extra[`copy${n}`] = await this.contextSum(v, `copy${n}`, withExcludes(this.context(input.op.source), a.excludes), a.src);
         }
       }
     }
     this.o.explain?.keyed(v, inputKeys, extra);
     return cacheKey(op, inputKeys, extra);
+  }
+
+  /**
+   * The checksum of what a step selects from the context. When it is new or changed since the
+   * earlier build, the selection is walked once more (stats cached) for the explainer's entries.
+   */
+  private async contextSum(v: Vertex, part: string, tree: SourceTree, sources: readonly string[]): Promise<string> {
+    const stats = await this.stats();
+    const sum = await checksumSources(tree, sources, stats);
+    const entries = this.o.explain?.entriesIfChanged(v, part, sum);
+    if (entries) await checksumSources(tree, sources, stats, entries);
+    return sum;
   }
 
   private result(v: Vertex): Promise<Result> {
