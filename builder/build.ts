@@ -9,9 +9,11 @@ import { imageRef } from './images.js';
 import type { ManifestFormat } from '../snapshotter/registry/format.js';
 import type { StoreParts } from './engine.js';
 import { exportImage } from './export.js';
-import { resolveExporters, type BuiltImage, type ExportContext, type Exporter, type ExportResponse, type OutputSpec } from './exporter.js';
-import type { CheckResult, Frontend, FrontendInput } from './frontend.js';
-import type { BuildDefinition } from './graph.js';
+import { cacheBound, collectGarbage } from './gc.js';
+import { resolveExporters, type Annotations, type BuiltImage, type ExportContext, type Exporter, type ExportResponse, type OutputSpec } from './exporter.js';
+import type { CheckResult, Frontend, FrontendInput, NamedContext } from './frontend.js';
+import { namedContextLookup } from './namedcontext.js';
+import type { BuildDefinition, ExecDefaults } from './graph.js';
 import type { SecretSource } from './mounts.js';
 import { step, type ProgressSink } from './progress.js';
 import { ImageResolver } from './resolver.js';
@@ -54,6 +56,12 @@ export interface BuildRequest {
   stdout?: NodeJS.WritableStream;
   /** --label: set on the image config over the Dockerfile's LABELs. */
   labels?: ReadonlyMap<string, string>;
+  /** --build-context NAME=…: named contexts for FROM, --from and stages of that name. */
+  namedContexts?: ReadonlyMap<string, NamedContext>;
+  /** --annotation, by level. */
+  annotations?: Annotations;
+  /** --network, --add-host, --shm-size, --ulimit: settings of every RUN. */
+  exec?: ExecDefaults;
 }
 
 export interface BuildResult {
@@ -100,7 +108,8 @@ function dockerignoreCandidates(dockerfilePath: string, contextDir: string): str
   return [`${dockerfilePath}.dockerignore`, path.join(contextDir, '.dockerignore')];
 }
 
-function sourceDateEpoch(buildArgs: ReadonlyMap<string, string>): number | undefined {
+/** SOURCE_DATE_EPOCH (a build arg first, else the environment), for reproducible times. */
+export function sourceDateEpoch(buildArgs: ReadonlyMap<string, string> = new Map()): number | undefined {
   const v = buildArgs.get('SOURCE_DATE_EPOCH') ?? process.env.SOURCE_DATE_EPOCH;
   if (v === undefined || v === '') return undefined;
   if (!/^\d+$/.test(v)) throw new UsageError(`invalid SOURCE_DATE_EPOCH "${v}"`, 'use whole seconds since 1970');
@@ -118,6 +127,7 @@ function resolverFor(parts: StoreParts, req: Pick<BuildRequest, 'pull'>, sink: P
 }
 
 function frontendInput(inputs: BuildInputs, req: BuildRequest, resolver: ImageResolver): FrontendInput {
+  const named = namedContextLookup(req.namedContexts ?? new Map());
   return {
     dockerfile: inputs.dockerfile,
     filename: inputs.filename,
@@ -125,6 +135,8 @@ function frontendInput(inputs: BuildInputs, req: BuildRequest, resolver: ImageRe
     buildArgs: req.buildArgs,
     ...(req.target !== undefined ? { target: req.target } : {}),
     platform: hostPlatform(),
+    ...(req.exec ? { exec: req.exec } : {}),
+    ...(named ? { namedContext: named } : {}),
     resolveImage: (ref) => resolver.resolve(ref),
   };
 }
@@ -138,7 +150,9 @@ export async function build(parts: Parts, req: BuildRequest, sink: ProgressSink)
     if (!ENTITLEMENTS.includes(a)) throw new UsageError(`unknown entitlement "${a}"`, `tsbuild knows ${ENTITLEMENTS.join(' and ')}`);
   }
   const epoch = sourceDateEpoch(req.buildArgs);
-  const exporters = resolveExporters({ names, push: req.push ?? false, format: req.format ?? 'oci', outputs: req.outputs ?? [] });
+  checkAnnotations(req.annotations);
+  const cacheLimit = cacheBound(parts.store); // a bad setting fails here, not after the build
+  const exporters = resolveExporters({ names, push: req.push ?? false, format: req.format ?? 'oci', outputs: req.outputs ?? [], ...(req.annotations ? { annotations: req.annotations } : {}) });
   for (const spec of req.cacheFrom ?? []) checkCacheSpec(spec, 'from');
   // The cache exporters need the solver's records, known once it has run.
   const solved: { records?: RecordSource } = {};
@@ -178,13 +192,26 @@ export async function build(parts: Parts, req: BuildRequest, sink: ProgressSink)
   const local = exporters.filter((e) => !e.remote);
   const image = await step(sink, 'export', 'exporting to image', async () => {
     const inlineCache = inline ? await solver.exportRecords(definition.root, 'min') : undefined;
-    const img = await exportImage(parts.content, solver, definition, chain, { ...(epoch !== undefined ? { sourceDateEpoch: epoch } : {}), ...(inlineCache ? { inlineCache } : {}) });
+    const img = await exportImage(parts.content, solver, definition, chain, { ...(epoch !== undefined ? { sourceDateEpoch: epoch } : {}), ...(inlineCache ? { inlineCache } : {}), ...(req.annotations?.manifest ? { annotations: req.annotations.manifest } : {}) });
     const built: BuiltImage = { ...img, names, layers: chain };
     return { ...built, exports: await runExporters(local, built, ctx) };
   });
   // Remote exporters report their own steps (one per pushed name).
   const remote = await runExporters([...exporters.filter((e) => e.remote), ...cacheExporters], image, ctx);
+  await collectGarbage(parts, await solver.settle(), cacheLimit);
   return { manifest: image.manifest, configDigest: image.configDescriptor.digest, names: names.map(familiarName), exports: [...image.exports, ...remote] };
+}
+
+/**
+ * tsbuild builds one platform with no attestations, so it makes no image index: index and
+ * index-descriptor annotations have nothing to go on, an error as in BuildKit's image writer.
+ */
+function checkAnnotations(a: Annotations | undefined): void {
+  for (const [level, values] of [['index', a?.index], ['index-descriptor', a?.indexDescriptor]] as const) {
+    if (values && Object.keys(values).length) {
+      throw new UsageError(`--annotation ${level}:…: index annotations not supported for single platform export (tsbuild builds one platform and no attestations, so there is no image index)`, 'annotate the manifest (manifest:KEY=VALUE, the default), or its entry in an OCI layout\'s index.json (manifest-descriptor:KEY=VALUE with --output type=oci)');
+    }
+  }
 }
 
 /** The definition with --label values over the image config's own labels (they add no history, as in BuildKit). */
@@ -201,7 +228,7 @@ async function runExporters(exporters: readonly Exporter[], image: BuiltImage, c
 }
 
 /** `build --check`: the frontend's walk without solving; its warnings and, with error=true, the violation. */
-export async function check(parts: Parts, req: Pick<BuildRequest, 'context' | 'dockerfile' | 'frontend' | 'buildArgs' | 'target' | 'pull'>, sink: ProgressSink): Promise<CheckResult> {
+export async function check(parts: Parts, req: Pick<BuildRequest, 'context' | 'dockerfile' | 'frontend' | 'buildArgs' | 'target' | 'pull' | 'namedContexts'>, sink: ProgressSink): Promise<CheckResult> {
   const inputs = await readInputs(req, sink);
   return frontendFor(parts, req.frontend).check(frontendInput(inputs, { ...req, tags: [] }, resolverFor(parts, req, sink)));
 }

@@ -70,10 +70,20 @@ export interface Exporter {
   export(image: BuiltImage, ctx: ExportContext): Promise<ExportResponse>;
 }
 
+/** --annotation values by where buildx puts them (`manifest:` is the default). */
+export interface Annotations {
+  manifest?: Readonly<Record<string, string>>;
+  index?: Readonly<Record<string, string>>;
+  /** On the manifest's descriptor: its entry in an OCI layout's index.json (type=oci and type=docker archives). */
+  manifestDescriptor?: Readonly<Record<string, string>>;
+  indexDescriptor?: Readonly<Record<string, string>>;
+}
+
 /** What every factory gets besides the output's own attributes. */
 export interface ExportRequest {
   names: readonly string[];
   format: ManifestFormat;
+  annotations?: Annotations;
 }
 
 export type ExporterFactory = (attrs: Readonly<Record<string, string>>, req: ExportRequest) => Exporter;

@@ -16,7 +16,8 @@ function ociLayerType(mediaType: string): string {
   return mediaType;
 }
 
-export async function writeImage(content: ContentStore, config: ImageConfig, layers: readonly Descriptor[]): Promise<WrittenImage> {
+/** `annotations`: the manifest's own (--annotation manifest:K=V); they change its digest, not the image id. */
+export async function writeImage(content: ContentStore, config: ImageConfig, layers: readonly Descriptor[], annotations?: Readonly<Record<string, string>>): Promise<WrittenImage> {
   const configBlob = await content.putBytes(JSON.stringify(config));
   const configDescriptor: Descriptor = { mediaType: MediaType.ociConfig, digest: configBlob.digest, size: configBlob.size };
   const manifest: Manifest = {
@@ -24,6 +25,7 @@ export async function writeImage(content: ContentStore, config: ImageConfig, lay
     mediaType: MediaType.ociManifest,
     config: configDescriptor,
     layers: layers.map((l) => ({ mediaType: ociLayerType(l.mediaType), digest: l.digest, size: l.size })),
+    ...(annotations && Object.keys(annotations).length ? { annotations: { ...annotations } } : {}),
   };
   const m = await content.putBytes(JSON.stringify(manifest));
   return { manifest: { mediaType: MediaType.ociManifest, digest: m.digest, size: m.size }, config, configDescriptor };

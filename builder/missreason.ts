@@ -6,7 +6,7 @@
 // mode, size, content hash: what the stat cache holds already) are hashed with xxhash, as a key
 // computation may see tens of thousands of them.
 import { createHash, createHmac, randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import xxhash from 'xxhash-wasm';
 import type { Digest } from '../common/oci.js';
@@ -16,6 +16,8 @@ import type { CacheMiss, MissReason } from './progress.js';
 import type { Store } from '../snapshotter/store.js';
 
 const RECORD_VERSION = 1;
+/** Records are files of the cache folder: hints, as the stat cache (prune keeps them, prune --all removes them). */
+const RECORD_PREFIX = 'missreason-';
 /** Context entries kept per copy: past this, deeper paths fold into their directory's sum. */
 export const MAX_ENTRIES = 512;
 /** Records kept in the store (one per context, Dockerfile and target): the oldest go first. */
@@ -111,7 +113,7 @@ class EntryFolder {
 function recordFile(store: Store, id: BuildIdentity): string {
   const rel = path.relative(id.contextDir, id.dockerfilePath);
   const name = createHash('sha256').update(`${id.contextDir}\0${rel}\0${id.target ?? ''}`).digest('hex').slice(0, 32);
-  return path.join(store.cacheDir, 'missreason', `${name}.json`);
+  return path.join(store.cacheDir, `${RECORD_PREFIX}${name}.json`);
 }
 
 async function loadRecord(file: string): Promise<MissRecord | undefined> {
@@ -130,7 +132,17 @@ function changedKeys(was: Record<string, string>, now: Record<string, string>): 
   return out;
 }
 
-const SETTINGS: Record<string, string> = { cwd: 'WORKDIR', user: 'USER', network: 'network', hostname: 'hostname', mounts: 'mounts', insecure: 'security' };
+/** Fields of an exec's definition the instruction inherits or gets from flags, as the user knows them. */
+const SETTINGS: Record<string, string> = {
+  cwd: 'WORKDIR',
+  user: 'USER',
+  network: 'network',
+  hostname: 'hostname',
+  mounts: 'mounts',
+  insecure: 'security',
+  extraHosts: '--add-host',
+  ulimits: '--ulimit',
+};
 
 /** The differences between a step's facts now and in the earlier build. */
 export function diffFacts(was: StepFacts, now: StepFacts, pairedByName: boolean): MissReason[] {
@@ -206,13 +218,13 @@ export class MissExplainer {
     return (name, line) => folder.add(name, line);
   }
 
-  /** Records what v's key was made of. */
-  keyed(v: Vertex, inputKeys: readonly Digest[], extra: Readonly<Record<string, string>>): void {
-    const op = v.op;
-    if (op.kind === 'source') return;
+  /** Records what v's key was made of: the definition as the key has it, the inputs' keys, the context checksums. */
+  keyed(v: Vertex, definition: object, inputKeys: readonly Digest[], extra: Readonly<Record<string, string>>): void {
+    if (v.op.kind === 'source') return;
     const def: Record<string, string> = {};
     const env: Record<string, string> = {};
-    for (const [field, value] of Object.entries(op)) {
+    for (const [field, value] of Object.entries(definition)) {
+      if (value === undefined) continue;
       if (field === 'env' && Array.isArray(value)) {
         for (const e of value as string[]) {
           const eq = e.indexOf('=');
@@ -276,15 +288,14 @@ export class MissExplainer {
       if (done.has(v)) steps.push(f);
       else steps.push(this.paired(v)?.was ?? { ...f, incomplete: true });
     }
-    await mkdir(path.dirname(this.file), { recursive: true, mode: 0o700 });
     await store.writeFileAtomic(this.file, JSON.stringify({ version: RECORD_VERSION, salt: this.salt, steps } satisfies MissRecord));
     await dropOldest(path.dirname(this.file));
   }
 }
 
-/** Keeps the records' folder bounded: beyond MAX_RECORDS, the least recently written go. */
+/** Keeps the records bounded: beyond MAX_RECORDS, the least recently written go. */
 async function dropOldest(dir: string): Promise<void> {
-  const names = await readdir(dir).catch(() => [] as string[]);
+  const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => n.startsWith(RECORD_PREFIX));
   if (names.length <= MAX_RECORDS) return;
   const aged = await Promise.all(names.map(async (n) => ({ n, t: (await stat(path.join(dir, n)).catch(() => undefined))?.mtimeMs ?? 0 })));
   aged.sort((a, b) => a.t - b.t);

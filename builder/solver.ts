@@ -7,7 +7,7 @@ import { checkout, resolveCommit } from './git.js';
 import { BuildCache, StepCache, type CacheRecord } from './cache.js';
 import { cacheKey } from './cachekey.js';
 import { checksumSources, StatCache } from './contenthash.js';
-import { runExec } from './exec.js';
+import { execKeyDefinition, runExec } from './exec.js';
 import { readSecret, type SecretSource } from './mounts.js';
 import { SecretMasker } from './masking.js';
 import { PatternMatcher } from './patterns.js';
@@ -20,7 +20,9 @@ import type { ImageResolver } from './resolver.js';
 import { resolveOwner } from './user.js';
 import type { ContentStore } from '../snapshotter/content.js';
 import { UpperWriter, type Owner } from '../snapshotter/fileop.js';
-import type { Digest } from '../common/oci.js';
+import type { Digest, Platform } from '../common/oci.js';
+import { normalizePlatform } from '../common/platform.js';
+import { checkEmulation } from './emulation.js';
 import { layerChain, type LayerChain, type Snapshots } from '../snapshotter/snapshots.js';
 import type { Store } from '../snapshotter/store.js';
 import { DirTree, FilteredTree, ViewTree, type SourceTree } from '../snapshotter/tree.js';
@@ -82,7 +84,8 @@ export class Solver {
   private readonly reported = new Set<string>();
   private statCache?: Promise<StatCache>;
   private secretMasker?: Promise<SecretMasker>;
-  private contextTree?: DirTree;
+  /** The build context's tree and each named local context's, by directory and excludes (a named context may be the same directory without the .dockerignore). */
+  private readonly contextTrees = new Map<string, DirTree>();
   /** Per vertex: did it add a layer, and when was that layer made (for history). */
   readonly outcomes = new Map<Vertex, VertexOutcome>();
 
@@ -91,6 +94,7 @@ export class Solver {
   }
 
   private readonly downloads = new Map<string, Promise<RemoteFile>>();
+  private readonly emulated = new Set<string>();
   private readonly commits = new Map<string, Promise<string>>();
 
   private gitCommit(s: GitSource): Promise<string> {
@@ -113,6 +117,15 @@ export class Solver {
     return d;
   }
 
+  /** Whether this machine runs the platform's binaries (checked once per architecture; throws the TSB_PLATFORM error). */
+  private emulation(p: Platform): void {
+    const arch = normalizePlatform(p).architecture;
+    if (!this.emulated.has(arch)) {
+      checkEmulation(p);
+      this.emulated.add(arch);
+    }
+  }
+
   /** Masks every --secret value in RUN output, whichever step mounts it. */
   private masker(): Promise<SecretMasker> {
     this.secretMasker ??= Promise.all([...(this.o.secrets ?? new Map<string, SecretSource>()).values()].map(readSecret)).then((values) => new SecretMasker(values.map((v) => v.toString('utf8'))));
@@ -125,22 +138,39 @@ export class Solver {
   }
 
   private context(source: ContextSource): DirTree {
-    if (!this.contextTree) {
+    const dir = source.dir ?? this.o.contextDir;
+    const id = [dir, ...source.excludes].join('\0');
+    let tree = this.contextTrees.get(id);
+    if (!tree) {
       const m = new PatternMatcher(source.excludes);
-      this.contextTree = new DirTree(this.o.contextDir, m.empty ? undefined : { excluded: (rel) => m.matches(rel), descend: (rel) => m.mayReincludeUnder(rel) });
+      tree = new DirTree(dir, m.empty ? undefined : { excluded: (rel) => m.matches(rel), descend: (rel) => m.mayReincludeUnder(rel) });
+      this.contextTrees.set(id, tree);
     }
-    return this.contextTree;
+    return tree;
   }
 
   async solve(root: Vertex): Promise<LayerChain> {
+    return (await this.solveAll([root]))[0]!;
+  }
+
+  /**
+   * Several graphs at once (one per platform of a multi-platform build), in parallel: vertices with
+   * equal keys in them (a FROM --platform=$BUILDPLATFORM stage) run once.
+   */
+  async solveAll(roots: readonly Vertex[]): Promise<LayerChain[]> {
     // Every key (so every context checksum) is known before anything runs: show that phase as
     // BuildKit's context-loading step when the build reads the context.
     try {
-      if (reachesContext(root)) await step(this.o.progress, 'context', '[internal] load build context', () => this.key(root));
-      const r = await this.result(root);
-      if (r.kind !== 'chain') throw new Error('the build target is not a filesystem');
+      if (roots.some((r) => reachesContext(r))) await step(this.o.progress, 'context', '[internal] load build context', () => Promise.all(roots.map((r) => this.key(r))));
+      const chains = await Promise.all(
+        roots.map(async (root) => {
+          const r = await this.result(root);
+          if (r.kind !== 'chain') throw new Error('the build target is not a filesystem');
+          return r.chain;
+        }),
+      );
       await (await this.stats()).save(this.o.store);
-      return r.chain;
+      return chains;
     } finally {
       // Failed builds too: the steps that did complete are what the next build compares with.
       await this.o.explain?.save(this.o.store, this.outcomes.keys());
@@ -162,7 +192,8 @@ export class Solver {
     if (op.kind === 'source') {
       const s = op.source;
       if (s.type === 'image') return cacheKey({ source: 'image', digest: s.manifestDigest, platform: s.platform }, []);
-      if (s.type === 'context') return cacheKey({ source: 'context', excludes: s.excludes }, []);
+      // A named context is keyed by its name (as BuildKit's local://NAME), never its path; content checksums do the rest.
+      if (s.type === 'context') return cacheKey({ source: 'context', excludes: s.excludes, ...(s.dir !== undefined ? { name: s.name } : {}) }, []);
       if (s.type === 'git') {
         // The commit, not the ref: a moved branch is a new key.
         return cacheKey({ source: 'git', remote: s.remote, commit: await this.gitCommit(s), subdir: s.subdir, keepGitDir: s.keepGitDir }, []);
@@ -197,8 +228,9 @@ export class Solver {
         }
       }
     }
-    this.o.explain?.keyed(v, inputKeys, extra);
-    return cacheKey(op, inputKeys, extra);
+    const definition = op.kind === 'exec' ? execKeyDefinition(op) : op;
+    this.o.explain?.keyed(v, definition, inputKeys, extra);
+    return cacheKey(definition, inputKeys, extra);
   }
 
   /**
@@ -287,6 +319,7 @@ export class Solver {
       const active = await this.o.snapshots.prepare();
       try {
         if (op.kind === 'exec') {
+          if (v.platform) this.emulation(v.platform);
           const trees = inputs.map((r) => this.tree(r));
           await runExec(op, rootfs, active, this.o.snapshots, {
             id: v.id,
@@ -355,6 +388,11 @@ export class Solver {
     const keys: Digest[] = [];
     for (let v: Vertex | undefined = root; v && v.op.kind !== 'source'; v = v.inputs[0]) keys.push(await this.key(v));
     return this.cache.exported(keys);
+  }
+
+  /** The build is done: the cache's last-use times are brought up to date; returns the records it made. */
+  settle(): Promise<CacheRecord[]> {
+    return this.cache.settle();
   }
 
   /** Reports a cache hit for v and, for display, first for the steps below it that hit too. */

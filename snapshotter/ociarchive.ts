@@ -31,7 +31,7 @@ function* entries(content: ContentStore, manifest: Descriptor, doc: Manifest, na
     body: () => content.read(d.digest),
   });
   const manifests: Descriptor[] = names.length
-    ? names.map((n) => ({ ...manifest, annotations: { [ContainerdNameAnnotation]: n, [RefNameAnnotation]: n.slice(n.lastIndexOf(':') + 1) } }))
+    ? names.map((n) => ({ ...manifest, annotations: { ...manifest.annotations, [ContainerdNameAnnotation]: n, [RefNameAnnotation]: n.slice(n.lastIndexOf(':') + 1) } }))
     : [manifest];
   yield dir('blobs');
   yield dir('blobs/sha256');

@@ -3,7 +3,7 @@
 // line `#N cache miss: …` and in JSON's vertex-start cacheMiss; values of build args and secrets
 // appear nowhere: not in the output, not in the store's records.
 import test from 'ava';
-import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { jsonEvents, makeContext, sharedStore, storeWithBusybox, tmpDir, tsbuildOk, type CliResult } from '../helpers/cli.js';
 
@@ -44,11 +44,18 @@ function plainMiss(r: CliResult, name: RegExp): string | undefined {
   return lines.find((l) => l.startsWith(`#${n} cache miss: `))?.slice(`#${n} cache miss: `.length);
 }
 
-/** Every file under the store's cache-miss records, concatenated. */
-async function records(): Promise<string> {
-  const dir = path.join(await root(), 'cache', 'missreason');
+/** The store's cache-miss records. */
+function recordFiles(store: string): string[] {
+  const dir = path.join(store, 'cache');
   return readdirSync(dir)
-    .map((n) => readFileSync(path.join(dir, n), 'utf8'))
+    .filter((n) => n.startsWith('missreason-'))
+    .map((n) => path.join(dir, n));
+}
+
+/** Every cache-miss record of the shared store, concatenated. */
+async function records(): Promise<string> {
+  return recordFiles(await root())
+    .map((f) => readFileSync(f, 'utf8'))
     .join('\n');
 }
 
@@ -131,8 +138,7 @@ test('a large context: the record stays small, deep paths fold into their direct
   writeFileSync(path.join(ctx, 'tree', 'd7', 'f3.txt'), 'changed');
   const r = await build(ctx, 'json');
   t.deepEqual(missOf(r, /COPY \./)?.reasons, [{ kind: 'files', paths: ['tree/d7/'], count: 1 }]);
-  const dir = path.join(await root(), 'cache', 'missreason');
-  for (const n of readdirSync(dir)) t.true(statSync(path.join(dir, n)).size < 200_000, `${n} is ${statSync(path.join(dir, n)).size} bytes`);
+  for (const f of recordFiles(await root())) t.true(statSync(f).size < 200_000, `${f} is ${statSync(f).size} bytes`);
 });
 
 test('the base image digest: named with both digests', async (t) => {
@@ -166,14 +172,17 @@ test('WORKDIR and ENV: what a RUN inherits is named', async (t) => {
   t.is(missOf(r, /RUN pwd/)?.text, 'WORKDIR changed; ENV MODE changed; parent step [2/3] WORKDIR /w2 changed');
 });
 
-test('the records are build cache: prune removes them, and the next build explains nothing', async (t) => {
+test('prune keeps the records (the next build says its result is gone); prune --all removes them', async (t) => {
   const own = await storeWithBusybox();
   cleanups.push(own);
   const ctx = context({ Dockerfile: 'FROM busybox\nRUN echo p > /p\n' });
   await tsbuildOk(['build', '--progress=plain', ctx], { root: own });
-  t.true(existsSync(path.join(own, 'cache', 'missreason')));
+  t.is(recordFiles(own).length, 1);
   await tsbuildOk(['prune'], { root: own });
-  t.false(existsSync(path.join(own, 'cache', 'missreason')));
+  const after = await tsbuildOk(['build', '--progress=plain', ctx], { root: own });
+  t.is(plainMiss(after, /RUN echo p/), 'same inputs as the earlier build, whose result is gone (pruned) or was never made (failed)');
+  await tsbuildOk(['prune', '--all'], { root: own });
+  t.deepEqual(recordFiles(own), []);
   writeFileSync(path.join(ctx, 'Dockerfile'), 'FROM busybox\nRUN echo q > /p\n');
   t.notRegex((await tsbuildOk(['build', '--progress=plain', ctx], { root: own })).stderr, /cache miss/);
 });
