@@ -288,7 +288,12 @@ export class MissExplainer {
       if (done.has(v)) steps.push(f);
       else steps.push(this.paired(v)?.was ?? { ...f, incomplete: true });
     }
-    await store.writeFileAtomic(this.file, JSON.stringify({ version: RECORD_VERSION, salt: this.salt, steps } satisfies MissRecord));
+    // In the graph's order, whatever order the keys were computed in: a build where nothing changed
+    // makes the same record, and writes nothing (as the rest of a no-change build).
+    steps.sort((a, b) => a.id.localeCompare(b.id, 'en', { numeric: true }));
+    const text = JSON.stringify({ version: RECORD_VERSION, salt: this.salt, steps } satisfies MissRecord);
+    if (this.earlier && text === JSON.stringify(this.earlier)) return;
+    await store.writeFileAtomic(this.file, text);
     await dropOldest(path.dirname(this.file));
   }
 }
