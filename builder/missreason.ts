@@ -283,6 +283,8 @@ export class MissExplainer {
   }
 
   private async write(store: Store, done: Set<Vertex>): Promise<void> {
+    // No key computed (a build that failed before solving, or a fast path that needed none): keep the earlier record.
+    if (this.facts.size === 0) return;
     const steps: StepFacts[] = [];
     for (const [v, f] of this.facts) {
       if (done.has(v)) steps.push(f);
