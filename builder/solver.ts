@@ -398,10 +398,13 @@ export class Solver {
 
   /** Reports a cache hit for v and, for display, first for the steps below it that hit too. */
   private async markCached(v: Vertex, rec: CacheRecord): Promise<void> {
-    this.cache.note(await this.key(v), rec);
+    const key = await this.key(v);
+    this.cache.note(key, rec);
     this.outcomes.set(v, { addedLayer: rec.addedLayer, created: rec.created, cached: true });
-    if (this.reported.has(v.id)) return;
-    this.reported.add(v.id);
+    // The same step of each platform's graph (a FROM --platform=$BUILDPLATFORM stage) shows once.
+    const shown = `${key} ${v.name}`;
+    if (this.reported.has(v.id) || this.reported.has(shown)) return;
+    this.reported.add(v.id).add(shown);
     for (const input of v.inputs) {
       if (input.op.kind !== 'source') {
         const r = await this.cache.lookup(await this.key(input));
