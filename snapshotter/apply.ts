@@ -35,7 +35,11 @@ export interface ApplyOptions {
 }
 
 /** A layer entry that would reach outside the target directory. */
-export class UnsafeLayerPathError extends LayerFormatError {}
+export class UnsafeLayerPathError extends LayerFormatError {
+  constructor(message: string, opts: { cause?: unknown } = {}) {
+    super(message, { ...opts, code: 'TSB_ARCHIVE_UNSAFE', hint: 'the archive tries to write outside its target: do not use it, or rebuild it from a trusted source' });
+  }
+}
 
 /** A filesystem failure while applying one entry; `code` is the underlying errno code. */
 export class LayerApplyError extends TsbuildError {
@@ -57,22 +61,55 @@ const O_DIR_NOFOLLOW = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_
 // Overlay's control xattrs would let a layer redirect lookups or fake opaque dirs: never take them from an archive.
 const OVERLAY_XATTR_PREFIXES = ['trusted.overlay.', 'user.overlay.'];
 
+/** What is being applied, for errors: `ADD archive "x.tar"`, `layer sha256:… of image busybox`. */
+export interface ApplySource {
+  what: string;
+  /** Replaces the generic hint of a malformed archive (say where a good copy comes from). */
+  hint?: string;
+}
+
 /** Applies an uncompressed layer tar to `target` (created if missing). */
-export async function applyLayer(tar: Readable, target: string, opts: ApplyOptions): Promise<{ entries: number }> {
+export async function applyLayer(tar: Readable, target: string, opts: ApplyOptions & { source?: ApplySource }): Promise<{ entries: number }> {
   mkdirSync(target, { recursive: true });
   const a = new Applier(realpathSync(target), opts);
   let entries = 0;
-  for await (const { entry, body } of readTar(tar)) {
-    entries++;
-    try {
-      await a.apply(entry, body);
-    } catch (err) {
-      if (err instanceof LayerFormatError) throw err;
-      throw new LayerApplyError(`applying layer entry ${JSON.stringify(entry.path)}: ${(err as Error).message}`, err);
+  // The entry being applied, or the last one read when the reader itself fails between entries.
+  let where = 'at its first entry';
+  try {
+    for await (const { entry, body } of readTar(tar)) {
+      entries++;
+      where = `entry ${JSON.stringify(entry.path)}`;
+      try {
+        await a.apply(entry, body);
+      } catch (err) {
+        // A failed system call is the target's problem; anything else (zlib's "unexpected end of
+        // file" while the body streams) is the archive's.
+        if (err instanceof TsbuildError || (err as NodeJS.ErrnoException).syscall === undefined) throw err;
+        throw new LayerApplyError((err as Error).message, err);
+      }
+      where = `after entry ${JSON.stringify(entry.path)}`;
     }
+    a.finish();
+  } catch (err) {
+    throw inContext(err, opts.source, where);
   }
-  a.finish();
   return { entries };
+}
+
+/**
+ * The error with the archive and the entry in its message. A stream error that is not ours (zlib's
+ * "unexpected end of file", a failed decompressor) is the archive's fault too.
+ */
+function inContext(err: unknown, source: ApplySource | undefined, where: string): unknown {
+  const prefix = `${source?.what ?? 'archive'}: ${where}: `;
+  const reason = (err as Error).message?.replace(/^tar: /, '') ?? String(err);
+  if (err instanceof LayerApplyError) return new LayerApplyError(prefix + reason, (err as Error).cause);
+  if (err instanceof LayerFormatError) {
+    const Kind = err.constructor as typeof LayerFormatError;
+    return new Kind(prefix + reason, { cause: err, ...(source?.hint !== undefined && !(err instanceof UnsafeLayerPathError) ? { hint: source.hint } : {}) });
+  }
+  if (err instanceof TsbuildError) return err;
+  return new LayerFormatError(`${prefix}cannot be read: ${reason}`, { cause: err, ...(source?.hint !== undefined ? { hint: source.hint } : {}) });
 }
 
 /** Cleans an archive path: '' for the root, never absolute, never starting with '..'. */

@@ -165,14 +165,15 @@ export class Snapshots {
   }
 
   /** Ensures the snapshot for `blob` on top of `parent` exists, applying the layer if needed. */
-  async importLayer(parent: LayerChain, blob: Descriptor, diffID: Digest): Promise<LayerChain> {
+  async importLayer(parent: LayerChain, blob: Descriptor, diffID: Digest, image?: string): Promise<LayerChain> {
     const layer: Layer = { diffID, chainID: chainIDOf(parent.at(-1)?.chainID, diffID), blob };
     if (await this.has(layer.chainID)) return [...parent, layer];
     await this.content.ensure(blob.digest);
     const a = await this.prepare();
     try {
       const { tar, verify } = openLayer(this.content, blob, diffID);
-      await applyLayer(tar, a.upper, { whiteouts: 'overlay' });
+      const what = `layer ${blob.digest}${image === undefined ? '' : ` of image ${image}`}`;
+      await applyLayer(tar, a.upper, { whiteouts: 'overlay', source: { what, hint: 'the image has a damaged or hostile layer: pull it again, or use an image from a trusted source' } });
       verify();
       await this.adopt(a, layer);
     } catch (e) {
@@ -183,12 +184,12 @@ export class Snapshots {
   }
 
   /** Ensures snapshots for an image's layers, bottom first, and returns the chain. */
-  async importImage(layers: readonly Descriptor[], diffIDs: readonly Digest[]): Promise<LayerChain> {
+  async importImage(layers: readonly Descriptor[], diffIDs: readonly Digest[], image?: string): Promise<LayerChain> {
     if (layers.length !== diffIDs.length) {
       throw new Error(`image has ${layers.length} layers but ${diffIDs.length} diff_ids in its config`);
     }
     let chain: LayerChain = [];
-    for (const [i, blob] of layers.entries()) chain = await this.importLayer(chain, blob, diffIDs[i]!);
+    for (const [i, blob] of layers.entries()) chain = await this.importLayer(chain, blob, diffIDs[i]!, image);
     return chain;
   }
 

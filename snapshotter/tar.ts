@@ -34,11 +34,11 @@ export interface TarEntry {
   gname?: string;
 }
 
-/** A tar stream that is malformed, truncated, or asks for something we refuse to write. */
 /** A malformed or hostile archive. Whoever knows which archive and which step adds that to the message. */
 export class LayerFormatError extends TsbuildError {
-  constructor(message: string, opts: { cause?: unknown; hint?: string } = {}) {
-    super('TSB_ARCHIVE_INVALID', message, { hint: 'the archive is corrupt or unsafe; rebuild or re-download it', ...opts });
+  constructor(message: string, opts: { cause?: unknown; hint?: string; code?: 'TSB_ARCHIVE_INVALID' | 'TSB_ARCHIVE_UNSAFE' } = {}) {
+    const { code = 'TSB_ARCHIVE_INVALID', ...rest } = opts;
+    super(code, message, { hint: 'the archive is corrupt or truncated; rebuild or re-download it', ...rest });
   }
 }
 
@@ -490,6 +490,8 @@ function parseNumeric(b: Buffer, field: string): number {
       n = (n << 8n) | BigInt(byte);
     }
     const v = negative ? -(n + 1n) : n;
+    // Only a time may be before its epoch; a negative size, id or mode is a hostile header.
+    if (negative && field !== 'mtime') throw new LayerFormatError(`tar: negative ${field} field`);
     if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < -BigInt(Number.MAX_SAFE_INTEGER)) {
       throw new LayerFormatError(`tar: ${field} field out of range`);
     }
