@@ -123,6 +123,9 @@ export function dispatchExpose(d: Dispatch, i: ListInstruction): void {
     const proto = (m[3] ?? 'tcp').toLowerCase();
     const from = Number(m[1]);
     const to = m[2] ? Number(m[2]) : from;
+    // As BuildKit's port parser: 16-bit ports, ranges low to high (a huge number would also never end the loop).
+    if (from > 65535 || to > 65535) d.fail(`invalid port "${p}" in EXPOSE: a port is at most 65535`, 'EXPOSE takes <port>[/tcp|/udp] or a range like 8000-8010');
+    if (to < from) d.fail(`invalid port range "${p}" in EXPOSE: the end is below the start`, 'write the range low to high, like 8000-8010');
     for (let port = from; port <= to; port++) {
       exposed[`${port}/${proto}`] = {};
       mine.push(`${port}/${proto}`);
