@@ -1,9 +1,10 @@
-// Hostile and malformed archives end to end: each refusal is a user error with a stable code that
-// names the archive, the entry and the Dockerfile line (or the image and layer digest), with a hint.
+// Archives end to end: each refusal of a hostile or malformed one is a user error with a stable code
+// that names the archive, the entry and the Dockerfile line (or the image and layer digest), with a
+// hint; GNU sparse files unpack as sparse files.
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { makeContext, sharedStore, tmpDir, tsbuild } from '../helpers/cli.js';
@@ -153,4 +154,39 @@ test('a pulled layer that climbs out is TSB_ARCHIVE_UNSAFE, naming the image and
   const { err } = await fails(t, ctx, 'TSB_ARCHIVE_UNSAFE');
   t.regex(err.message, new RegExp(`layer ${layerDigest} of image oci-layout://`));
   t.regex(err.message, /entry "\.\.\/\.\.\/\.\.\/\.\.\/tmp\/owned"/);
+});
+
+test('ADD of GNU tar sparse archives (old GNU and PAX 1.0) gives the real file, sparse in the snapshot', async (t) => {
+  const ctx = makeContext({ Dockerfile: 'FROM busybox\nADD gnu.tar /gnu/\nADD pax.tar /pax/\n' });
+  const src = path.join(ctx, 'src');
+  mkdirSync(src);
+  const file = path.join(src, 'sparse.bin');
+  const size = 256 << 20;
+  execFileSync('truncate', ['-s', String(size), file]);
+  for (const [off, text] of [[0, 'HEAD'], [100_000_007, 'MIDDLE'], [size - 4, 'TAIL']] as const) {
+    execFileSync('dd', [`of=${file}`, 'bs=1', `seek=${off}`, 'conv=notrunc', 'status=none'], { input: text });
+  }
+  const want = execFileSync('sha256sum', [file], { encoding: 'utf8' }).split(' ')[0];
+  execFileSync('tar', ['-C', src, '--sparse', '--format=gnu', '-cf', path.join(ctx, 'gnu.tar'), 'sparse.bin']);
+  execFileSync('tar', ['-C', src, '--sparse', '--format=pax', '--sparse-version=1.0', '-cf', path.join(ctx, 'pax.tar'), 'sparse.bin']);
+  execFileSync('rm', ['-r', src]);
+  const store = await root();
+  const built = await tsbuild(['build', '-q', '-t', 'sparse:1', ctx], { root: store });
+  t.is(built.code, 0, built.stderr);
+  const out = await tsbuild(['run', 'sparse:1', 'sh', '-c', 'for d in gnu pax; do ls /$d; stat -c %s /$d/sparse.bin; sha256sum < /$d/sparse.bin; dd if=/$d/sparse.bin bs=1 skip=100000007 count=6 2>/dev/null; echo; done'], { root: store });
+  t.is(out.stdout, ['gnu', 'pax'].map(() => `sparse.bin\n${size}\n${want}  -\nMIDDLE\n`).join(''), out.stderr);
+  // In the store the ADD's snapshot holds the file with its holes.
+  const snaps = path.join(store, 'snapshots');
+  let found = 0;
+  for (const d of readdirSync(snaps)) {
+    for (const dir of ['gnu', 'pax']) {
+      const f = path.join(snaps, d, 'fs', dir, 'sparse.bin');
+      if (!existsSync(f)) continue;
+      found++;
+      const st = statSync(f);
+      t.is(st.size, size);
+      t.true(st.blocks * 512 < 1 << 20, `${dir}: ${st.blocks * 512} bytes allocated for ${size}`);
+    }
+  }
+  t.is(found, 2);
 });
