@@ -2,12 +2,42 @@
 // layers above busybox built, run, pushed to a real registry (docker-registry, started here), pulled
 // into a fresh store and run again; prints each phase's time. Too slow for the suite on a loaded
 // machine (test/e2e/deep-chain.test.ts does 200 layers); run it by hand.
-import { execFileSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { storeWithBusybox, tmpDir, tsbuildOk } from '../test/helpers/cli.js';
 import { deepContext, deepSum } from '../test/helpers/deep-image.js';
 import { startRegistry } from '../test/helpers/registry.js';
+
+const repo = path.resolve(import.meta.dirname, '..');
+const tmp = (prefix: string): string => mkdtempSync(path.join(os.tmpdir(), prefix));
+
+/** Runs the built CLI on store `root`; rejects with its output unless it succeeds. */
+function tsbuildOk(args: string[], opts: { root: string }): Promise<{ stdout: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(repo, 'dist', 'tsbuild.mjs'), ...args], { env: { ...process.env, TSBUILD_ROOT: opts.root }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve({ stdout }) : reject(new Error(`tsbuild ${args.join(' ')}: exit ${code}\n${stderr.slice(-3000)}`))));
+  });
+}
+
+/** A store with the offline busybox base as busybox:latest (as the tests' storeWithBusybox). */
+async function storeWithBusybox(): Promise<string> {
+  const root = tmp('tsbuild-root-');
+  const bb = tmp('tsbuild-bb-');
+  try {
+    execFileSync('bash', [path.join(repo, 'scripts', 'busybox-context.sh'), bb]);
+    await tsbuildOk(['import', '-c', 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', '-c', 'CMD ["/bin/sh"]', path.join(bb, 'rootfs'), 'busybox:latest'], { root });
+  } finally {
+    rmSync(bb, { recursive: true, force: true });
+  }
+  return root;
+}
 
 const { values } = parseArgs({ options: { layers: { type: 'string', default: '1000' } } });
 const layers = Number(values.layers);
@@ -21,8 +51,8 @@ async function timed<T>(label: string, fn: () => Promise<T>): Promise<T> {
 }
 
 const root = await storeWithBusybox();
-const fresh = tmpDir('tsbuild-root-');
-const ctx = deepContext(layers);
+const fresh = tmp('tsbuild-root-');
+const ctx = deepContext(tmp('tsbuild-deep-'), layers);
 const reg = await startRegistry();
 let failed = false;
 try {

@@ -19,7 +19,7 @@ test(`an image of ${LAYERS + 1} layers builds, runs, pushes, pulls and runs agai
   t.teardown(() => reg.stop());
   const name = `${reg.host}/deep/chain:1`;
 
-  await tsbuildOk(['build', '-q', '-t', name, deepContext(LAYERS)], { root });
+  await tsbuildOk(['build', '-q', '-t', name, deepContext(tmpDir('tsbuild-deep-'), LAYERS)], { root });
   // The RUN saw every layer through one mount; `tsbuild run` mounts the full chain the same way.
   t.is((await tsbuildOk(['run', name, 'cat', '/sum'], { root })).stdout, deepSum(LAYERS));
   t.is((await tsbuildOk(['run', name, 'sh', '-c', `cat /layers/f${LAYERS - 2}; ls /layers | wc -l`], { root })).stdout, `${LAYERS - 2}\n${LAYERS - 1}\n`);

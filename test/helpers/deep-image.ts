@@ -2,11 +2,9 @@
 // file on busybox, then a RUN that has to mount the whole chain (past overlay's lower-dir limits).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { tmpDir } from './cli.js';
 
-/** A context whose Dockerfile gives `layers` layers above busybox: layers - 1 COPYs and one RUN. */
-export function deepContext(layers: number): string {
-  const ctx = tmpDir('tsbuild-deep-');
+/** Writes into `ctx` a context whose Dockerfile gives `layers` layers above busybox: layers - 1 COPYs and one RUN. */
+export function deepContext(ctx: string, layers: number): string {
   mkdirSync(path.join(ctx, 'files'));
   const lines = ['FROM busybox'];
   for (let i = 0; i < layers - 1; i++) {
