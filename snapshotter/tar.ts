@@ -226,6 +226,8 @@ export function encodeHeaders(entry: TarEntry): Buffer {
 }
 
 function validateEntry(e: TarEntry): void {
+  // A read sparse entry's body is only its data segments: writing it as is would misplace them.
+  if (e.sparse) throw new LayerFormatError(`tar: ${e.path}: sparse entries are read-only here (write the file's full contents)`);
   if (!(e.type in TYPEFLAG)) throw new LayerFormatError(`tar: ${e.path}: unknown entry type ${String(e.type)}`);
   if (e.path === '' || e.path.includes('\0')) throw new LayerFormatError(`tar: invalid entry path ${JSON.stringify(e.path)}`);
   for (const [k, v] of [['uid', e.uid], ['gid', e.gid], ['size', e.size], ['mode', e.mode]] as const) {
