@@ -23,6 +23,8 @@ export interface FuzzStats {
   /** One per signature, the first input that hit it. */
   crashes: Crash[];
   ms: number;
+  /** The input that took longest (a slow path is not a crash, but worth a look). */
+  slowest?: { ms: number; input: Buffer };
 }
 
 export function signatureOf(e: unknown): string {
@@ -42,11 +44,11 @@ export function loadCorpus(target: Target['name']): Map<string, Buffer> {
   return out;
 }
 
-/** Saves a crashing input into the target's corpus (named by its content) and returns its path. */
-export function saveCrash(target: Target['name'], input: Buffer): string {
+/** Saves a crashing (or very slow) input into the target's corpus, named by its content; returns its path. */
+export function saveCrash(target: Target['name'], input: Buffer, kind: 'crash' | 'slow' = 'crash'): string {
   const dir = corpusDir(target);
   mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, `crash-${createHash('sha256').update(input).digest('hex').slice(0, 12)}`);
+  const file = path.join(dir, `${kind}-${createHash('sha256').update(input).digest('hex').slice(0, 12)}`);
   writeFileSync(file, input);
   return file;
 }
@@ -64,6 +66,7 @@ export async function fuzz(target: Target, opts: { seed: number; durationMs: num
     const input = mutate(rng.pick(corpus), corpus, rng, mo);
     stats.runs++;
     let outcome: Outcome;
+    const t0 = Date.now();
     try {
       outcome = await target.run(input);
     } catch (error) {
@@ -75,6 +78,9 @@ export async function fuzz(target: Target, opts: { seed: number; durationMs: num
         opts.onCrash?.(crash);
       }
       continue;
+    } finally {
+      const ms = Date.now() - t0;
+      if (ms > (stats.slowest?.ms ?? 0)) stats.slowest = { ms, input };
     }
     stats[outcome]++;
   }

@@ -31,6 +31,10 @@ for (const target of chosen) {
     },
   });
   failed ||= stats.crashes.length > 0;
+  if (stats.slowest && stats.slowest.ms >= 2000) {
+    const where = !values['no-save'] ? saveCrash(target.name, stats.slowest.input, 'slow') : '(not saved)';
+    process.stdout.write(`  slowest input: ${stats.slowest.ms} ms, ${where}\n`);
+  }
   process.stdout.write(`  ${stats.runs} runs (${Math.round(stats.runs / (stats.ms / 1000))}/s): ${stats.ok} ok, ${stats.refused} refused as user errors, ${stats.crashes.length} crash kinds\n`);
 }
 process.exitCode = failed ? 1 : 0;
