@@ -21,6 +21,7 @@ import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { pipeline } from 'node:stream/promises';
 import { mknod, setXattr } from '../native/fsops.js';
+import { assertMapped, overlayXattr } from '../native/userns.js';
 import { OPAQUE_WHITEOUT, WHITEOUT_PREFIX } from './diff.js';
 import type { SparseSegment } from './sparse.js';
 import { LayerFormatError, readTar, type TarEntry } from './tar.js';
@@ -215,7 +216,7 @@ class Applier {
     if (base === OPAQUE_WHITEOUT) {
       const dir = this.resolveDir(parentRel, true)!;
       if (this.opts.whiteouts === 'overlay') {
-        setXattr(dir, 'trusted.overlay.opaque', Buffer.from('y'));
+        setXattr(dir, overlayXattr('opaque'), Buffer.from('y'));
       } else if (this.pruneUnwritten(dir)) {
         this.dirs.clear();
       }
@@ -323,6 +324,7 @@ class Applier {
   }
 
   private setOwner(p: string, entry: TarEntry): void {
+    assertMapped(entry.uid, entry.gid, `layer entry ${JSON.stringify(entry.path)}`);
     lchownSync(p, entry.uid, entry.gid);
   }
 
