@@ -30,7 +30,7 @@ export async function runImage(parts: StoreParts, req: RunRequest): Promise<numb
   const resolved = await resolver.resolve(req.image);
   const { manifest, config } = await resolver.manifest(resolved.source.manifestDigest);
   checkEmulation({ os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) });
-  const chain = await parts.snapshots.importImage(manifest.layers, config.rootfs.diff_ids);
+  const chain = await parts.snapshots.importImage(manifest.layers, config.rootfs.diff_ids, req.image);
   const rc = config.config ?? {};
   const argv = [...(rc.Entrypoint ?? []), ...(req.command.length ? req.command : rc.Cmd ?? [])];
   if (argv.length === 0) throw new UsageError(`image ${req.image} has no CMD or ENTRYPOINT`, `give a command: tsbuild run ${req.image} sh`);

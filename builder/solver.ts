@@ -55,7 +55,8 @@ export interface SolverOptions {
 }
 
 /** What a vertex yields: a filesystem (layer chain), or the build context (read in place). */
-export type Result = { kind: 'chain'; chain: LayerChain } | { kind: 'context'; tree: DirTree };
+/** `image`: the base image a chain comes from, named in errors about its layers. */
+export type Result = { kind: 'chain'; chain: LayerChain; image?: string } | { kind: 'context'; tree: DirTree };
 
 export interface VertexOutcome {
   addedLayer: boolean;
@@ -271,14 +272,14 @@ export class Solver {
         const dir = await this.step(v, undefined, async () => checkout(src, await this.gitCommit(src), this.o.store.tmpPath('git'), this.o.signal));
         return { kind: 'context', tree: new DirTree(dir) };
       }
-      const { manifestDigest } = op.source;
+      const { manifestDigest, ref } = op.source;
       return this.step(v, undefined, async () => {
         // The chain only: its snapshots are made when a step needs them (materialize), so a build
         // whose steps are all cached never downloads or unpacks the base.
         const { manifest, config } = await this.o.resolver.manifest(manifestDigest);
         const diffIDs = config.rootfs.diff_ids;
         if (manifest.layers.length !== diffIDs.length) throw new TsbuildError('TSB_IMAGE_INVALID', `image ${manifestDigest} has ${manifest.layers.length} layers but ${diffIDs.length} diff_ids`);
-        return { kind: 'chain', chain: layerChain(manifest.layers.map((blob, i) => ({ blob, diffID: diffIDs[i]! }))) } as Result;
+        return { kind: 'chain', chain: layerChain(manifest.layers.map((blob, i) => ({ blob, diffID: diffIDs[i]! }))), image: ref } as Result;
       });
     }
 
@@ -294,7 +295,7 @@ export class Solver {
     const rootfs = inputs[0];
     if (rootfs?.kind !== 'chain') throw new Error(`${v.name}: input 0 must be a filesystem`);
     // A result found in an imported cache has no snapshots yet: this step needs them now.
-    for (const r of inputs) if (r.kind === 'chain') await this.materialize(r.chain);
+    for (const r of inputs) if (r.kind === 'chain') await this.materialize(r.chain, r.image);
     // Another tsbuild on this store may be running the same step: wait for it and take its result,
     // as a daemon would share the work. Only the step itself is held, never its inputs, so the
     // per-key locks cannot wait on each other in a cycle.
@@ -377,9 +378,9 @@ export class Solver {
   }
 
   /** Ensures snapshots for every layer of a chain, fetching lazily imported blobs as needed. */
-  private async materialize(chain: LayerChain): Promise<void> {
+  private async materialize(chain: LayerChain, image?: string): Promise<void> {
     if (chain.length === 0 || (await this.o.snapshots.has(chain.at(-1)!.chainID))) return;
-    await this.o.snapshots.importImage(chain.map((l) => l.blob), chain.map((l) => l.diffID));
+    await this.o.snapshots.importImage(chain.map((l) => l.blob), chain.map((l) => l.diffID), image);
   }
 
   /** Records for --cache-to: every step (max), or the steps of the final image's chain (min). */

@@ -115,6 +115,7 @@ export function dispatchExpose(d: Dispatch, i: ListInstruction): void {
   if (ports.length === 0) d.fail('EXPOSE requires at least one argument', 'EXPOSE <port>[/<protocol>]');
   const exposed = (state.config.ExposedPorts ??= {});
   const mine: string[] = [];
+  const seen = new Map<string, Uint8Array>();
   for (const p of ports) {
     d.checks.exposePort(p, i.location);
     // [ip:][hostPort:]port: only the container port is exposed (BuildKit reads it as docker run -p).
@@ -123,12 +124,21 @@ export function dispatchExpose(d: Dispatch, i: ListInstruction): void {
     const proto = (m[3] ?? 'tcp').toLowerCase();
     const from = Number(m[1]);
     const to = m[2] ? Number(m[2]) : from;
+    // As BuildKit's port parser: 16-bit ports, ranges low to high (a huge number would also never end the loop).
+    if (from > 65535 || to > 65535) d.fail(`invalid port "${p}" in EXPOSE: a port is at most 65535`, 'EXPOSE takes <port>[/tcp|/udp] or a range like 8000-8010');
+    if (to < from) d.fail(`invalid port range "${p}" in EXPOSE: the end is below the start`, 'write the range low to high, like 8000-8010');
+    // Each port once per line: a line repeating a wide range (the fuzzer's 700 × 1-40000) costs
+    // a byte test per port named, not a string.
+    let named = seen.get(proto);
+    if (!named) seen.set(proto, (named = new Uint8Array(65536)));
     for (let port = from; port <= to; port++) {
+      if (named[port]) continue;
+      named[port] = 1;
       exposed[`${port}/${proto}`] = {};
       mine.push(`${port}/${proto}`);
     }
   }
-  const keys = [...new Set(mine)].sort();
+  const keys = mine.sort();
   state.history.push({ createdBy: `EXPOSE map[${keys.map((k) => `${k}:{}`).join(' ')}]` });
 }
 

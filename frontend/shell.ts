@@ -32,6 +32,13 @@ const NONE: ReadonlySet<string> = new Set();
  */
 export const MAX_NESTING = 500;
 
+/**
+ * How much text one expansion may produce. Each ENV can double a value (ENV a=$a$a), so a short
+ * Dockerfile could otherwise ask for more than memory (the fuzzer found one that hit V8's string
+ * limit). A MiB is far past any real value and keeps a hostile one a located error.
+ */
+export const MAX_EXPANDED = 1 << 20;
+
 const specialParams = new Set(['@', '*', '#', '?', '-', '$', '!', '0']);
 
 /**
@@ -73,6 +80,8 @@ class Lexer {
   private words: string[] | null = null;
   private cur = '';
   private inWord = false;
+  /** Characters output so far, in all words (see MAX_EXPANDED). */
+  private produced = 0;
 
   /** @param raw heredoc mode: quotes and escapes are ordinary text; only $ substitutions happen. */
   constructor(private readonly s: string, private readonly env: Env, private readonly escape: string, private readonly raw = false) {}
@@ -85,25 +94,38 @@ class Lexer {
     return this.s[this.i++];
   }
 
+  /** Counts `n` more characters of output against MAX_EXPANDED. */
+  private grow(n: number): void {
+    this.produced += n;
+    if (this.produced > MAX_EXPANDED) throw new ExpansionError(`the expanded text is longer than ${MAX_EXPANDED} characters`);
+  }
+
   private raw_(t: string): void {
+    this.grow(t.length);
     this.cur += t;
   }
 
   /** Appends raw text (from quotes or escapes): never splits. */
   private rawText(t: string): void {
+    this.grow(t.length);
     this.cur += t;
     this.inWord = true;
   }
 
   /** Appends text from an unquoted expansion: splits on whitespace in words mode. */
   private expanded(t: string): void {
+    this.grow(t.length);
     if (!this.words) {
       this.cur += t;
       return;
     }
     for (const c of t) {
-      if (isSpace(c)) this.endWord();
-      else this.rawText(c);
+      if (isSpace(c)) {
+        this.endWord();
+      } else {
+        this.cur += c;
+        this.inWord = true;
+      }
     }
   }
 
@@ -347,19 +369,41 @@ function trimPattern(value: string, pattern: string, prefix: boolean, longest: b
     const m = new RegExp(`^(?:${body})`, 's').exec(value);
     return m ? value.slice(m[0].length) : value;
   }
-  // Suffix: try start positions from the right (shortest) or left (longest).
-  const re = new RegExp(`^(?:${globToRegex(pattern, true)})$`, 's');
-  if (longest) {
-    for (let k = 0; k <= value.length; k++) if (re.test(value.slice(k))) return value.slice(0, k);
-  } else {
-    for (let k = value.length; k >= 0; k--) if (re.test(value.slice(k))) return value.slice(0, k);
+  // A suffix of the value is a prefix of the reversed value, matched by the reversed glob: one regex
+  // run instead of one per start position (quadratic: 8 s for a 64 KB value, found by fuzzing).
+  return reverse(trimPattern(reverse(value), reverseGlob(pattern), true, longest));
+}
+
+const reverse = (s: string): string => Array.from(s).reverse().join('');
+
+/** The glob that matches the reverse of what `pattern` matches: its elements in reverse order. */
+function reverseGlob(pattern: string): string {
+  const elements: string[] = [];
+  for (let i = 0; i < pattern.length;) {
+    const c = pattern[i]!;
+    let n = 1;
+    if (c === '\\' && i + 1 < pattern.length) n = 2;
+    else if (c === '[') {
+      const close = pattern.indexOf(']', i + 2);
+      if (close >= 0 && pattern[i + 1] !== ']') n = close - i + 1;
+    }
+    const element = pattern.slice(i, i + n);
+    // A lone bracket is literal: escaped, so that reversing cannot pair it into a class.
+    elements.push(element === '[' || element === ']' ? `\\${element}` : element);
+    i += n;
   }
-  return value;
+  return elements.reverse().join('');
 }
 
 function replacePattern(value: string, pattern: string, replacement: string, all: boolean): string {
   const re = new RegExp(globToRegex(pattern, true), all ? 'gs' : 's');
-  return value.replace(re, () => replacement);
+  // Replacing every character of a long value with a long text multiplies them: bound it as the lexer does.
+  let added = 0;
+  return value.replace(re, () => {
+    added += replacement.length;
+    if (value.length + added > MAX_EXPANDED) throw new ExpansionError(`the expanded text is longer than ${MAX_EXPANDED} characters`);
+    return replacement;
+  });
 }
 
 /** Whether `s` has nothing to expand: no $, no quotes, no escapes (then every form leaves it as it is). */

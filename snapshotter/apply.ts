@@ -13,15 +13,17 @@
 // archive, not a concurrent process racing us in the target.
 import { TsbuildError } from '../common/errors.js';
 import {
-  chmodSync, closeSync, constants, createWriteStream, fchmodSync, futimesSync, lchownSync, linkSync, lstatSync, lutimesSync,
+  chmodSync, closeSync, constants, createWriteStream, fchmodSync, futimesSync, lchownSync, linkSync, lstatSync, lutimesSync, write, ftruncateSync,
   mkdirSync, openSync, readdirSync, readlinkSync, realpathSync, rmSync, symlinkSync, unlinkSync, writeSync, type Stats,
 } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
+import { promisify } from 'node:util';
 import { pipeline } from 'node:stream/promises';
 import { mknod, setXattr } from '../native/fsops.js';
 import { assertMapped, overlayXattr } from '../native/userns.js';
 import { OPAQUE_WHITEOUT, WHITEOUT_PREFIX } from './diff.js';
+import type { SparseSegment } from './sparse.js';
 import { LayerFormatError, readTar, type TarEntry } from './tar.js';
 
 export interface ApplyOptions {
@@ -34,7 +36,11 @@ export interface ApplyOptions {
 }
 
 /** A layer entry that would reach outside the target directory. */
-export class UnsafeLayerPathError extends LayerFormatError {}
+export class UnsafeLayerPathError extends LayerFormatError {
+  constructor(message: string, opts: { cause?: unknown } = {}) {
+    super(message, { ...opts, code: 'TSB_ARCHIVE_UNSAFE', hint: 'the archive tries to write outside its target: do not use it, or rebuild it from a trusted source' });
+  }
+}
 
 /** A filesystem failure while applying one entry; `code` is the underlying errno code. */
 export class LayerApplyError extends TsbuildError {
@@ -49,28 +55,62 @@ export class LayerApplyError extends TsbuildError {
 // Metadata calls are synchronous: applying a layer is metadata-bound (one file per entry) and a
 // thread-pool round trip costs far more than the syscalls themselves. Larger bodies stream async.
 const SMALL_FILE = 64 * 1024;
+const writeAt = promisify(write);
 const MAX_SYMLINKS = 40; // Linux's own limit on symlinks followed in one lookup
 const O_CREATE_NEW = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 const O_DIR_NOFOLLOW = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW;
 // Overlay's control xattrs would let a layer redirect lookups or fake opaque dirs: never take them from an archive.
 const OVERLAY_XATTR_PREFIXES = ['trusted.overlay.', 'user.overlay.'];
 
+/** What is being applied, for errors: `ADD archive "x.tar"`, `layer sha256:… of image busybox`. */
+export interface ApplySource {
+  what: string;
+  /** Replaces the generic hint of a malformed archive (say where a good copy comes from). */
+  hint?: string;
+}
+
 /** Applies an uncompressed layer tar to `target` (created if missing). */
-export async function applyLayer(tar: Readable, target: string, opts: ApplyOptions): Promise<{ entries: number }> {
+export async function applyLayer(tar: Readable, target: string, opts: ApplyOptions & { source?: ApplySource }): Promise<{ entries: number }> {
   mkdirSync(target, { recursive: true });
   const a = new Applier(realpathSync(target), opts);
   let entries = 0;
-  for await (const { entry, body } of readTar(tar)) {
-    entries++;
-    try {
-      await a.apply(entry, body);
-    } catch (err) {
-      if (err instanceof LayerFormatError || (err instanceof TsbuildError && err.code === 'TSB_ROOTLESS')) throw err;
-      throw new LayerApplyError(`applying layer entry ${JSON.stringify(entry.path)}: ${(err as Error).message}`, err);
+  // The entry being applied, or the last one read when the reader itself fails between entries.
+  let where = 'at its first entry';
+  try {
+    for await (const { entry, body } of readTar(tar)) {
+      entries++;
+      where = `entry ${JSON.stringify(entry.path)}`;
+      try {
+        await a.apply(entry, body);
+      } catch (err) {
+        // A failed system call is the target's problem; anything else (zlib's "unexpected end of
+        // file" while the body streams) is the archive's.
+        if (err instanceof TsbuildError || (err as NodeJS.ErrnoException).syscall === undefined) throw err;
+        throw new LayerApplyError((err as Error).message, err);
+      }
+      where = `after entry ${JSON.stringify(entry.path)}`;
     }
+    a.finish();
+  } catch (err) {
+    throw inContext(err, opts.source, where);
   }
-  a.finish();
   return { entries };
+}
+
+/**
+ * The error with the archive and the entry in its message. A stream error that is not ours (zlib's
+ * "unexpected end of file", a failed decompressor) is the archive's fault too.
+ */
+function inContext(err: unknown, source: ApplySource | undefined, where: string): unknown {
+  const prefix = `${source?.what ?? 'archive'}: ${where}: `;
+  const reason = (err as Error).message?.replace(/^tar: /, '') ?? String(err);
+  if (err instanceof LayerApplyError) return new LayerApplyError(prefix + reason, (err as Error).cause);
+  if (err instanceof LayerFormatError) {
+    const Kind = err.constructor as typeof LayerFormatError;
+    return new Kind(prefix + reason, { cause: err, ...(source?.hint !== undefined && !(err instanceof UnsafeLayerPathError) ? { hint: source.hint } : {}) });
+  }
+  if (err instanceof TsbuildError) return err;
+  return new LayerFormatError(`${prefix}cannot be read: ${reason}`, { cause: err, ...(source?.hint !== undefined ? { hint: source.hint } : {}) });
 }
 
 /** Cleans an archive path: '' for the root, never absolute, never starting with '..'. */
@@ -315,6 +355,7 @@ class Applier {
 
 async function writeFileBody(dest: string, entry: TarEntry, body: Readable): Promise<void> {
   const fd = openSync(dest, O_CREATE_NEW, 0o600);
+  if (entry.sparse) return writeSparse(fd, entry.sparse, entry.size, body);
   if (entry.size > SMALL_FILE) {
     await pipeline(body, createWriteStream('', { fd, autoClose: true }));
     return;
@@ -323,6 +364,33 @@ async function writeFileBody(dest: string, entry: TarEntry, body: Readable): Pro
     for await (const chunk of body as AsyncIterable<Buffer>) {
       for (let off = 0; off < chunk.length;) off += writeSync(fd, chunk, off);
     }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * A GNU sparse file: each segment's bytes written at its offset, then the file cut to its real size,
+ * so the gaps stay holes where the filesystem has them (and read as zeros where it does not).
+ */
+async function writeSparse(fd: number, segments: readonly SparseSegment[], size: number, body: Readable): Promise<void> {
+  try {
+    let i = 0;
+    let done = 0; // bytes of segment i already written
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      for (let off = 0; off < chunk.length;) {
+        while (segments[i]!.length === done) {
+          i++;
+          done = 0;
+        }
+        const seg = segments[i]!;
+        const n = Math.min(chunk.length - off, seg.length - done);
+        const { bytesWritten } = await writeAt(fd, chunk, off, n, seg.offset + done);
+        off += bytesWritten;
+        done += bytesWritten;
+      }
+    }
+    ftruncateSync(fd, size);
   } finally {
     closeSync(fd);
   }

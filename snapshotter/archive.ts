@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import { pipeline, type Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
+import path from 'node:path';
 import { applyLayer } from './apply.js';
 
 export type ArchiveKind = 'tar' | 'gzip' | 'bzip2' | 'xz' | 'zstd';
@@ -54,8 +55,9 @@ function openTar(file: string, kind: ArchiveKind): Readable {
 /**
  * Unpacks an archive into `targetDir` (a directory of the snapshot being written). Compressed files
  * that are not tars inside are not archives for ADD: returns false and leaves the target alone.
+ * `name` (the source as the Dockerfile gives it) is what errors call the archive.
  */
-export async function unpackArchive(file: string, kind: ArchiveKind, targetDir: string): Promise<boolean> {
+export async function unpackArchive(file: string, kind: ArchiveKind, targetDir: string, name = path.basename(file)): Promise<boolean> {
   if (kind !== 'tar') {
     // Peek inside: gzip of something other than a tar is copied as a plain file.
     const peek = openTar(file, kind);
@@ -76,6 +78,6 @@ export async function unpackArchive(file: string, kind: ArchiveKind, targetDir: 
     });
     if (!looksLikeTar(first)) return false;
   }
-  await applyLayer(openTar(file, kind), targetDir, { whiteouts: 'delete' });
+  await applyLayer(openTar(file, kind), targetDir, { whiteouts: 'delete', source: { what: `ADD archive ${JSON.stringify(name)}` } });
   return true;
 }

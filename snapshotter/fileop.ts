@@ -132,7 +132,7 @@ export class UpperWriter {
         if (kind) {
           const target = await this.mkdirAll(dest, 0o755, opts.owner);
           // Unpacked entries keep the owners recorded in the archive (--chown is for copied files).
-          if (await unpackArchive(tree.hostPath(real), kind, this.host(target))) continue;
+          if (await unpackArchive(tree.hostPath(real), kind, this.host(target), src)) continue;
         }
       }
       const rel = opts.parents ? keep : path.posix.basename(src);

@@ -35,6 +35,12 @@ export interface ActiveSnapshot {
   stubs?: string[];
 }
 
+// Overlay mounts at most this many lower dirs; deeper chains are flattened every FLATTEN_EVERY layers.
+const MAX_LOWERS = 128;
+const FLATTEN_EVERY = 64;
+
+const exists = (p: string): Promise<boolean> => stat(p).then(() => true, () => false);
+
 /** What the executor mounts over, besides RUN --mount targets. */
 const MOUNT_STUBS = ['/etc/hosts', '/etc/resolv.conf', '/proc', '/sys', '/dev'];
 
@@ -88,7 +94,7 @@ export class Snapshots {
       for (let p = path.posix.normalize(t); p !== '/' && !view.lookup(p); p = path.posix.dirname(p)) stubs.add(p);
     }
     a.stubs = [...stubs].sort((x, y) => y.length - x.length); // deepest first
-    if (this.mode === 'overlay') return { kind: 'overlay', lowerdirs, upperdir: a.upper, workdir: a.work, mountpoint: a.mountpoint };
+    if (this.mode === 'overlay') return { kind: 'overlay', lowerdirs: await this.overlayLowerDirs(chain), upperdir: a.upper, workdir: a.work, mountpoint: a.mountpoint };
     materialize(view, a.mountpoint);
     return { kind: 'dir', path: a.mountpoint };
   }
@@ -132,6 +138,42 @@ export class Snapshots {
     return chain.map((l) => this.fsDir(l.chainID)).reverse();
   }
 
+  /**
+   * The directories overlay mounts for `chain`, top-most first. The kernel stacks at most 500 lowers
+   * and the option string is one page (about 200 of our names), so a deep chain is its top layers
+   * over one flattened copy of the rest (DESIGN §5): at most MAX_LOWERS directories.
+   */
+  async overlayLowerDirs(chain: LayerChain): Promise<string[]> {
+    if (chain.length <= MAX_LOWERS) return this.lowerDirs(chain);
+    const base = chain.length - (((chain.length - 1) % FLATTEN_EVERY) + 1);
+    return [...this.lowerDirs(chain.slice(base)), await this.flattened(chain.slice(0, base))];
+  }
+
+  /**
+   * A plain tree with the merged contents of `chain` (a multiple of FLATTEN_EVERY layers), made once
+   * and kept in the snapshot of its top layer, so it goes when that snapshot goes. Each is built from
+   * the one FLATTEN_EVERY layers below it, so a chain of n layers costs n / FLATTEN_EVERY copies in all.
+   */
+  private async flattened(chain: LayerChain): Promise<string> {
+    const dir = path.join(this.dir(chain.at(-1)!.chainID), 'flat');
+    if (await exists(dir)) return dir;
+    const below = chain.length - FLATTEN_EVERY;
+    const sources = below > MAX_LOWERS - FLATTEN_EVERY
+      ? [...this.lowerDirs(chain.slice(below)), await this.flattened(chain.slice(0, below))]
+      : this.lowerDirs(chain);
+    const tmp = this.store.tmpPath('flat');
+    await mkdir(tmp, { mode: 0o755 });
+    try {
+      materialize(new MergedView(sources), tmp);
+      await rename(tmp, dir);
+    } catch (e) {
+      await rm(tmp, { recursive: true, force: true });
+      if (await exists(dir)) return dir; // another build on this store made it first
+      throw e;
+    }
+    return dir;
+  }
+
   async has(chainID: Digest): Promise<boolean> {
     return stat(path.join(this.dir(chainID), 'layer.json')).then(() => true, () => false);
   }
@@ -166,14 +208,15 @@ export class Snapshots {
   }
 
   /** Ensures the snapshot for `blob` on top of `parent` exists, applying the layer if needed. */
-  async importLayer(parent: LayerChain, blob: Descriptor, diffID: Digest): Promise<LayerChain> {
+  async importLayer(parent: LayerChain, blob: Descriptor, diffID: Digest, image?: string): Promise<LayerChain> {
     const layer: Layer = { diffID, chainID: chainIDOf(parent.at(-1)?.chainID, diffID), blob };
     if (await this.has(layer.chainID)) return [...parent, layer];
     await this.content.ensure(blob.digest);
     const a = await this.prepare();
     try {
       const { tar, verify } = openLayer(this.content, blob, diffID);
-      await applyLayer(tar, a.upper, { whiteouts: 'overlay' });
+      const what = `layer ${blob.digest}${image === undefined ? '' : ` of image ${image}`}`;
+      await applyLayer(tar, a.upper, { whiteouts: 'overlay', source: { what, hint: 'the image has a damaged or hostile layer: pull it again, or use an image from a trusted source' } });
       verify();
       await this.adopt(a, layer);
     } catch (e) {
@@ -184,12 +227,12 @@ export class Snapshots {
   }
 
   /** Ensures snapshots for an image's layers, bottom first, and returns the chain. */
-  async importImage(layers: readonly Descriptor[], diffIDs: readonly Digest[]): Promise<LayerChain> {
+  async importImage(layers: readonly Descriptor[], diffIDs: readonly Digest[], image?: string): Promise<LayerChain> {
     if (layers.length !== diffIDs.length) {
       throw new Error(`image has ${layers.length} layers but ${diffIDs.length} diff_ids in its config`);
     }
     let chain: LayerChain = [];
-    for (const [i, blob] of layers.entries()) chain = await this.importLayer(chain, blob, diffIDs[i]!);
+    for (const [i, blob] of layers.entries()) chain = await this.importLayer(chain, blob, diffIDs[i]!, image);
     return chain;
   }
 

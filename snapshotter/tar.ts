@@ -4,6 +4,7 @@
 // archive/tar so our layers look like the ones Docker and BuildKit write.
 import { TsbuildError } from '../common/errors.js';
 import { Readable } from 'node:stream';
+import { checkSparse, parseSparseMap01, readOldGNUSparse, readSparseMap10, type SparseSegment } from './sparse.js';
 
 export type TarEntryType = 'file' | 'dir' | 'symlink' | 'hardlink' | 'char' | 'block' | 'fifo';
 
@@ -15,8 +16,13 @@ export interface TarEntry {
   mode: number;
   uid: number;
   gid: number;
-  /** Body length; 0 for everything but regular files. */
+  /** File length (the logical length of a sparse file); 0 for everything but regular files. */
   size: number;
+  /**
+   * Reader only, for GNU sparse files: where the body's bytes go. The body then holds only these
+   * segments' data, one after the other, and everything else up to `size` is a hole.
+   */
+  sparse?: SparseSegment[];
   /** Seconds since the epoch; the writer stores whole seconds (floor). */
   mtime: number;
   /** Symlink target, or the archive path a hardlink points at. */
@@ -28,11 +34,11 @@ export interface TarEntry {
   gname?: string;
 }
 
-/** A tar stream that is malformed, truncated, or asks for something we refuse to write. */
 /** A malformed or hostile archive. Whoever knows which archive and which step adds that to the message. */
 export class LayerFormatError extends TsbuildError {
-  constructor(message: string, opts: { cause?: unknown } = {}) {
-    super('TSB_ARCHIVE_INVALID', message, { ...opts, hint: 'the archive is corrupt or unsafe; rebuild or re-download it' });
+  constructor(message: string, opts: { cause?: unknown; hint?: string; code?: 'TSB_ARCHIVE_INVALID' | 'TSB_ARCHIVE_UNSAFE' } = {}) {
+    const { code = 'TSB_ARCHIVE_INVALID', ...rest } = opts;
+    super(code, message, { hint: 'the archive is corrupt or truncated; rebuild or re-download it', ...rest });
   }
 }
 
@@ -220,6 +226,8 @@ export function encodeHeaders(entry: TarEntry): Buffer {
 }
 
 function validateEntry(e: TarEntry): void {
+  // A read sparse entry's body is only its data segments: writing it as is would misplace them.
+  if (e.sparse) throw new LayerFormatError(`tar: ${e.path}: sparse entries are read-only here (write the file's full contents)`);
   if (!(e.type in TYPEFLAG)) throw new LayerFormatError(`tar: ${e.path}: unknown entry type ${String(e.type)}`);
   if (e.path === '' || e.path.includes('\0')) throw new LayerFormatError(`tar: invalid entry path ${JSON.stringify(e.path)}`);
   for (const [k, v] of [['uid', e.uid], ['gid', e.gid], ['size', e.size], ['mode', e.mode]] as const) {
@@ -382,10 +390,18 @@ export async function* readTar(input: Readable): AsyncGenerator<TarReadEntry> {
       if (gname) entry.gname = gname;
       const xattrs = paxXattrs(pax);
       if (xattrs.size > 0) entry.xattrs = xattrs;
-      if (entry.path === '' && name === '') throw new LayerFormatError('tar: entry with an empty name');
       // Header-only types carry no data whatever their size field says (as Go treats them).
-      const dataSize = type === 'file' ? entry.size : 0;
+      let dataSize = type === 'file' ? entry.size : 0;
       if (type !== 'file') entry.size = 0;
+      const sparse = type === 'file' ? await sparseInfo(flag, hdr, pax, src, dataSize) : undefined;
+      if (sparse) {
+        if (sparse.name !== undefined) entry.path = sparse.name.replace(/\/+$/, '');
+        dataSize -= sparse.used;
+        checkSparse(entry.path, sparse.segments, sparse.realSize, dataSize);
+        entry.size = sparse.realSize;
+        entry.sparse = sparse.segments;
+      }
+      if (entry.path === '' && name === '') throw new LayerFormatError('tar: entry with an empty name');
 
       previous = new BodyStream(src, dataSize);
       yield { entry, body: previous };
@@ -399,6 +415,7 @@ export async function* readTar(input: Readable): AsyncGenerator<TarReadEntry> {
 function entryType(flag: string, name: string): TarEntryType {
   switch (flag) {
     case '\0': case '0': case '7': return name.endsWith('/') ? 'dir' : 'file';
+    case 'S': return 'file'; // old GNU sparse
     case '1': return 'hardlink';
     case '2': return 'symlink';
     case '3': return 'char';
@@ -408,6 +425,45 @@ function entryType(flag: string, name: string): TarEntryType {
     default:
       throw new LayerFormatError(`tar: ${name}: unsupported entry type ${JSON.stringify(flag)}`);
   }
+}
+
+interface SparseInfo {
+  segments: SparseSegment[];
+  realSize: number;
+  /** The real name (PAX forms store the file under a made-up one). */
+  name?: string;
+  /** Bytes of the entry's data taken by the map itself (PAX 1.0). */
+  used: number;
+}
+
+/** The sparse map of a file entry, if it is a GNU sparse file in any of its forms. */
+async function sparseInfo(flag: string, hdr: Buffer, pax: Map<string, Buffer>, src: ByteSource, dataSize: number): Promise<SparseInfo | undefined> {
+  const readBlock = async (): Promise<Buffer> => (await src.read(BLOCK))!;
+  if (flag === 'S') {
+    const old = await readOldGNUSparse(hdr, readBlock, (b, what) => parseNumeric(b, what));
+    return { ...old, used: 0 };
+  }
+  const major = pax.get('GNU.sparse.major')?.toString('latin1');
+  const minor = pax.get('GNU.sparse.minor')?.toString('latin1');
+  const map = pax.get('GNU.sparse.map');
+  if (major === undefined && minor === undefined && map === undefined) return undefined;
+  const sparseName = pax.get('GNU.sparse.name')?.toString('utf8');
+  const name = sparseName ? { name: sparseName } : {};
+  if (major === '1' && minor === '0') {
+    const realSize = paxNumber(pax, 'GNU.sparse.realsize');
+    if (realSize === undefined) throw new LayerFormatError('tar: PAX sparse 1.0 entry without GNU.sparse.realsize');
+    const { segments, used } = await readSparseMap10(readBlock, dataSize);
+    return { segments, realSize, used, ...name };
+  }
+  if ((major === undefined || major === '0') && map !== undefined) {
+    const realSize = paxNumber(pax, 'GNU.sparse.size') ?? paxNumber(pax, 'GNU.sparse.realsize');
+    if (realSize === undefined) throw new LayerFormatError('tar: PAX sparse entry without GNU.sparse.size');
+    const segments = parseSparseMap01(map.toString('latin1'));
+    const count = paxNumber(pax, 'GNU.sparse.numblocks');
+    if (count !== undefined && count !== segments.length) throw new LayerFormatError(`tar: GNU.sparse.numblocks is ${count} but the map has ${segments.length} segments`);
+    return { segments, realSize, used: 0, ...name };
+  }
+  throw new LayerFormatError(`tar: unsupported GNU sparse format ${major ?? '?'}.${minor ?? '?'}`);
 }
 
 function cString(b: Buffer): string {
@@ -423,7 +479,10 @@ function fieldString(hdr: Buffer, field: Field): string {
 /** Octal (NUL/space padded) or GNU base-256 (high bit set) numeric field. */
 function readNumeric(hdr: Buffer, field: Field): number {
   const [off, width] = F[field];
-  const b = hdr.subarray(off, off + width);
+  return parseNumeric(hdr.subarray(off, off + width), field);
+}
+
+function parseNumeric(b: Buffer, field: string): number {
   if (b[0]! & 0x80) {
     const negative = (b[0]! & 0x40) !== 0;
     let n = 0n;
@@ -433,6 +492,8 @@ function readNumeric(hdr: Buffer, field: Field): number {
       n = (n << 8n) | BigInt(byte);
     }
     const v = negative ? -(n + 1n) : n;
+    // Only a time may be before its epoch; a negative size, id or mode is a hostile header.
+    if (negative && field !== 'mtime') throw new LayerFormatError(`tar: negative ${field} field`);
     if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < -BigInt(Number.MAX_SAFE_INTEGER)) {
       throw new LayerFormatError(`tar: ${field} field out of range`);
     }
@@ -459,6 +520,7 @@ function verifyChecksum(hdr: Buffer): void {
 
 function parsePAX(data: Buffer): Map<string, Buffer> {
   const out = new Map<string, Buffer>();
+  const sparse00: string[] = [];
   let pos = 0;
   while (pos < data.length) {
     if (data[pos] === 0) break; // Some writers pad records with NULs.
@@ -473,9 +535,17 @@ function parsePAX(data: Buffer): Map<string, Buffer> {
     const eq = rec.indexOf(0x3d);
     if (eq <= 0) throw new LayerFormatError('tar: malformed PAX record');
     const key = rec.toString('utf8', 0, eq);
-    out.set(key, Buffer.from(rec.subarray(eq + 1)));
+    const value = Buffer.from(rec.subarray(eq + 1));
     pos += len;
+    // GNU sparse 0.0 repeats these two keys once per segment: keep them all, in order, as a 0.1 map.
+    if (key === 'GNU.sparse.offset' || key === 'GNU.sparse.numbytes') {
+      if ((key === 'GNU.sparse.offset') !== (sparse00.length % 2 === 0)) throw new LayerFormatError('tar: GNU.sparse.offset and GNU.sparse.numbytes records out of order');
+      sparse00.push(value.toString('latin1'));
+      continue;
+    }
+    out.set(key, value);
   }
+  if (sparse00.length > 0) out.set('GNU.sparse.map', Buffer.from(sparse00.join(',')));
   return out;
 }
 

@@ -50,7 +50,7 @@ test('a missing required secret is TSB_MOUNT', async (t) => {
   await failsWith(t, ['build', makeContext({ Dockerfile: 'FROM busybox\nRUN --mount=type=secret,id=tok,required=true true\n' })], 'TSB_MOUNT');
 });
 
-test('an ADD of a tar with an entry outside the target is TSB_ARCHIVE_INVALID', async (t) => {
+test('an ADD of a tar with an entry outside the target is TSB_ARCHIVE_UNSAFE', async (t) => {
   const ctx = makeContext({ Dockerfile: 'FROM busybox\nADD evil.tar /x/\n' });
   execFileSync('python3', ['-c', `
 import tarfile, io, sys
@@ -59,7 +59,7 @@ with tarfile.open(sys.argv[1], 'w') as tar:
     i = tarfile.TarInfo('../../escape'); i.size = len(data)
     tar.addfile(i, io.BytesIO(data))
 `, path.join(ctx, 'evil.tar')]);
-  await failsWith(t, ['build', ctx], 'TSB_ARCHIVE_INVALID');
+  await failsWith(t, ['build', ctx], 'TSB_ARCHIVE_UNSAFE');
 });
 
 test('a base image whose manifest matches its digest but is malformed is TSB_IMAGE_INVALID', async (t) => {
