@@ -84,7 +84,8 @@ async function main(argv: string[]): Promise<number> {
   // `tsbuild run img ls -la`: everything after the image belongs to the command, which yargs can't
   // express without also halting at the word "run"; so run's few options are parsed here.
   if (needsRootless(argv)) return runRootless(argv);
-  if (argv[0] === 'run' && !argv.includes('--help')) return runCommand(argv.slice(1));
+  const run = runArgs(argv);
+  if (run && !argv.includes('--help')) return runCommand(run);
   let exitCode = 0;
   await yargs(argv)
     .scriptName('tsbuild')
@@ -324,6 +325,14 @@ function parseRunArgs(args: string[]): RunRequest & { root?: string } {
 }
 
 /** Runs the image with signals forwarded to the container; its exit status is tsbuild's. */
+/** `run`'s arguments, global options before the word run included (`tsbuild --root DIR run img`); undefined for other commands. */
+function runArgs(argv: readonly string[]): string[] | undefined {
+  let i = 0;
+  while (argv[i] === '--debug' || argv[i]?.startsWith('--root=')) i++;
+  if (argv[i] === '--root') return argv[i + 2] === 'run' ? ['--root', argv[i + 1]!, ...runArgs(argv.slice(i + 2))!] : undefined;
+  return argv[i] === 'run' ? [...argv.slice(0, i), ...argv.slice(i + 1)] : undefined;
+}
+
 async function runCommand(args: string[]): Promise<number> {
   const { root, ...req } = parseRunArgs(args);
   const handlers: Array<[NodeJS.Signals, () => void]> = [];
