@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 // The tsbuild CLI: parses arguments into engine calls and renders what comes back. No build logic
 // lives here, and no store is opened here: everything goes through builder's engine.
 import { constants } from 'node:os';
@@ -10,6 +9,7 @@ import { dockerfileFrontend } from '../frontend/convert.js';
 import { formatCheckOutput } from './warnings.js';
 import { buildArgs, checkBuildxFlags, labels, parseCacheSpec, parseOutput, parseSecret, parseSsh, writeBuildFiles } from './build.js';
 import { importConfig } from './changes.js';
+import { withoutHelpCache } from './helpcache.js';
 import { formatError, type SourceText } from './errors.js';
 import { formatDiskUsage, formatImages, formatReclaimed } from './images.js';
 import { createRenderer, jsonLine, type ProgressMode } from './progress.js';
@@ -79,7 +79,7 @@ async function main(argv: string[]): Promise<number> {
   // express without also halting at the word "run"; so run's few options are parsed here.
   if (argv[0] === 'run' && !argv.includes('--help')) return runCommand(argv.slice(1));
   let exitCode = 0;
-  await yargs(argv)
+  await withoutHelpCache(yargs(argv))
     .scriptName('tsbuild')
     .usage('$0 [build] [options] CONTEXT\n\nBuild container images from Dockerfiles, without a daemon.')
     .option('root', { type: 'string', describe: 'store directory (default: $TSBUILD_ROOT, /var/lib/tsbuild as root)' })
