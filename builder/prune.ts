@@ -9,6 +9,7 @@ import { MediaType, type Descriptor, type Digest } from '../common/oci.js';
 import { chainIDOf, type Snapshots } from '../snapshotter/snapshots.js';
 import type { Store } from '../snapshotter/store.js';
 import type { CacheRecord } from './cache.js';
+import { staleStatCaches } from './statcache.js';
 
 export class StoreBusyError extends TsbuildError {
   constructor(pids: number[]) {
@@ -78,9 +79,10 @@ async function reclaimableCacheFiles(store: Store, snapshots: Snapshots, live: {
   const out: string[] = [];
   for (const name of await readdir(store.cacheDir)) {
     const file = path.join(store.cacheDir, name);
-    const keep = !all && (name === 'statcache.json' || name === 'blob-sources.json' || (/^[a-f0-9]{64}\.json$/.test(name) && (await keptAnyway(file))));
+    const keep = !all && (name === 'stat' || name === 'blob-sources.json' || (/^[a-f0-9]{64}\.json$/.test(name) && (await keptAnyway(file))));
     if (!keep) out.push(file);
   }
+  if (!all) out.push(...(await staleStatCaches(store)));
   return out;
 }
 

@@ -6,7 +6,8 @@ import type { ContextSource, CopyAction, ExecOp, FileOp, GitSource, HttpSource, 
 import { checkout, resolveCommit } from './git.js';
 import { BuildCache, StepCache, type CacheRecord } from './cache.js';
 import { cacheKey } from './cachekey.js';
-import { checksumSources, StatCache } from './contenthash.js';
+import { checksumSources } from './contenthash.js';
+import { StatCache } from './statcache.js';
 import { runExec } from './exec.js';
 import { readSecret, type SecretSource } from './mounts.js';
 import { SecretMasker } from './masking.js';
@@ -117,7 +118,7 @@ export class Solver {
   }
 
   private stats(): Promise<StatCache> {
-    this.statCache ??= StatCache.load(this.o.store);
+    this.statCache ??= StatCache.load(this.o.store, this.o.contextDir);
     return this.statCache;
   }
 
@@ -135,7 +136,7 @@ export class Solver {
     if (reachesContext(root)) await step(this.o.progress, 'context', '[internal] load build context', () => this.key(root));
     const r = await this.result(root);
     if (r.kind !== 'chain') throw new Error('the build target is not a filesystem');
-    await (await this.stats()).save(this.o.store);
+    if (this.statCache) await (await this.statCache).save(this.o.store);
     return r.chain;
   }
 
