@@ -16,6 +16,7 @@ import type { SecretSource } from './mounts.js';
 import { step, type ProgressSink } from './progress.js';
 import { ImageResolver } from './resolver.js';
 import { Solver } from './solver.js';
+import { FastPath } from './fastpath.js';
 import { cacheExporter, type RecordSource } from './remotecache/export.js';
 import { checkCacheSpec, importCaches, type CacheSpec } from './remotecache/import.js';
 
@@ -116,7 +117,7 @@ function resolverFor(parts: StoreParts, req: Pick<BuildRequest, 'pull'>, sink: P
   return new ImageResolver(parts.content, parts.images, undefined, { registries: parts.registries(), sources: parts.sources, progress: sink, always: req.pull ?? false, lazyLayers: true });
 }
 
-function frontendInput(inputs: BuildInputs, req: BuildRequest, resolver: ImageResolver): FrontendInput {
+function frontendInput(inputs: BuildInputs, req: BuildRequest, resolver: ImageResolver, fast?: FastPath): FrontendInput {
   return {
     dockerfile: inputs.dockerfile,
     filename: inputs.filename,
@@ -124,7 +125,11 @@ function frontendInput(inputs: BuildInputs, req: BuildRequest, resolver: ImageRe
     buildArgs: req.buildArgs,
     ...(req.target !== undefined ? { target: req.target } : {}),
     platform: hostPlatform(),
-    resolveImage: (ref) => resolver.resolve(ref),
+    resolveImage: async (ref) => {
+      const r = await resolver.resolve(ref);
+      fast?.noteImage(ref, r.source);
+      return r;
+    },
   };
 }
 
@@ -146,11 +151,13 @@ export async function build(parts: Parts, req: BuildRequest, sink: ProgressSink)
   for (const spec of req.cacheTo ?? []) if (spec.type === 'inline') checkCacheSpec(spec, 'to');
   const frontend = frontendFor(parts, req.frontend);
   const inputs = await readInputs(req, sink);
+  const definitionStep = `[internal] load build definition from ${path.basename(inputs.dockerfilePath)}`;
+  const fast = FastPath.for(parts, { ...inputs, definitionStep }, names, req);
+  const unchanged = await fast?.unchanged(sink);
+  if (unchanged) return { manifest: unchanged.manifest, configDigest: unchanged.configDigest, names: names.map(familiarName), exports: unchanged.exports };
   const resolver = resolverFor(parts, req, sink);
   const imported = req.cacheFrom?.length && !req.noCache ? await importCaches(parts, parts.lazy, req.cacheFrom, sink) : undefined;
-  const { definition: defined, warnings, violation } = await step(sink, 'definition', `[internal] load build definition from ${path.basename(inputs.dockerfilePath)}`, () =>
-    frontend.build(frontendInput(inputs, req, resolver)),
-  );
+  const { definition: defined, warnings, violation } = await step(sink, 'definition', definitionStep, () => frontend.build(frontendInput(inputs, req, resolver, fast)));
   const definition = withLabels(defined, req.labels);
   for (const w of warnings) sink({ type: 'warning', warning: w });
   if (violation) throw new TsbuildError('TSB_CHECK_FAILED', violation, { hint: 'fix the warnings above, or skip rules with # check=skip=<Rule>' });
@@ -168,6 +175,7 @@ export async function build(parts: Parts, req: BuildRequest, sink: ProgressSink)
     allowInsecure: (req.allow ?? []).includes('security.insecure'),
     sshAgents: req.ssh ?? new Map(),
     ...(imported ? { imported } : {}),
+    ...(fast ? { contextDeps: fast.deps } : {}),
   });
   const chain = await solver.solve(definition.root);
   solved.records = (mode) => solver.exportRecords(definition.root, mode);
@@ -181,6 +189,7 @@ export async function build(parts: Parts, req: BuildRequest, sink: ProgressSink)
   });
   // Remote exporters report their own steps (one per pushed name).
   const remote = await runExporters([...exporters.filter((e) => e.remote), ...cacheExporters], image, ctx);
+  await fast?.record({ definition, warnings, records: await solver.exportRecords(definition.root, 'max'), manifest: image.manifest, configDigest: image.configDescriptor.digest, exports: image.exports });
   return { manifest: image.manifest, configDigest: image.configDescriptor.digest, names: names.map(familiarName), exports: [...image.exports, ...remote] };
 }
 

@@ -8,6 +8,7 @@ import { BuildCache, StepCache, type CacheRecord } from './cache.js';
 import { cacheKey } from './cachekey.js';
 import { checksumSources } from './contenthash.js';
 import { StatCache } from './statcache.js';
+import type { ContextDeps } from './contextdeps.js';
 import { runExec } from './exec.js';
 import { readSecret, type SecretSource } from './mounts.js';
 import { SecretMasker } from './masking.js';
@@ -48,6 +49,8 @@ export interface SolverOptions {
   allowInsecure?: boolean;
   /** Records read from --cache-from, consulted after the local cache. */
   imported?: ImportedCache;
+  /** Notes the context paths the keys read (for the no-change fast path). */
+  contextDeps?: ContextDeps;
 }
 
 /** What a vertex yields: a filesystem (layer chain), or the build context (read in place). */
@@ -66,7 +69,8 @@ function withExcludes(tree: SourceTree, excludes: readonly string[] | undefined)
   return new FilteredTree(tree, (rel) => m.matches(rel) || m.matches(path.posix.basename(rel)));
 }
 
-function reachesContext(v: Vertex, seen = new Set<Vertex>()): boolean {
+/** Whether the graph reads the build context (the build then shows BuildKit's context-loading step). */
+export function reachesContext(v: Vertex, seen = new Set<Vertex>()): boolean {
   if (seen.has(v)) return false;
   seen.add(v);
   if (v.op.kind === 'source' && v.op.source.type === 'context') return true;
@@ -130,6 +134,12 @@ export class Solver {
     return this.contextTree;
   }
 
+  /** The context as the keys read it: noted, when the build records its dependencies. */
+  private keyedContext(source: ContextSource): SourceTree {
+    const tree = this.context(source);
+    return this.o.contextDeps ? this.o.contextDeps.recording(tree) : tree;
+  }
+
   async solve(root: Vertex): Promise<LayerChain> {
     // Every key (so every context checksum) is known before anything runs: show that phase as
     // BuildKit's context-loading step when the build reads the context.
@@ -175,7 +185,7 @@ export class Solver {
         if (m.type !== 'bind') continue;
         const input = v.inputs[m.from];
         if (input?.op.kind === 'source' && input.op.source.type === 'context') {
-          extra[`mount${n}`] = await checksumSources(this.context(input.op.source), [m.source], await this.stats());
+          extra[`mount${n}`] = await checksumSources(this.keyedContext(input.op.source), [m.source], await this.stats());
         }
       }
     }
@@ -186,7 +196,7 @@ export class Solver {
         if (a.type !== 'copy' || a.inline) continue;
         const input = v.inputs[a.from]!;
         if (input.op.kind === 'source' && input.op.source.type === 'context') {
-          extra[`copy${n}`] = await checksumSources(withExcludes(this.context(input.op.source), a.excludes), a.src, await this.stats());
+          extra[`copy${n}`] = await checksumSources(withExcludes(this.keyedContext(input.op.source), a.excludes), a.src, await this.stats());
         }
       }
     }
