@@ -22,7 +22,9 @@ function lstatOrUndefined(p: string): Stats | undefined {
 }
 
 export class ContextDeps {
-  private readonly seen = new Map<string, Stats | undefined>();
+  /** Path → its index in `stats`; numbers, not Stats objects, so that memory stays small for large contexts. */
+  private readonly seen = new Map<string, number>();
+  private stats = new Float64Array(1024 * FIELDS);
   private readonly since = Date.now();
   private racy = false;
 
@@ -52,17 +54,20 @@ export class ContextDeps {
   private note(rel: string): void {
     if (this.seen.has(rel)) return;
     const st = lstatOrUndefined(path.join(this.root, rel));
-    this.seen.set(rel, st);
+    const i = this.seen.size;
+    this.seen.set(rel, i);
+    if ((i + 1) * FIELDS > this.stats.length) {
+      const grown = new Float64Array(this.stats.length * 2);
+      grown.set(this.stats);
+      this.stats = grown;
+    }
+    this.stats.set(st ? [st.dev, st.ino, st.mode, st.size, st.mtimeMs, st.ctimeMs] : [NaN, 0, 0, 0, 0, 0], i * FIELDS);
     if (st && st.ctimeMs >= this.since - RACY_MS) this.racy = true;
   }
 
   /** Whether an entry changed so close to the walk that its stat may not show a later change. */
   get trustworthy(): boolean {
     return !this.racy;
-  }
-
-  get size(): number {
-    return this.seen.size;
   }
 
   /** Paths \0-joined, then the stats as float64s (8-byte aligned). */
@@ -72,13 +77,8 @@ export class ContextDeps {
     head.writeUInt32LE(this.seen.size, 0);
     head.writeUInt32LE(paths.length, 4);
     const pad = Buffer.alloc((8 - (paths.length % 8)) % 8);
-    const nums = new Float64Array(this.seen.size * FIELDS);
-    let i = 0;
-    for (const st of this.seen.values()) {
-      nums.set(st ? [st.dev, st.ino, st.mode, st.size, st.mtimeMs, st.ctimeMs] : [NaN, 0, 0, 0, 0, 0], i);
-      i += FIELDS;
-    }
-    return Buffer.concat([head, paths, pad, Buffer.from(nums.buffer)]);
+    const nums = Buffer.from(this.stats.buffer, 0, this.seen.size * FIELDS * 8);
+    return Buffer.concat([head, paths, pad, nums]);
   }
 }
 
