@@ -74,7 +74,10 @@ interface Header {
   cached: Array<{ id: string; name: string }>;
 }
 
-/** Which code made a record: the running bundle's file (its name carries a content hash). */
+/**
+ * Which code made a record: the running bundle's file (its name carries a content hash, which covers the
+ * chunks it imports by name). From source (tsx), this file's own stat only.
+ */
 function codeIdentity(): string {
   const file = fileURLToPath(import.meta.url);
   try {

@@ -5,7 +5,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { Engine, login, loginHost, logout, type ManifestFormat, type ProgressSink, type RunRequest } from '../builder/engine.js';
 import { asTsbuildError, TsbuildError, UsageError } from '../common/errors.js';
-import { dockerfileFrontend } from '../frontend/convert.js';
+import { dockerfileFrontend } from '../frontend/lazy.js';
 import { formatCheckOutput } from './warnings.js';
 import { buildArgs, checkBuildxFlags, labels, parseCacheSpec, parseOutput, parseSecret, parseSsh, writeBuildFiles } from './build.js';
 import { importConfig } from './changes.js';
