@@ -10,7 +10,7 @@ import { statSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { hostPlatform, type Descriptor, type Digest } from '../common/oci.js';
+import { hostPlatform, type Descriptor, type Digest, type Platform } from '../common/oci.js';
 import { BuildCache } from './cache.js';
 import { ContextDeps, unchangedContext } from './contextdeps.js';
 import type { StoreParts } from './engine.js';
@@ -39,6 +39,10 @@ export interface FastPathRequest {
   ssh?: ReadonlyMap<string, string>;
   allow?: readonly string[];
   labels?: ReadonlyMap<string, string>;
+  platforms?: readonly Platform[];
+  namedContexts?: ReadonlyMap<string, unknown>;
+  annotations?: unknown;
+  exec?: unknown;
 }
 
 export interface FastPathInputs {
@@ -59,8 +63,8 @@ export interface Unchanged {
 
 interface Header {
   identity: string;
-  /** FROM names as the frontend resolved them, and to what. */
-  images: Array<[string, ImageSource]>;
+  /** FROM names as the frontend resolved them (for a platform), and to what. */
+  images: Array<[string, Platform, ImageSource]>;
   /** Cache records the result is made of: key, created, chain (length and top diff ID). */
   records: Array<[Digest, string, string]>;
   manifest: Descriptor;
@@ -95,7 +99,7 @@ function sortedEntries<V>(m: ReadonlyMap<string, V> | undefined): Array<[string,
 /** A build's fast path: the record to check before solving, and what to record after. */
 export class FastPath {
   readonly deps: ContextDeps;
-  private readonly images = new Map<string, ImageSource>();
+  private readonly images = new Map<string, [string, Platform, ImageSource]>();
   private readonly identity: string;
   private readonly file: string;
 
@@ -116,6 +120,9 @@ export class FastPath {
           labels: sortedEntries(req.labels),
           names,
           platform: hostPlatform(),
+          platforms: req.platforms ?? [],
+          annotations: req.annotations ?? null,
+          exec: req.exec ?? null,
           epoch: process.env.SOURCE_DATE_EPOCH ?? null,
           secrets: sortedEntries(req.secrets),
           ssh: sortedEntries(req.ssh),
@@ -131,13 +138,16 @@ export class FastPath {
   /** The fast path of a request that may take it; undefined for one that must not. */
   static for(parts: StoreParts, inputs: FastPathInputs, names: readonly string[], req: FastPathRequest): FastPath | undefined {
     const elsewhere = req.push || req.outputs?.length || req.cacheFrom?.length || req.cacheTo?.length;
-    if (req.noCache || req.pull || elsewhere) return undefined;
+    // Named contexts are other directories (or images) whose reads this does not record; several
+    // platforms make an index of several graphs.
+    const wider = req.namedContexts?.size || (req.platforms?.length ?? 0) > 1;
+    if (req.noCache || req.pull || elsewhere || wider) return undefined;
     return new FastPath(parts, inputs, names, req);
   }
 
   /** The frontend's image resolution, noted. */
-  noteImage(ref: string, source: ImageSource): void {
-    this.images.set(ref, source);
+  noteImage(ref: string, platform: Platform, source: ImageSource): void {
+    this.images.set(JSON.stringify([ref, platform]), [ref, platform, source]);
   }
 
   /** The recorded result if everything it depended on is unchanged (then its progress is replayed). */
@@ -166,9 +176,8 @@ export class FastPath {
     if (h.identity !== this.identity) return undefined;
     const { content, images, snapshots, store } = this.parts;
     // Base images, resolved as the frontend would, but only locally (a build that pulls is not this one).
-    const local = new ImageResolver(content, images);
-    for (const [ref, source] of h.images) {
-      if (JSON.stringify((await local.resolve(ref)).source) !== JSON.stringify(source)) return undefined;
+    for (const [ref, platform, source] of h.images) {
+      if (JSON.stringify((await new ImageResolver(content, images, platform).resolve(ref)).source) !== JSON.stringify(source)) return undefined;
     }
     // The records the normal path would hit, still whole (their snapshots and blobs present).
     const cache = new BuildCache(store, snapshots, content);
@@ -179,17 +188,20 @@ export class FastPath {
     if (!(await content.has(h.manifest.digest)) || !(await content.has(h.configDigest))) return undefined;
     // Each tag already names the image: nothing to write.
     for (const name of this.names) if ((await images.resolve(name))?.digest !== h.manifest.digest) return undefined;
-    return unchangedContext(this.inputs.contextDir, buf.subarray(4 + headLen)) ? h : undefined;
+    if (!unchangedContext(this.inputs.contextDir, buf.subarray(4 + headLen))) return undefined;
+    // As a build that hits them: their last use (for prune's LRU order) is refreshed when it is stale.
+    await cache.touchUsed();
+    return h;
   }
 
   /** Records a finished build, when what it depended on can be checked this way later. */
   async record(r: { definition: BuildDefinition; warnings: readonly Warning[]; records: ReadonlyArray<{ key: Digest; created: string; chain: ReadonlyArray<{ diffID: Digest }> }>; manifest: Descriptor; configDigest: Digest; exports: ExportResponse[] }): Promise<void> {
     const root = r.definition.root;
     if (root.op.kind === 'source' || outsideSources(root) || !this.deps.trustworthy) return;
-    if ([...this.images.values()].some((s) => s.origin.kind !== 'store')) return;
+    if ([...this.images.values()].some(([, , s]) => s.origin.kind !== 'store')) return;
     const h: Header = {
       identity: this.identity,
-      images: [...this.images.entries()],
+      images: [...this.images.values()],
       records: r.records.map((rec) => [rec.key, rec.created, chainSummary(rec.chain)]),
       manifest: r.manifest,
       configDigest: r.configDigest,

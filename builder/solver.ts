@@ -9,7 +9,7 @@ import { cacheKey } from './cachekey.js';
 import { checksumSources } from './contenthash.js';
 import { StatCache } from './statcache.js';
 import type { ContextDeps } from './contextdeps.js';
-import { runExec } from './exec.js';
+import { execKeyDefinition, runExec } from './exec.js';
 import { readSecret, type SecretSource } from './mounts.js';
 import { SecretMasker } from './masking.js';
 import { PatternMatcher } from './patterns.js';
@@ -21,7 +21,9 @@ import type { ImageResolver } from './resolver.js';
 import { resolveOwner } from './user.js';
 import type { ContentStore } from '../snapshotter/content.js';
 import { UpperWriter, type Owner } from '../snapshotter/fileop.js';
-import type { Digest } from '../common/oci.js';
+import type { Digest, Platform } from '../common/oci.js';
+import { normalizePlatform } from '../common/platform.js';
+import { checkEmulation } from './emulation.js';
 import { layerChain, type LayerChain, type Snapshots } from '../snapshotter/snapshots.js';
 import type { Store } from '../snapshotter/store.js';
 import { DirTree, FilteredTree, ViewTree, type SourceTree } from '../snapshotter/tree.js';
@@ -82,9 +84,10 @@ export class Solver {
   private readonly keys = new Map<Vertex, Promise<Digest>>();
   private readonly results = new Map<Digest, Promise<Result>>();
   private readonly reported = new Set<string>();
-  private statCache?: Promise<StatCache>;
+  private readonly statCaches = new Map<string, Promise<StatCache>>();
   private secretMasker?: Promise<SecretMasker>;
-  private contextTree?: DirTree;
+  /** The build context's tree and each named local context's, by directory and excludes (a named context may be the same directory without the .dockerignore). */
+  private readonly contextTrees = new Map<string, DirTree>();
   /** Per vertex: did it add a layer, and when was that layer made (for history). */
   readonly outcomes = new Map<Vertex, VertexOutcome>();
 
@@ -93,6 +96,7 @@ export class Solver {
   }
 
   private readonly downloads = new Map<string, Promise<RemoteFile>>();
+  private readonly emulated = new Set<string>();
   private readonly commits = new Map<string, Promise<string>>();
 
   private gitCommit(s: GitSource): Promise<string> {
@@ -115,39 +119,71 @@ export class Solver {
     return d;
   }
 
+  /** Whether this machine runs the platform's binaries (checked once per architecture; throws the TSB_PLATFORM error). */
+  private emulation(p: Platform): void {
+    const arch = normalizePlatform(p).architecture;
+    if (!this.emulated.has(arch)) {
+      checkEmulation(p);
+      this.emulated.add(arch);
+    }
+  }
+
   /** Masks every --secret value in RUN output, whichever step mounts it. */
   private masker(): Promise<SecretMasker> {
     this.secretMasker ??= Promise.all([...(this.o.secrets ?? new Map<string, SecretSource>()).values()].map(readSecret)).then((values) => new SecretMasker(values.map((v) => v.toString('utf8'))));
     return this.secretMasker;
   }
 
-  private stats(): Promise<StatCache> {
-    this.statCache ??= StatCache.load(this.o.store, this.o.contextDir);
-    return this.statCache;
+  /** The stat cache of the context directory `source` reads (the build context, or a named one). */
+  private stats(source: ContextSource): Promise<StatCache> {
+    const dir = source.dir ?? this.o.contextDir;
+    let c = this.statCaches.get(dir);
+    if (!c) {
+      c = StatCache.load(this.o.store, dir);
+      this.statCaches.set(dir, c);
+    }
+    return c;
   }
 
   private context(source: ContextSource): DirTree {
-    if (!this.contextTree) {
+    const dir = source.dir ?? this.o.contextDir;
+    const id = [dir, ...source.excludes].join('\0');
+    let tree = this.contextTrees.get(id);
+    if (!tree) {
       const m = new PatternMatcher(source.excludes);
-      this.contextTree = new DirTree(this.o.contextDir, m.empty ? undefined : { excluded: (rel) => m.matches(rel), descend: (rel) => m.mayReincludeUnder(rel) });
+      tree = new DirTree(dir, m.empty ? undefined : { excluded: (rel) => m.matches(rel), descend: (rel) => m.mayReincludeUnder(rel) });
+      this.contextTrees.set(id, tree);
     }
-    return this.contextTree;
+    return tree;
   }
 
-  /** The context as the keys read it: noted, when the build records its dependencies. */
+  /** The context as the keys read it: noted, when the build records its dependencies (of the build context). */
   private keyedContext(source: ContextSource): SourceTree {
     const tree = this.context(source);
-    return this.o.contextDeps ? this.o.contextDeps.recording(tree) : tree;
+    return this.o.contextDeps && source.dir === undefined ? this.o.contextDeps.recording(tree) : tree;
   }
 
   async solve(root: Vertex): Promise<LayerChain> {
+    return (await this.solveAll([root]))[0]!;
+  }
+
+  /**
+   * Several graphs at once (one per platform of a multi-platform build), in parallel: vertices with
+   * equal keys in them (a FROM --platform=$BUILDPLATFORM stage) run once.
+   */
+  async solveAll(roots: readonly Vertex[]): Promise<LayerChain[]> {
     // Every key (so every context checksum) is known before anything runs: show that phase as
     // BuildKit's context-loading step when the build reads the context.
-    if (reachesContext(root)) await step(this.o.progress, 'context', '[internal] load build context', () => this.key(root));
-    const r = await this.result(root);
-    if (r.kind !== 'chain') throw new Error('the build target is not a filesystem');
-    if (this.statCache) await (await this.statCache).save(this.o.store);
-    return r.chain;
+    if (roots.some((r) => reachesContext(r))) await step(this.o.progress, 'context', '[internal] load build context', () => Promise.all(roots.map((r) => this.key(r))));
+    const chains = await Promise.all(
+      roots.map(async (root) => {
+        const r = await this.result(root);
+        if (r.kind !== 'chain') throw new Error('the build target is not a filesystem');
+        return r.chain;
+      }),
+    );
+    for (const c of this.statCaches.values()) await (await c).save(this.o.store);
+    return chains;
   }
 
   /** The cache key: definition + input keys (+ content checksums of context selections). */
@@ -165,7 +201,8 @@ export class Solver {
     if (op.kind === 'source') {
       const s = op.source;
       if (s.type === 'image') return cacheKey({ source: 'image', digest: s.manifestDigest, platform: s.platform }, []);
-      if (s.type === 'context') return cacheKey({ source: 'context', excludes: s.excludes }, []);
+      // A named context is keyed by its name (as BuildKit's local://NAME), never its path; content checksums do the rest.
+      if (s.type === 'context') return cacheKey({ source: 'context', excludes: s.excludes, ...(s.dir !== undefined ? { name: s.name } : {}) }, []);
       if (s.type === 'git') {
         // The commit, not the ref: a moved branch is a new key.
         return cacheKey({ source: 'git', remote: s.remote, commit: await this.gitCommit(s), subdir: s.subdir, keepGitDir: s.keepGitDir }, []);
@@ -185,7 +222,7 @@ export class Solver {
         if (m.type !== 'bind') continue;
         const input = v.inputs[m.from];
         if (input?.op.kind === 'source' && input.op.source.type === 'context') {
-          extra[`mount${n}`] = await checksumSources(this.keyedContext(input.op.source), [m.source], await this.stats());
+          extra[`mount${n}`] = await checksumSources(this.keyedContext(input.op.source), [m.source], await this.stats(input.op.source));
         }
       }
     }
@@ -196,11 +233,11 @@ export class Solver {
         if (a.type !== 'copy' || a.inline) continue;
         const input = v.inputs[a.from]!;
         if (input.op.kind === 'source' && input.op.source.type === 'context') {
-          extra[`copy${n}`] = await checksumSources(withExcludes(this.keyedContext(input.op.source), a.excludes), a.src, await this.stats());
+          extra[`copy${n}`] = await checksumSources(withExcludes(this.keyedContext(input.op.source), a.excludes), a.src, await this.stats(input.op.source));
         }
       }
     }
-    return cacheKey(op, inputKeys, extra);
+    return cacheKey(op.kind === 'exec' ? execKeyDefinition(op) : op, inputKeys, extra);
   }
 
   private result(v: Vertex): Promise<Result> {
@@ -276,6 +313,7 @@ export class Solver {
       const active = await this.o.snapshots.prepare();
       try {
         if (op.kind === 'exec') {
+          if (v.platform) this.emulation(v.platform);
           const trees = inputs.map((r) => this.tree(r));
           await runExec(op, rootfs, active, this.o.snapshots, {
             id: v.id,
@@ -339,11 +377,17 @@ export class Solver {
   }
 
   /** Records for --cache-to: every step (max), or the steps of the final image's chain (min). */
-  async exportRecords(root: Vertex, mode: 'min' | 'max'): Promise<ExportRecord[]> {
+  /** mode=min: the records of the steps of the final images (one per platform); max: every record the build saw. */
+  async exportRecords(roots: readonly Vertex[], mode: 'min' | 'max'): Promise<ExportRecord[]> {
     if (mode === 'max') return this.cache.exported();
-    const keys: Digest[] = [];
-    for (let v: Vertex | undefined = root; v && v.op.kind !== 'source'; v = v.inputs[0]) keys.push(await this.key(v));
-    return this.cache.exported(keys);
+    const keys = new Set<Digest>();
+    for (const root of roots) for (let v: Vertex | undefined = root; v && v.op.kind !== 'source'; v = v.inputs[0]) keys.add(await this.key(v));
+    return this.cache.exported([...keys]);
+  }
+
+  /** The build is done: the cache's last-use times are brought up to date; returns the records it made. */
+  settle(): Promise<CacheRecord[]> {
+    return this.cache.settle();
   }
 
   /** Reports a cache hit for v and, for display, first for the steps below it that hit too. */

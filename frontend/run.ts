@@ -73,6 +73,10 @@ export function dispatchRun(d: Dispatch, i: RunInstruction): void {
     };
     for (const spec of i.mounts) mounts.push(execMount(spec, ctx));
   }
+  // The build's --shm-size, --add-host and --ulimit go into every RUN's definition (so its cache key),
+  // as dockerfile2llb does; an explicit RUN --network=default still takes the build's --network.
+  const { exec } = d;
+  if (exec.shmSize) mounts.push({ type: 'tmpfs', target: '/dev/shm', size: exec.shmSize });
   const vertex = d.commit(
     {
       kind: 'exec',
@@ -80,8 +84,10 @@ export function dispatchRun(d: Dispatch, i: RunInstruction): void {
       env: envToList(env),
       cwd,
       user: state.config.User ?? '',
-      network: i.network,
+      network: i.network === 'default' ? (exec.network ?? 'default') : i.network,
       hostname: HOSTNAME,
+      ...(exec.extraHosts?.length ? { extraHosts: [...exec.extraHosts] } : {}),
+      ...(exec.ulimits?.length ? { ulimits: [...exec.ulimits] } : {}),
       ...(mounts.length ? { mounts } : {}),
       ...(i.security === 'insecure' ? { insecure: true } : {}),
     },
