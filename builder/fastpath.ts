@@ -17,33 +17,18 @@ import type { StoreParts } from './engine.js';
 import type { ExportResponse } from './exporter.js';
 import type { Warning } from './frontend.js';
 import type { BuildDefinition, ImageSource, Vertex } from './graph.js';
-import type { SecretSource } from './mounts.js';
+import type { BuildRequest } from './build.js';
 import type { ProgressSink } from './progress.js';
 import { ImageResolver } from './resolver.js';
 import { reachesContext } from './solver.js';
 
 const FORMAT = 1;
 
-/** What of a build request the fast path needs (build.ts's BuildRequest has all of it). */
-export interface FastPathRequest {
-  buildArgs: ReadonlyMap<string, string>;
-  target?: string;
-  frontend?: string;
-  noCache?: boolean;
-  pull?: boolean;
-  push?: boolean;
-  outputs?: readonly unknown[];
-  cacheFrom?: readonly unknown[];
-  cacheTo?: readonly unknown[];
-  secrets?: ReadonlyMap<string, SecretSource>;
-  ssh?: ReadonlyMap<string, string>;
-  allow?: readonly string[];
-  labels?: ReadonlyMap<string, string>;
-  platforms?: readonly Platform[];
-  namedContexts?: ReadonlyMap<string, unknown>;
-  annotations?: unknown;
-  exec?: unknown;
-}
+/** What of a build request the fast path looks at. */
+export type FastPathRequest = Pick<
+  BuildRequest,
+  'buildArgs' | 'target' | 'frontend' | 'noCache' | 'pull' | 'push' | 'outputs' | 'cacheFrom' | 'cacheTo' | 'secrets' | 'ssh' | 'allow' | 'labels' | 'platforms' | 'namedContexts' | 'annotations' | 'exec'
+>;
 
 export interface FastPathInputs {
   contextDir: string;
