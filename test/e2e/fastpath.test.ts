@@ -6,7 +6,8 @@
 import test from 'ava';
 import { chmodSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { jsonEvents, makeContext, runSh, storeWithBusybox, tsbuild, tsbuildOk, type CliResult } from '../helpers/cli.js';
+import { pathToFileURL } from 'node:url';
+import { jsonEvents, makeContext, repoRoot, runSh, storeWithBusybox, tsbuild, tsbuildOk, type CliResult } from '../helpers/cli.js';
 import { startRegistry } from '../helpers/registry.js';
 
 const DOCKERFILE = ['FROM busybox', 'ARG MSG=hi', 'RUN echo "$MSG" > /msg', 'COPY app/ /app/', 'RUN ls -ln /app > /listing', ''].join('\n');
@@ -17,20 +18,29 @@ function context(): string {
 
 interface Built {
   digest: string;
+  /** Whether the Dockerfile frontend was loaded: the fast path never loads it. */
+  frontend: boolean;
   /** Steps that ran (vertex-start of RUN and COPY steps). */
   ran: string[];
   /** Steps reported CACHED. */
   cached: string[];
 }
 
-function parse(r: CliResult): Built {
+function parse(r: CliResult, frontend = true): Built {
   const events = jsonEvents(r.stderr);
   const steps = (type: string): string[] => events.filter((e) => e.type === type && / (RUN|COPY) /.test(e.name ?? '')).map((e) => /\] ((?:RUN|COPY) \S+)/.exec(e.name!)![1]!);
-  return { digest: /writing image (sha256:[a-f0-9]{64})/.exec(r.stderr)?.[1] ?? '', ran: steps('vertex-start'), cached: steps('vertex-cached') };
+  return { digest: /writing image (sha256:[a-f0-9]{64})/.exec(r.stderr)?.[1] ?? '', frontend, ran: steps('vertex-start'), cached: steps('vertex-cached') };
 }
 
+const hooks = pathToFileURL(path.join(repoRoot, 'test', 'helpers', 'load-log.mjs')).href;
+
 async function build(root: string, ctx: string, args: string[] = []): Promise<Built> {
-  return parse(await tsbuildOk(['build', '--progress=json', '-t', `fast-${path.basename(ctx).toLowerCase()}`, ...args, ctx], { root }));
+  const log = path.join(path.dirname(ctx), `${path.basename(ctx)}.loaded`);
+  rmSync(log, { force: true });
+  const r = await tsbuildOk(['build', '--progress=json', '-t', `fast-${path.basename(ctx).toLowerCase()}`, ...args, ctx], { root, env: { NODE_OPTIONS: `--import=${hooks}`, TSBUILD_LOAD_LOG: log } });
+  const loaded = readFileSync(log, 'utf8');
+  rmSync(log);
+  return parse(r, /\/chunks\/convert-[^/]*\.mjs$/m.test(loaded));
 }
 
 /** Every file under the store's blobs/ and cache/, and index.json, with size and mtime. */
@@ -50,6 +60,7 @@ async function untouched(t: { deepEqual(a: unknown, b: unknown, m?: string): voi
   const before = listing(root);
   const again = await build(root, ctx, args);
   t.is(again.digest, expected, 'the same image');
+  t.is(again.frontend, false, 'answered by the fast path: the frontend was not even loaded');
   t.deepEqual(again.ran, [], 'nothing ran');
   t.deepEqual(again.cached, ['RUN echo', 'COPY app/', 'RUN ls'], 'every step shown CACHED, in order');
   t.deepEqual(listing(root), before, 'nothing written to blobs/, cache/ or index.json');
@@ -175,6 +186,13 @@ test('a build that must look elsewhere (--no-cache, --pull, an --output) never t
   t.regex(pulled.stderr, /base\/busybox/);
   const cached = await build(root, ctx);
   t.deepEqual(cached.ran, [], 'without --pull the local base serves');
+
+  // A named context is a directory whose reads are not recorded: the normal path (all cached) answers.
+  const named = makeContext({ 'extra.txt': 'x\n' });
+  await build(root, ctx, ['--build-context', `extra=${named}`]);
+  const namedAgain = await build(root, ctx, ['--build-context', `extra=${named}`]);
+  t.deepEqual(namedAgain.ran, []);
+  t.true(namedAgain.frontend, 'the normal path');
 
   const out = path.join(path.dirname(ctx), `${path.basename(ctx)}.tar`);
   t.teardown(() => rmSync(out, { force: true }));
