@@ -19,6 +19,7 @@ import type { BuildDefinition, ExecDefaults } from './graph.js';
 import type { SecretSource } from './mounts.js';
 import { step, type ProgressSink } from './progress.js';
 import { ImageResolver } from './resolver.js';
+import { MissExplainer } from './missreason.js';
 import { Solver } from './solver.js';
 import { FastPath } from './fastpath.js';
 import { cacheExporter, type RecordSource } from './remotecache/export.js';
@@ -198,6 +199,7 @@ export async function build(parts: Parts, req: BuildRequest, sink: ProgressSink)
   for (const w of warnings) sink({ type: 'warning', warning: w });
   const violation = results.find((r) => r.violation !== undefined)?.violation;
   if (violation) throw new TsbuildError('TSB_CHECK_FAILED', violation, { hint: 'fix the warnings above, or skip rules with # check=skip=<Rule>' });
+  const explain = await MissExplainer.open(parts.store, { contextDir: inputs.contextDir, dockerfilePath: inputs.dockerfilePath, ...(req.target !== undefined ? { target: req.target } : {}) }, { noCache: req.noCache ?? false });
   const solver = new Solver({
     store: parts.store,
     content: parts.content,
@@ -212,6 +214,7 @@ export async function build(parts: Parts, req: BuildRequest, sink: ProgressSink)
     allowInsecure: (req.allow ?? []).includes('security.insecure'),
     sshAgents: req.ssh ?? new Map(),
     ...(imported ? { imported } : {}),
+    explain,
     ...(fast ? { contextDeps: fast.deps } : {}),
   });
   const chains = await solver.solveAll(definitions.map((d) => d.root));

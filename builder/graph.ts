@@ -160,6 +160,8 @@ export interface Vertex {
    * cache key: the rootfs input (a platform's own base image) already is.
    */
   platform?: Platform;
+  /** The names of an exec's environment variables that come from ARG: cache-miss explanations call them build args. */
+  argNames?: readonly string[];
 }
 
 /** What a build produces: the final stage's filesystem vertex and its image config. */

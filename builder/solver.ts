@@ -13,7 +13,8 @@ import { execKeyDefinition, runExec } from './exec.js';
 import { readSecret, type SecretSource } from './mounts.js';
 import { SecretMasker } from './masking.js';
 import { PatternMatcher } from './patterns.js';
-import { step, StepError, type ProgressSink } from './progress.js';
+import type { MissExplainer } from './missreason.js';
+import { step, StepError, type CacheMiss, type ProgressSink } from './progress.js';
 import { TsbuildError } from '../common/errors.js';
 import type { ImportedCache } from './remotecache/import.js';
 import type { ExportRecord } from './remotecache/format.js';
@@ -51,6 +52,8 @@ export interface SolverOptions {
   allowInsecure?: boolean;
   /** Records read from --cache-from, consulted after the local cache. */
   imported?: ImportedCache;
+  /** Learns what each key is made of, and says why a step missed the cache (builder/missreason.ts). */
+  explain?: MissExplainer;
   /** Notes the context paths the keys read (for the no-change fast path). */
   contextDeps?: ContextDeps;
 }
@@ -174,16 +177,21 @@ export class Solver {
   async solveAll(roots: readonly Vertex[]): Promise<LayerChain[]> {
     // Every key (so every context checksum) is known before anything runs: show that phase as
     // BuildKit's context-loading step when the build reads the context.
-    if (roots.some((r) => reachesContext(r))) await step(this.o.progress, 'context', '[internal] load build context', () => Promise.all(roots.map((r) => this.key(r))));
-    const chains = await Promise.all(
-      roots.map(async (root) => {
-        const r = await this.result(root);
-        if (r.kind !== 'chain') throw new Error('the build target is not a filesystem');
-        return r.chain;
-      }),
-    );
-    for (const c of this.statCaches.values()) await (await c).save(this.o.store);
-    return chains;
+    try {
+      if (roots.some((r) => reachesContext(r))) await step(this.o.progress, 'context', '[internal] load build context', () => Promise.all(roots.map((r) => this.key(r))));
+      const chains = await Promise.all(
+        roots.map(async (root) => {
+          const r = await this.result(root);
+          if (r.kind !== 'chain') throw new Error('the build target is not a filesystem');
+          return r.chain;
+        }),
+      );
+      for (const c of this.statCaches.values()) await (await c).save(this.o.store);
+      return chains;
+    } finally {
+      // Failed builds too: the steps that did complete are what the next build compares with.
+      await this.o.explain?.save(this.o.store, this.outcomes.keys());
+    }
   }
 
   /** The cache key: definition + input keys (+ content checksums of context selections). */
@@ -222,7 +230,7 @@ export class Solver {
         if (m.type !== 'bind') continue;
         const input = v.inputs[m.from];
         if (input?.op.kind === 'source' && input.op.source.type === 'context') {
-          extra[`mount${n}`] = await checksumSources(this.keyedContext(input.op.source), [m.source], await this.stats(input.op.source));
+          extra[`mount${n}`] = await this.contextSum(v, `mount${n}`, input.op.source, this.keyedContext(input.op.source), [m.source]);
         }
       }
     }
@@ -233,11 +241,25 @@ export class Solver {
         if (a.type !== 'copy' || a.inline) continue;
         const input = v.inputs[a.from]!;
         if (input.op.kind === 'source' && input.op.source.type === 'context') {
-          extra[`copy${n}`] = await checksumSources(withExcludes(this.keyedContext(input.op.source), a.excludes), a.src, await this.stats(input.op.source));
+          extra[`copy${n}`] = await this.contextSum(v, `copy${n}`, input.op.source, withExcludes(this.keyedContext(input.op.source), a.excludes), a.src);
         }
       }
     }
-    return cacheKey(op.kind === 'exec' ? execKeyDefinition(op) : op, inputKeys, extra);
+    const definition = op.kind === 'exec' ? execKeyDefinition(op) : op;
+    this.o.explain?.keyed(v, definition, inputKeys, extra);
+    return cacheKey(definition, inputKeys, extra);
+  }
+
+  /**
+   * The checksum of what a step selects from the context. When it is new or changed since the
+   * earlier build, the selection is walked once more (stats cached) for the explainer's entries.
+   */
+  private async contextSum(v: Vertex, part: string, source: ContextSource, tree: SourceTree, sources: readonly string[]): Promise<string> {
+    const stats = await this.stats(source);
+    const sum = await checksumSources(tree, sources, stats);
+    const entries = this.o.explain?.entriesIfChanged(v, part, sum);
+    if (entries) await checksumSources(tree, sources, stats, entries);
+    return sum;
   }
 
   private result(v: Vertex): Promise<Result> {
@@ -263,11 +285,11 @@ export class Solver {
       }
       if (op.source.type === 'git') {
         const src = op.source;
-        const dir = await this.step(v, async () => checkout(src, await this.gitCommit(src), this.o.store.tmpPath('git'), this.o.signal));
+        const dir = await this.step(v, undefined, async () => checkout(src, await this.gitCommit(src), this.o.store.tmpPath('git'), this.o.signal));
         return { kind: 'context', tree: new DirTree(dir) };
       }
       const { manifestDigest } = op.source;
-      return this.step(v, async () => {
+      return this.step(v, undefined, async () => {
         // The chain only: its snapshots are made when a step needs them (materialize), so a build
         // whose steps are all cached never downloads or unpacks the base.
         const { manifest, config } = await this.o.resolver.manifest(manifestDigest);
@@ -284,6 +306,7 @@ export class Solver {
         return { kind: 'chain', chain: rec.chain };
       }
     }
+    this.o.progress({ type: 'vertex-queued', id: v.id, name: v.name, time: Date.now() });
     const inputs = await Promise.all(v.inputs.map((i) => this.result(i)));
     const rootfs = inputs[0];
     if (rootfs?.kind !== 'chain') throw new Error(`${v.name}: input 0 must be a filesystem`);
@@ -309,7 +332,7 @@ export class Solver {
 
   /** Runs one RUN or file step on its rootfs and records the layer it made. */
   private execute(v: Vertex, key: Digest, op: ExecOp | FileOp, rootfs: LayerChain, inputs: Result[]): Promise<Result> {
-    return this.step(v, async () => {
+    return this.step(v, this.o.explain?.explain(v), async () => {
       const active = await this.o.snapshots.prepare();
       try {
         if (op.kind === 'exec') {
@@ -392,10 +415,13 @@ export class Solver {
 
   /** Reports a cache hit for v and, for display, first for the steps below it that hit too. */
   private async markCached(v: Vertex, rec: CacheRecord): Promise<void> {
-    this.cache.note(await this.key(v), rec);
+    const key = await this.key(v);
+    this.cache.note(key, rec);
     this.outcomes.set(v, { addedLayer: rec.addedLayer, created: rec.created, cached: true });
-    if (this.reported.has(v.id)) return;
-    this.reported.add(v.id);
+    // The same step of each platform's graph (a FROM --platform=$BUILDPLATFORM stage) shows once.
+    const shown = `${key} ${v.name}`;
+    if (this.reported.has(v.id) || this.reported.has(shown)) return;
+    this.reported.add(v.id).add(shown);
     for (const input of v.inputs) {
       if (input.op.kind !== 'source') {
         const r = await this.cache.lookup(await this.key(input));
@@ -416,10 +442,10 @@ export class Solver {
     return rec ? { addedLayer: rec.addedLayer, created: rec.created, cached: true } : undefined;
   }
 
-  private async step<T>(v: Vertex, fn: () => Promise<T>): Promise<T> {
+  private async step<T>(v: Vertex, cacheMiss: CacheMiss | undefined, fn: () => Promise<T>): Promise<T> {
     this.reported.add(v.id);
     try {
-      return await step(this.o.progress, v.id, v.name, fn);
+      return await step(this.o.progress, v.id, v.name, fn, cacheMiss);
     } catch (e) {
       // Point the user at the Dockerfile line of the failed step.
       if (!v.location || (e instanceof TsbuildError && e.location)) throw e;

@@ -71,10 +71,10 @@ async function rendered<T>(mode: ProgressMode, fn: (sink: ProgressSink, source: 
   };
   try {
     const out = await fn(sink, () => source);
-    renderer.close();
+    await renderer.close();
     return out;
   } catch (e) {
-    renderer.close();
+    await renderer.close();
     failedSource = source;
     throw e;
   }

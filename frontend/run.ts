@@ -94,6 +94,8 @@ export function dispatchRun(d: Dispatch, i: RunInstruction): void {
     inputs,
     `RUN ${display.replace(/\n/g, '\\n')}`.replace(/^RUN \/bin\/sh -c /, 'RUN '),
   );
+  const fromArgs = [...env.keys()].filter((k) => !scope.env.has(k));
+  if (fromArgs.length) vertex.argNames = fromArgs;
   const argPrefix = argEnv.length ? `|${argEnv.length} ${argEnv.join(' ')} ` : '';
   state.history.push({ createdBy: `RUN ${argPrefix}${i.heredocs.length ? `${shell.join(' ')} ${i.text}` : display} # buildkit`, vertex });
 }
