@@ -21,6 +21,7 @@ import { step, type ProgressSink } from './progress.js';
 import { ImageResolver } from './resolver.js';
 import { MissExplainer } from './missreason.js';
 import { Solver } from './solver.js';
+import { FastPath } from './fastpath.js';
 import { cacheExporter, type RecordSource } from './remotecache/export.js';
 import { checkCacheSpec, importCaches, type CacheSpec } from './remotecache/import.js';
 
@@ -141,7 +142,7 @@ function resolversFor(parts: StoreParts, req: Pick<BuildRequest, 'pull'>, sink: 
 }
 
 /** The frontend's input for one target platform; `multi`: one of several built together. */
-function frontendInput(inputs: BuildInputs, req: BuildRequest, resolvers: (p: Platform) => ImageResolver, platform: Platform, multi = false): FrontendInput {
+function frontendInput(inputs: BuildInputs, req: BuildRequest, resolvers: (p: Platform) => ImageResolver, platform: Platform, multi = false, fast?: FastPath): FrontendInput {
   const named = namedContextLookup(req.namedContexts ?? new Map());
   return {
     dockerfile: inputs.dockerfile,
@@ -154,7 +155,11 @@ function frontendInput(inputs: BuildInputs, req: BuildRequest, resolvers: (p: Pl
     ...(multi ? { multiPlatform: true } : {}),
     ...(req.exec ? { exec: req.exec } : {}),
     ...(named ? { namedContext: named } : {}),
-    resolveImage: (ref, p) => resolvers(p ?? platform).resolve(ref),
+    resolveImage: async (ref, p) => {
+      const r = await resolvers(p ?? platform).resolve(ref);
+      fast?.noteImage(ref, p ?? platform, r.source);
+      return r;
+    },
   };
 }
 
@@ -178,15 +183,17 @@ export async function build(parts: Parts, req: BuildRequest, sink: ProgressSink)
   for (const spec of req.cacheTo ?? []) if (spec.type === 'inline') checkCacheSpec(spec, 'to');
   const frontend = frontendFor(parts, req.frontend);
   const inputs = await readInputs(req, sink);
+  const definitionStep = `[internal] load build definition from ${path.basename(inputs.dockerfilePath)}`;
+  const fast = FastPath.for(parts, { ...inputs, definitionStep }, names, req);
+  const unchanged = await fast?.unchanged(sink);
+  if (unchanged) return { manifest: unchanged.manifest, configDigest: unchanged.configDigest, names: names.map(familiarName), exports: unchanged.exports };
   const resolvers = resolversFor(parts, req, sink);
   const imported = req.cacheFrom?.length && !req.noCache ? await importCaches(parts, parts.lazy, req.cacheFrom, sink) : undefined;
   // One graph per target platform (--platform a,b), walked from the same Dockerfile.
   const platforms = req.platforms?.length ? req.platforms : [hostPlatform()];
   const multi = platforms.length > 1;
   if (multi && inline) throw new UsageError('--cache-to type=inline: the cache of a multi-platform build does not fit in one image config', 'export it with --cache-to type=registry,ref=… or type=local,dest=…');
-  const results = await step(sink, 'definition', `[internal] load build definition from ${path.basename(inputs.dockerfilePath)}`, () =>
-    Promise.all(platforms.map((p) => frontend.build(frontendInput(inputs, req, resolvers, p, multi)))),
-  );
+  const results = await step(sink, 'definition', definitionStep, () => Promise.all(platforms.map((p) => frontend.build(frontendInput(inputs, req, resolvers, p, multi, fast)))));
   const definitions = results.map((r) => withLabels(r.definition, req.labels));
   const warnings = uniqueWarnings(results.flatMap((r) => r.warnings));
   for (const w of warnings) sink({ type: 'warning', warning: w });
@@ -208,6 +215,7 @@ export async function build(parts: Parts, req: BuildRequest, sink: ProgressSink)
     sshAgents: req.ssh ?? new Map(),
     ...(imported ? { imported } : {}),
     explain,
+    ...(fast ? { contextDeps: fast.deps } : {}),
   });
   const chains = await solver.solveAll(definitions.map((d) => d.root));
   solved.records = (mode) => solver.exportRecords(definitions.map((d) => d.root), mode);
@@ -226,6 +234,7 @@ export async function build(parts: Parts, req: BuildRequest, sink: ProgressSink)
   // Remote exporters report their own steps (one per pushed name).
   const remote = await runExporters([...exporters.filter((e) => e.remote), ...cacheExporters], image, ctx);
   await collectGarbage(parts, await solver.settle(), cacheLimit);
+  await fast?.record({ definition: definitions[0]!, warnings, records: await solver.exportRecords([definitions[0]!.root], 'max'), manifest: image.manifest, configDigest: image.configDescriptor.digest, exports: image.exports });
   return { manifest: image.manifest, configDigest: image.configDescriptor.digest, names: names.map(familiarName), exports: [...image.exports, ...remote] };
 }
 

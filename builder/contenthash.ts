@@ -1,80 +1,12 @@
 // Content checksums of build-context selections, for COPY cache keys. Only the selected paths are
-// hashed; each file's content hash (xxhash64) is memoized in a stat cache keyed by device, inode,
-// size, mtime and ctime, so an unchanged file is read once ever. Metadata that lands in the layer
+// hashed; each file's content hash (xxhash64) comes from the context's stat cache (statcache.ts), so
+// an unchanged file is read once ever. Metadata that lands in the layer
 // (path, type, mode, size, link target) is part of the checksum; mtime is not (as BuildKit).
 import { createHash } from 'node:crypto';
-import { createReadStream, readFileSync, type Stats } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import xxhash from 'xxhash-wasm';
 import { glob, hasGlob } from '../snapshotter/glob.js';
 import type { SourceTree } from '../snapshotter/tree.js';
-import type { Store } from '../snapshotter/store.js';
-
-interface StatEntry {
-  size: number;
-  mtime: string;
-  ctime: string;
-  hash: string;
-}
-
-/** Files up to this size are read in one call. */
-const SMALL_FILE = 1 << 20;
-
-let hasher: Awaited<ReturnType<typeof xxhash>> | undefined;
-
-export class StatCache {
-  private entries = new Map<string, StatEntry>();
-  private dirty = false;
-  private reads = 0;
-
-  private constructor(private readonly file: string) {}
-
-  static async load(store: Store): Promise<StatCache> {
-    const c = new StatCache(path.join(store.cacheDir, 'statcache.json'));
-    try {
-      c.entries = new Map(Object.entries(JSON.parse(await readFile(c.file, 'utf8')) as Record<string, StatEntry>));
-    } catch {
-      // first use, or a torn file from a crash: start empty
-    }
-    return c;
-  }
-
-  async save(store: Store): Promise<void> {
-    if (!this.dirty) return;
-    await store.writeFileAtomic(this.file, JSON.stringify(Object.fromEntries(this.entries)));
-    this.dirty = false;
-  }
-
-  /** Files this cache has read to hash them (the rest came from their stat): what shows it works. */
-  get filesRead(): number {
-    return this.reads;
-  }
-
-  /** xxhash64 of a file's content, from the cache when its stat is unchanged. */
-  async contentHash(hostPath: string, st: Stats): Promise<string> {
-    const id = `${st.dev}:${st.ino}`;
-    const mtime = String(st.mtimeMs);
-    const ctime = String(st.ctimeMs);
-    const hit = this.entries.get(id);
-    if (hit && hit.size === st.size && hit.mtime === mtime && hit.ctime === ctime) return hit.hash;
-    hasher ??= await xxhash();
-    this.reads++;
-    let digest: bigint;
-    if (st.size <= SMALL_FILE) {
-      // One synchronous read beats a stream's threadpool round trips for the many small files of a context.
-      digest = hasher.h64Raw(readFileSync(hostPath));
-    } else {
-      const h = hasher.create64();
-      for await (const chunk of createReadStream(hostPath)) h.update(chunk as Uint8Array);
-      digest = h.digest();
-    }
-    const hash = digest.toString(16).padStart(16, '0');
-    this.entries.set(id, { size: st.size, mtime, ctime, hash });
-    this.dirty = true;
-    return hash;
-  }
-}
+import type { StatCache } from './statcache.js';
 
 /** What a checksum is made of, entry by entry (for cache-miss explanations): the entry's path as COPY names it, and its line. */
 export type EntrySink = (name: string, line: string) => void;

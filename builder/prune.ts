@@ -12,6 +12,7 @@ import { MediaType, type Descriptor, type Digest } from '../common/oci.js';
 import { chainIDOf, type Snapshots } from '../snapshotter/snapshots.js';
 import type { Store } from '../snapshotter/store.js';
 import { parseCacheRecord } from './cache.js';
+import { staleStatCaches } from './statcache.js';
 
 export class StoreBusyError extends TsbuildError {
   constructor(pids: number[]) {
@@ -153,6 +154,8 @@ async function plan(parts: PruneParts, all: boolean): Promise<Plan> {
     entries.push({ path: file, size: st.size, lastUsed: st.mtimeMs, layers: layers.map((l) => ({ snapshot: l.snapshot, blob: l.blob.slice(7) })) });
   }
   entries.push(...lone.values());
+  // Per-context stat caches of contexts that are gone (with --all the whole cache/stat/ goes above).
+  if (!all) for (const file of await staleStatCaches(store)) entries.push({ path: file, size: await sizeOf(file), lastUsed: await mtimeOf(file) });
   let cacheMounts = 0;
   for (const name of await readdir(store.cacheMountsDir)) {
     const p = path.join(store.cacheMountsDir, name);

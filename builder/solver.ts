@@ -6,7 +6,9 @@ import type { ContextSource, CopyAction, ExecOp, FileOp, GitSource, HttpSource, 
 import { checkout, resolveCommit } from './git.js';
 import { BuildCache, StepCache, type CacheRecord } from './cache.js';
 import { cacheKey } from './cachekey.js';
-import { checksumSources, StatCache } from './contenthash.js';
+import { checksumSources } from './contenthash.js';
+import { StatCache } from './statcache.js';
+import type { ContextDeps } from './contextdeps.js';
 import { execKeyDefinition, runExec } from './exec.js';
 import { readSecret, type SecretSource } from './mounts.js';
 import { SecretMasker } from './masking.js';
@@ -52,6 +54,8 @@ export interface SolverOptions {
   imported?: ImportedCache;
   /** Learns what each key is made of, and says why a step missed the cache (builder/missreason.ts). */
   explain?: MissExplainer;
+  /** Notes the context paths the keys read (for the no-change fast path). */
+  contextDeps?: ContextDeps;
 }
 
 /** What a vertex yields: a filesystem (layer chain), or the build context (read in place). */
@@ -71,7 +75,8 @@ function withExcludes(tree: SourceTree, excludes: readonly string[] | undefined)
   return new FilteredTree(tree, (rel) => m.matches(rel) || m.matches(path.posix.basename(rel)));
 }
 
-function reachesContext(v: Vertex, seen = new Set<Vertex>()): boolean {
+/** Whether the graph reads the build context (the build then shows BuildKit's context-loading step). */
+export function reachesContext(v: Vertex, seen = new Set<Vertex>()): boolean {
   if (seen.has(v)) return false;
   seen.add(v);
   if (v.op.kind === 'source' && v.op.source.type === 'context') return true;
@@ -83,7 +88,7 @@ export class Solver {
   private readonly keys = new Map<Vertex, Promise<Digest>>();
   private readonly results = new Map<Digest, Promise<Result>>();
   private readonly reported = new Set<string>();
-  private statCache?: Promise<StatCache>;
+  private readonly statCaches = new Map<string, Promise<StatCache>>();
   private secretMasker?: Promise<SecretMasker>;
   /** The build context's tree and each named local context's, by directory and excludes (a named context may be the same directory without the .dockerignore). */
   private readonly contextTrees = new Map<string, DirTree>();
@@ -133,9 +138,15 @@ export class Solver {
     return this.secretMasker;
   }
 
-  private stats(): Promise<StatCache> {
-    this.statCache ??= StatCache.load(this.o.store);
-    return this.statCache;
+  /** The stat cache of the context directory `source` reads (the build context, or a named one). */
+  private stats(source: ContextSource): Promise<StatCache> {
+    const dir = source.dir ?? this.o.contextDir;
+    let c = this.statCaches.get(dir);
+    if (!c) {
+      c = StatCache.load(this.o.store, dir);
+      this.statCaches.set(dir, c);
+    }
+    return c;
   }
 
   private context(source: ContextSource): DirTree {
@@ -148,6 +159,12 @@ export class Solver {
       this.contextTrees.set(id, tree);
     }
     return tree;
+  }
+
+  /** The context as the keys read it: noted, when the build records its dependencies (of the build context). */
+  private keyedContext(source: ContextSource): SourceTree {
+    const tree = this.context(source);
+    return this.o.contextDeps && source.dir === undefined ? this.o.contextDeps.recording(tree) : tree;
   }
 
   async solve(root: Vertex): Promise<LayerChain> {
@@ -170,7 +187,7 @@ export class Solver {
           return r.chain;
         }),
       );
-      await (await this.stats()).save(this.o.store);
+      for (const c of this.statCaches.values()) await (await c).save(this.o.store);
       return chains;
     } finally {
       // Failed builds too: the steps that did complete are what the next build compares with.
@@ -214,7 +231,7 @@ export class Solver {
         if (m.type !== 'bind') continue;
         const input = v.inputs[m.from];
         if (input?.op.kind === 'source' && input.op.source.type === 'context') {
-          extra[`mount${n}`] = await this.contextSum(v, `mount${n}`, this.context(input.op.source), [m.source]);
+          extra[`mount${n}`] = await this.contextSum(v, `mount${n}`, input.op.source, this.keyedContext(input.op.source), [m.source]);
         }
       }
     }
@@ -225,7 +242,7 @@ export class Solver {
         if (a.type !== 'copy' || a.inline) continue;
         const input = v.inputs[a.from]!;
         if (input.op.kind === 'source' && input.op.source.type === 'context') {
-          extra[`copy${n}`] = await this.contextSum(v, `copy${n}`, withExcludes(this.context(input.op.source), a.excludes), a.src);
+          extra[`copy${n}`] = await this.contextSum(v, `copy${n}`, input.op.source, withExcludes(this.keyedContext(input.op.source), a.excludes), a.src);
         }
       }
     }
@@ -238,8 +255,8 @@ export class Solver {
    * The checksum of what a step selects from the context. When it is new or changed since the
    * earlier build, the selection is walked once more (stats cached) for the explainer's entries.
    */
-  private async contextSum(v: Vertex, part: string, tree: SourceTree, sources: readonly string[]): Promise<string> {
-    const stats = await this.stats();
+  private async contextSum(v: Vertex, part: string, source: ContextSource, tree: SourceTree, sources: readonly string[]): Promise<string> {
+    const stats = await this.stats(source);
     const sum = await checksumSources(tree, sources, stats);
     const entries = this.o.explain?.entriesIfChanged(v, part, sum);
     if (entries) await checksumSources(tree, sources, stats, entries);

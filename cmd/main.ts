@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 // The tsbuild CLI: parses arguments into engine calls and renders what comes back. No build logic
 // lives here, and no store is opened here: everything goes through builder's engine.
 import { constants } from 'node:os';
@@ -7,10 +6,11 @@ import { hideBin } from 'yargs/helpers';
 import { Engine, login, loginHost, logout, type ManifestFormat, type ProgressSink, type RunRequest } from '../builder/engine.js';
 import { asTsbuildError, TsbuildError, UsageError } from '../common/errors.js';
 import { parsePlatform, parsePlatforms } from '../common/platform.js';
-import { dockerfileFrontend } from '../frontend/convert.js';
+import { dockerfileFrontend } from '../frontend/lazy.js';
 import { formatCheckOutput } from './warnings.js';
 import { buildArgs, checkBuildxFlags, labels, parseCacheSpec, parseOutput, parseSecret, parseSsh, writeBuildFiles } from './build.js';
 import { importConfig } from './changes.js';
+import { withoutHelpCache } from './helpcache.js';
 import { execDefaults } from './runflags.js';
 import { parseAnnotations } from './annotations.js';
 import { parseBuildContexts } from './buildcontext.js';
@@ -87,7 +87,7 @@ async function main(argv: string[]): Promise<number> {
   const run = runArgs(argv);
   if (run && !argv.includes('--help')) return runCommand(run);
   let exitCode = 0;
-  await yargs(argv)
+  await withoutHelpCache(yargs(argv))
     .scriptName('tsbuild')
     .usage('$0 [build] [options] CONTEXT\n\nBuild container images from Dockerfiles, without a daemon.')
     .option('root', { type: 'string', describe: 'store directory (default: $TSBUILD_ROOT, /var/lib/tsbuild as root, else $XDG_DATA_HOME/tsbuild or ~/.local/share/tsbuild)' })

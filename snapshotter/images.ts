@@ -42,9 +42,12 @@ export class ImageStore {
   async tag(name: string, desc: Descriptor, created?: string): Promise<void> {
     await this.store.withLock('index', async () => {
       const index = await this.readIndex();
-      index.manifests = index.manifests.filter((d) => d.annotations?.[ContainerdNameAnnotation] !== name);
       const annotations: Record<string, string> = { [ContainerdNameAnnotation]: name, [RefNameAnnotation]: name };
       if (created) annotations[CreatedAnnotation] = created;
+      // The same name on the same image (a cached rebuild): index.json stays as it is, unwritten.
+      const same = index.manifests.find((d) => d.annotations?.[ContainerdNameAnnotation] === name);
+      if (same?.digest === desc.digest && JSON.stringify(same.annotations) === JSON.stringify(annotations)) return;
+      index.manifests = index.manifests.filter((d) => d.annotations?.[ContainerdNameAnnotation] !== name);
       index.manifests.push({ mediaType: desc.mediaType ?? MediaType.ociManifest, digest: desc.digest, size: desc.size, annotations });
       index.manifests.sort((a, b) => (a.annotations?.[ContainerdNameAnnotation] ?? '').localeCompare(b.annotations?.[ContainerdNameAnnotation] ?? ''));
       await this.store.writeFileAtomic(this.indexPath, JSON.stringify(index, null, 2));

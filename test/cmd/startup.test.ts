@@ -33,3 +33,19 @@ test('--version, images and plain and json builds do not load the TTY view; --pr
   }
   t.true((await loaded(['build', '--progress=tty', ctx])).some((u) => tty.test(u)));
 });
+
+test('--version loads the entry file alone; --help, which loads the CLI and its help layout lazily, still lays out every command', async (t) => {
+  t.deepEqual((await loaded(['--version'])).map((u) => path.basename(u)), ['tsbuild.mjs']);
+  const version = await tsbuild(['--version'], { root: await root() });
+  t.is(version.stdout, `${JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')).version}\n`);
+  const help = await tsbuild(['--help'], { root: await root() });
+  t.is(help.code, 0);
+  t.regex(help.stdout, /^ {2}tsbuild build <context> +Build an image from a Dockerfile +\[default\]$/m);
+  t.regex(help.stdout, /^ {2}tsbuild rmi <images\.\.> +Remove image names/m);
+  const sub = await tsbuild(['build', '--help'], { root: await root() });
+  t.regex(sub.stdout, /^ {2}-t, --tag +name and optionally a tag/m);
+  // A named command's usage error after its handler started (no cached help) is still reported.
+  const bad = await tsbuild(['tag', 'no-such-image:1', 'x:1'], { root: await root() });
+  t.is(bad.code, 1);
+  t.regex(bad.stderr, /no-such-image/);
+});
