@@ -7,7 +7,8 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { jsonEvents, makeContext, storeWithBusybox, tmpDir, tsbuild, tsbuildOk, type CliResult } from '../helpers/cli.js';
-import { startProxy, startRegistry, type ProxyServer } from '../helpers/registry.js';
+import { proxiedRegistryWithBase } from '../helpers/proxiedregistry.js';
+import type { ProxyServer } from '../helpers/registry.js';
 
 const stops: Array<() => Promise<void>> = [];
 test.after.always(async () => {
@@ -31,11 +32,7 @@ const TAR = 'application/vnd.oci.image.layer.v1.tar';
 let lab: Promise<Lab> | undefined;
 function compressionLab(): Promise<Lab> {
   lab ??= (async () => {
-    const reg = await startRegistry();
-    stops.push(() => reg.stop());
-    const proxy = await startProxy(reg);
-    stops.push(() => proxy.stop());
-    await tsbuildOk(['push', 'busybox:latest', `${proxy.host}/base/busybox:1`], { root: await storeWithBusybox() });
+    const { reg, proxy } = await proxiedRegistryWithBase(stops);
     const root = tmpDir('tsbuild-root-');
     const app = `${proxy.host}/team/app:1`;
     // 200 kB of text: compresses well, so each compression gives a blob of its own size.
