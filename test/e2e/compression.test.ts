@@ -209,3 +209,17 @@ test('bad compression attributes are usage errors naming the attribute, the valu
   t.is(error?.error?.code, 'TSB_COMPRESSION_UNAVAILABLE', json.stderr);
   t.regex(error?.error?.hint ?? '', /apt-get install zstd/);
 });
+
+test('a cache exported by tsbuild before lazy compression (gzip layers, format v1) still imports, and its layer leaves as it is', async (t) => {
+  // test/fixtures/cache-v1-gzip: `--cache-to type=local,mode=max` of this context by tsbuild at a40bab9.
+  const fixture = path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'fixtures', 'cache-v1-gzip');
+  const ctx = makeContext({ Dockerfile: 'FROM scratch\nCOPY hello.txt /hello.txt\n', 'hello.txt': 'hello from the old cache\n' });
+  const root = tmpDir('tsbuild-root-');
+  const r = await tsbuildOk(['build', '--progress=json', '-t', 'old:1', '--cache-from', `type=local,src=${fixture}`, ctx], { root });
+  t.true(jsonEvents(r.stderr).some((e) => e.type === 'vertex-cached' && /COPY hello\.txt/.test(e.name ?? '')), r.stderr);
+  t.deepEqual(storedManifest(root, 'docker.io/library/old:1').layers.map((l) => l.mediaType), [GZIP]);
+  const archive = path.join(tmpDir(), 'old.tar');
+  const out = await tsbuildOk(['build', '--progress=json', '-t', 'old:1', '-o', `type=oci,dest=${archive}`, '--cache-from', `type=local,src=${fixture}`, ctx], { root });
+  t.false(stepNames(out).some((n) => /compressing/.test(n)));
+  t.is(skopeoRaw(`oci-archive:${archive}`).layers[0]!.digest, storedManifest(root, 'docker.io/library/old:1').layers[0]!.digest);
+});
