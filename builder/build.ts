@@ -3,18 +3,23 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { TsbuildError, UsageError } from '../common/errors.js';
-import { hostPlatform, type Descriptor, type Digest } from '../common/oci.js';
+import { hostPlatform, type Descriptor, type Digest, type Platform } from '../common/oci.js';
+import { formatPlatform, normalizePlatform } from '../common/platform.js';
 import { familiarName } from '../snapshotter/reference.js';
 import { imageRef } from './images.js';
 import type { ManifestFormat } from '../snapshotter/registry/format.js';
 import type { StoreParts } from './engine.js';
 import { exportImage } from './export.js';
-import { resolveExporters, type BuiltImage, type ExportContext, type Exporter, type ExportResponse, type OutputSpec } from './exporter.js';
-import type { CheckResult, Frontend, FrontendInput } from './frontend.js';
-import type { BuildDefinition } from './graph.js';
+import { writeIndex } from './imagewriter.js';
+import { cacheBound, collectGarbage } from './gc.js';
+import { resolveExporters, type Annotations, type BuiltImage, type ExportContext, type Exporter, type ExportResponse, type OutputSpec } from './exporter.js';
+import type { CheckResult, Frontend, FrontendInput, NamedContext, Warning } from './frontend.js';
+import { namedContextLookup } from './namedcontext.js';
+import type { BuildDefinition, ExecDefaults } from './graph.js';
 import type { SecretSource } from './mounts.js';
 import { step, type ProgressSink } from './progress.js';
 import { ImageResolver } from './resolver.js';
+import { MissExplainer } from './missreason.js';
 import { Solver } from './solver.js';
 import { cacheExporter, type RecordSource } from './remotecache/export.js';
 import { checkCacheSpec, importCaches, type CacheSpec } from './remotecache/import.js';
@@ -53,6 +58,14 @@ export interface BuildRequest {
   stdout?: NodeJS.WritableStream;
   /** --label: set on the image config over the Dockerfile's LABELs. */
   labels?: ReadonlyMap<string, string>;
+  /** --platform: the platforms to build for (default this machine's); several make an image index. */
+  platforms?: readonly Platform[];
+  /** --build-context NAME=…: named contexts for FROM, --from and stages of that name. */
+  namedContexts?: ReadonlyMap<string, NamedContext>;
+  /** --annotation, by level. */
+  annotations?: Annotations;
+  /** --network, --add-host, --shm-size, --ulimit: settings of every RUN. */
+  exec?: ExecDefaults;
 }
 
 export interface BuildResult {
@@ -99,7 +112,8 @@ function dockerignoreCandidates(dockerfilePath: string, contextDir: string): str
   return [`${dockerfilePath}.dockerignore`, path.join(contextDir, '.dockerignore')];
 }
 
-function sourceDateEpoch(buildArgs: ReadonlyMap<string, string>): number | undefined {
+/** SOURCE_DATE_EPOCH (a build arg first, else the environment), for reproducible times. */
+export function sourceDateEpoch(buildArgs: ReadonlyMap<string, string> = new Map()): number | undefined {
   const v = buildArgs.get('SOURCE_DATE_EPOCH') ?? process.env.SOURCE_DATE_EPOCH;
   if (v === undefined || v === '') return undefined;
   if (!/^\d+$/.test(v)) throw new UsageError(`invalid SOURCE_DATE_EPOCH "${v}"`, 'use whole seconds since 1970');
@@ -112,19 +126,35 @@ function frontendFor(parts: { frontend(name: string): Frontend | undefined }, na
   return f;
 }
 
-function resolverFor(parts: StoreParts, req: Pick<BuildRequest, 'pull'>, sink: ProgressSink): ImageResolver {
-  return new ImageResolver(parts.content, parts.images, undefined, { registries: parts.registries(), sources: parts.sources, progress: sink, always: req.pull ?? false, lazyLayers: true });
+/** One image resolver per platform (each picks its platform's manifest from an index), made when first asked. */
+function resolversFor(parts: StoreParts, req: Pick<BuildRequest, 'pull'>, sink: ProgressSink): (p: Platform) => ImageResolver {
+  const made = new Map<string, ImageResolver>();
+  return (p) => {
+    const key = formatPlatform(normalizePlatform(p));
+    let r = made.get(key);
+    if (!r) {
+      r = new ImageResolver(parts.content, parts.images, p, { registries: parts.registries(), sources: parts.sources, progress: sink, always: req.pull ?? false, lazyLayers: true });
+      made.set(key, r);
+    }
+    return r;
+  };
 }
 
-function frontendInput(inputs: BuildInputs, req: BuildRequest, resolver: ImageResolver): FrontendInput {
+/** The frontend's input for one target platform; `multi`: one of several built together. */
+function frontendInput(inputs: BuildInputs, req: BuildRequest, resolvers: (p: Platform) => ImageResolver, platform: Platform, multi = false): FrontendInput {
+  const named = namedContextLookup(req.namedContexts ?? new Map());
   return {
     dockerfile: inputs.dockerfile,
     filename: inputs.filename,
     ...(inputs.dockerignore !== undefined ? { dockerignore: inputs.dockerignore } : {}),
     buildArgs: req.buildArgs,
     ...(req.target !== undefined ? { target: req.target } : {}),
-    platform: hostPlatform(),
-    resolveImage: (ref) => resolver.resolve(ref),
+    platform,
+    buildPlatform: hostPlatform(),
+    ...(multi ? { multiPlatform: true } : {}),
+    ...(req.exec ? { exec: req.exec } : {}),
+    ...(named ? { namedContext: named } : {}),
+    resolveImage: (ref, p) => resolvers(p ?? platform).resolve(ref),
   };
 }
 
@@ -137,7 +167,9 @@ export async function build(parts: Parts, req: BuildRequest, sink: ProgressSink)
     if (!ENTITLEMENTS.includes(a)) throw new UsageError(`unknown entitlement "${a}"`, `tsbuild knows ${ENTITLEMENTS.join(' and ')}`);
   }
   const epoch = sourceDateEpoch(req.buildArgs);
-  const exporters = resolveExporters({ names, push: req.push ?? false, format: req.format ?? 'oci', outputs: req.outputs ?? [] });
+  checkAnnotations(req.annotations, (req.platforms?.length ?? 0) > 1);
+  const cacheLimit = cacheBound(parts.store); // a bad setting fails here, not after the build
+  const exporters = resolveExporters({ names, push: req.push ?? false, format: req.format ?? 'oci', outputs: req.outputs ?? [], ...(req.annotations ? { annotations: req.annotations } : {}), ...((req.platforms?.length ?? 0) > 1 ? { multiPlatform: true } : {}) });
   for (const spec of req.cacheFrom ?? []) checkCacheSpec(spec, 'from');
   // The cache exporters need the solver's records, known once it has run.
   const solved: { records?: RecordSource } = {};
@@ -146,19 +178,26 @@ export async function build(parts: Parts, req: BuildRequest, sink: ProgressSink)
   for (const spec of req.cacheTo ?? []) if (spec.type === 'inline') checkCacheSpec(spec, 'to');
   const frontend = frontendFor(parts, req.frontend);
   const inputs = await readInputs(req, sink);
-  const resolver = resolverFor(parts, req, sink);
+  const resolvers = resolversFor(parts, req, sink);
   const imported = req.cacheFrom?.length && !req.noCache ? await importCaches(parts, parts.lazy, req.cacheFrom, sink) : undefined;
-  const { definition: defined, warnings, violation } = await step(sink, 'definition', `[internal] load build definition from ${path.basename(inputs.dockerfilePath)}`, () =>
-    frontend.build(frontendInput(inputs, req, resolver)),
+  // One graph per target platform (--platform a,b), walked from the same Dockerfile.
+  const platforms = req.platforms?.length ? req.platforms : [hostPlatform()];
+  const multi = platforms.length > 1;
+  if (multi && inline) throw new UsageError('--cache-to type=inline: the cache of a multi-platform build does not fit in one image config', 'export it with --cache-to type=registry,ref=… or type=local,dest=…');
+  const results = await step(sink, 'definition', `[internal] load build definition from ${path.basename(inputs.dockerfilePath)}`, () =>
+    Promise.all(platforms.map((p) => frontend.build(frontendInput(inputs, req, resolvers, p, multi)))),
   );
-  const definition = withLabels(defined, req.labels);
+  const definitions = results.map((r) => withLabels(r.definition, req.labels));
+  const warnings = uniqueWarnings(results.flatMap((r) => r.warnings));
   for (const w of warnings) sink({ type: 'warning', warning: w });
+  const violation = results.find((r) => r.violation !== undefined)?.violation;
   if (violation) throw new TsbuildError('TSB_CHECK_FAILED', violation, { hint: 'fix the warnings above, or skip rules with # check=skip=<Rule>' });
+  const explain = await MissExplainer.open(parts.store, { contextDir: inputs.contextDir, dockerfilePath: inputs.dockerfilePath, ...(req.target !== undefined ? { target: req.target } : {}) }, { noCache: req.noCache ?? false });
   const solver = new Solver({
     store: parts.store,
     content: parts.content,
     snapshots: parts.snapshots,
-    resolver,
+    resolver: resolvers(hostPlatform()),
     contextDir: inputs.contextDir,
     progress: sink,
     noCache: req.noCache ?? false,
@@ -168,20 +207,57 @@ export async function build(parts: Parts, req: BuildRequest, sink: ProgressSink)
     allowInsecure: (req.allow ?? []).includes('security.insecure'),
     sshAgents: req.ssh ?? new Map(),
     ...(imported ? { imported } : {}),
+    explain,
   });
-  const chain = await solver.solve(definition.root);
-  solved.records = (mode) => solver.exportRecords(definition.root, mode);
+  const chains = await solver.solveAll(definitions.map((d) => d.root));
+  solved.records = (mode) => solver.exportRecords(definitions.map((d) => d.root), mode);
   const ctx: ExportContext = { parts, progress: sink, ...(epoch !== undefined ? { sourceDateEpoch: epoch } : {}), ...(req.stdout ? { stdout: req.stdout } : {}) };
   const local = exporters.filter((e) => !e.remote);
   const image = await step(sink, 'export', 'exporting to image', async () => {
-    const inlineCache = inline ? await solver.exportRecords(definition.root, 'min') : undefined;
-    const img = await exportImage(parts.content, solver, definition, chain, { ...(epoch !== undefined ? { sourceDateEpoch: epoch } : {}), ...(inlineCache ? { inlineCache } : {}) });
-    const built: BuiltImage = { ...img, names, layers: chain };
+    const inlineCache = inline ? await solver.exportRecords([definitions[0]!.root], 'min') : undefined;
+    const images: BuiltImage[] = [];
+    for (const [i, definition] of definitions.entries()) {
+      const img = await exportImage(parts.content, solver, definition, chains[i]!, { ...(epoch !== undefined ? { sourceDateEpoch: epoch } : {}), ...(inlineCache ? { inlineCache } : {}), ...(req.annotations?.manifest ? { annotations: req.annotations.manifest } : {}) });
+      images.push({ ...img, names, layers: chains[i]! });
+    }
+    const built = multi ? await indexImage(parts.content, images, req.annotations?.index) : images[0]!;
     return { ...built, exports: await runExporters(local, built, ctx) };
   });
   // Remote exporters report their own steps (one per pushed name).
   const remote = await runExporters([...exporters.filter((e) => e.remote), ...cacheExporters], image, ctx);
+  await collectGarbage(parts, await solver.settle(), cacheLimit);
   return { manifest: image.manifest, configDigest: image.configDescriptor.digest, names: names.map(familiarName), exports: [...image.exports, ...remote] };
+}
+
+/**
+ * A single-platform build makes no image index: index and index-descriptor annotations have
+ * nothing to go on, an error as in BuildKit's image writer.
+ */
+function checkAnnotations(a: Annotations | undefined, multi: boolean): void {
+  if (multi) return;
+  for (const [level, values] of [['index', a?.index], ['index-descriptor', a?.indexDescriptor]] as const) {
+    if (values && Object.keys(values).length) {
+      throw new UsageError(`--annotation ${level}:…: index annotations not supported for single platform export (tsbuild builds one platform and no attestations, so there is no image index)`, 'annotate the manifest (manifest:KEY=VALUE, the default), or its entry in an OCI layout\'s index.json (manifest-descriptor:KEY=VALUE with --output type=oci)');
+    }
+  }
+}
+
+/** The images of a multi-platform build as one: their index (BuiltImage.platforms). */
+async function indexImage(content: StoreParts['content'], images: readonly BuiltImage[], annotations?: Readonly<Record<string, string>>): Promise<BuiltImage> {
+  const manifest = await writeIndex(content, images, annotations);
+  const platforms = images.map((img) => ({ ...img, platform: { os: img.config.os, architecture: img.config.architecture, ...(img.config.variant ? { variant: img.config.variant } : {}) } }));
+  return { ...images[0]!, manifest, layers: images.flatMap((i) => i.layers), platforms };
+}
+
+/** The warnings of every platform's walk, each once (most are the same for every platform). */
+function uniqueWarnings(ws: readonly Warning[]): Warning[] {
+  const seen = new Set<string>();
+  return ws.filter((w) => {
+    const k = JSON.stringify([w.rule, w.message, w.location]);
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
 }
 
 /** The definition with --label values over the image config's own labels (they add no history, as in BuildKit). */
@@ -198,7 +274,7 @@ async function runExporters(exporters: readonly Exporter[], image: BuiltImage, c
 }
 
 /** `build --check`: the frontend's walk without solving; its warnings and, with error=true, the violation. */
-export async function check(parts: Parts, req: Pick<BuildRequest, 'context' | 'dockerfile' | 'frontend' | 'buildArgs' | 'target' | 'pull'>, sink: ProgressSink): Promise<CheckResult> {
+export async function check(parts: Parts, req: Pick<BuildRequest, 'context' | 'dockerfile' | 'frontend' | 'buildArgs' | 'target' | 'pull' | 'namedContexts'>, sink: ProgressSink): Promise<CheckResult> {
   const inputs = await readInputs(req, sink);
-  return frontendFor(parts, req.frontend).check(frontendInput(inputs, { ...req, tags: [] }, resolverFor(parts, req, sink)));
+  return frontendFor(parts, req.frontend).check(frontendInput(inputs, { ...req, tags: [] }, resolversFor(parts, req, sink), hostPlatform()));
 }

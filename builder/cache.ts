@@ -2,10 +2,10 @@
 // hits only while every snapshot and blob they name is still in the store; a build also consults
 // the records imported with --cache-from (their layers may be fetched later), and remembers every
 // record it used or made, which is what --cache-to exports.
-import { readFile } from 'node:fs/promises';
+import { readFile, stat, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import type { ContentStore } from '../snapshotter/content.js';
-import type { Digest } from '../common/oci.js';
+import { isDigest, type Digest } from '../common/oci.js';
 import { layerChain, type LayerChain, type Snapshots } from '../snapshotter/snapshots.js';
 import type { ExportRecord } from './remotecache/format.js';
 import type { ImportedCache } from './remotecache/import.js';
@@ -19,7 +19,33 @@ export interface CacheRecord {
   created: string;
 }
 
+/** A record file, checked: a damaged one fails here (a miss for the build, a problem for fsck). */
+export function parseCacheRecord(text: string): CacheRecord {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    throw new Error('not valid JSON');
+  }
+  const r = v as Partial<CacheRecord> | null;
+  if (typeof r !== 'object' || r === null || !Array.isArray(r.chain) || typeof r.addedLayer !== 'boolean' || typeof r.created !== 'string') {
+    throw new Error('not a cache record (chain, addedLayer, created)');
+  }
+  r.chain.forEach((l, i) => {
+    const ok = typeof l === 'object' && l !== null && isDigest(String(l.diffID)) && isDigest(String(l.chainID)) && typeof l.blob === 'object' && l.blob !== null && isDigest(String(l.blob.digest));
+    if (!ok) throw new Error(`layer ${i + 1} needs diffID, chainID and blob digests`);
+  });
+  return r as CacheRecord;
+}
+
+/** How stale a record's last use (its mtime) may get before a build that hits it refreshes it. */
+export const TOUCH_AFTER_MS = 3_600_000;
+
 export class BuildCache {
+  /** Keys of the records this process hit, and of those it made. */
+  private readonly hits = new Set<Digest>();
+  readonly made = new Set<Digest>();
+
   constructor(private readonly store: Store, private readonly snapshots: Snapshots, private readonly content: ContentStore) {}
 
   private file(key: Digest): string {
@@ -29,18 +55,34 @@ export class BuildCache {
   async get(key: Digest): Promise<CacheRecord | undefined> {
     let rec: CacheRecord;
     try {
-      rec = JSON.parse(await readFile(this.file(key), 'utf8')) as CacheRecord;
+      rec = parseCacheRecord(await readFile(this.file(key), 'utf8'));
     } catch {
       return undefined;
     }
     for (const l of rec.chain) {
       if (!(await this.snapshots.has(l.chainID)) || !(await this.content.has(l.blob.digest))) return undefined;
     }
+    this.hits.add(key);
     return rec;
   }
 
   async put(key: Digest, rec: CacheRecord): Promise<void> {
     await this.store.writeFileAtomic(this.file(key), JSON.stringify(rec));
+    this.made.add(key);
+  }
+
+  /**
+   * Refreshes the last use (the mtime prune orders by) of the records this build hit, in one pass at
+   * its end, and only of those last used more than TOUCH_AFTER_MS ago: a hit itself writes nothing, a
+   * rebuild soon after a build writes nothing at all, and the LRU order is right to within that time.
+   */
+  async touchUsed(now = Date.now()): Promise<void> {
+    for (const key of this.hits) {
+      if (this.made.has(key)) continue;
+      const file = this.file(key);
+      const st = await stat(file).catch(() => null);
+      if (st && now - st.mtimeMs > TOUCH_AFTER_MS) await utimes(file, new Date(now), new Date(now)).catch(() => {});
+    }
   }
 }
 
@@ -67,6 +109,12 @@ export class StepCache {
   async put(key: Digest, rec: CacheRecord): Promise<void> {
     await this.localCache.put(key, rec);
     this.seen.set(key, rec);
+  }
+
+  /** At the end of a build: refreshes the last use of the local records it hit; returns those it made. */
+  async settle(): Promise<CacheRecord[]> {
+    await this.localCache.touchUsed();
+    return [...this.localCache.made].flatMap((k) => this.seen.get(k) ?? []);
   }
 
   /** A record this build used without making it. */

@@ -66,11 +66,24 @@ export async function distributableLayers(parts: StoreParts, layers: readonly La
 }
 
 /**
- * A stored manifest whose layers are as `want` says: the same descriptor when every layer leaves as
- * it is (its bytes kept, so its digest too), else a new OCI manifest written to the content store.
+ * A stored manifest (or index: each platform's manifest) whose layers are as `want` says: the same
+ * descriptor when every layer leaves as it is (its bytes kept, so its digest too), else a new OCI
+ * manifest (or index over the new manifests) written to the content store.
  */
 export async function distributableManifest(parts: StoreParts, manifest: Descriptor, want: LayerCompression, progress?: ProgressSink): Promise<Descriptor> {
-  const doc = await parts.content.readManifest(manifest.digest);
+  const document = await parts.content.readImageDocument(manifest.digest);
+  if (document.kind === 'index') {
+    const { index } = document;
+    const entries: Descriptor[] = [];
+    for (const m of index.manifests) {
+      const out = await parts.content.has(m.digest) ? await distributableManifest(parts, m, want, progress) : m;
+      entries.push(out === m ? m : { ...m, mediaType: out.mediaType, digest: out.digest, size: out.size });
+    }
+    if (entries.every((e, i) => e === index.manifests[i])) return manifest;
+    const written = await parts.content.putBytes(JSON.stringify({ ...index, mediaType: MediaType.ociIndex, manifests: entries }));
+    return { ...manifest, mediaType: MediaType.ociIndex, digest: written.digest, size: written.size };
+  }
+  const doc = document.manifest;
   const config = await parts.content.readImageConfig(doc.config.digest);
   const diffIDs = config.rootfs.diff_ids;
   if (diffIDs.length !== doc.layers.length) return manifest; // not ours to rewrite; pushed as it is
@@ -90,7 +103,12 @@ export async function distributableManifest(parts: StoreParts, manifest: Descrip
 /** For archives: the manifest with its layers as `dist` says, in `dist.format` (default OCI), stored. */
 export async function archivedManifest(parts: StoreParts, manifest: Descriptor, dist: Distribution, progress?: ProgressSink): Promise<Descriptor> {
   const out = await distributableManifest(parts, manifest, dist.layers, progress);
-  const converted = convertManifest(await parts.content.readManifest(out.digest), dist.format ?? 'oci');
+  const doc = await parts.content.readImageDocument(out.digest);
+  if (doc.kind === 'index') {
+    if (dist.format === 'docker') throw new UsageError('oci-mediatypes=false: a multi-platform archive is an OCI image index', 'leave oci-mediatypes out, or push with --format docker (a Docker manifest list)');
+    return out;
+  }
+  const converted = convertManifest(doc.manifest, dist.format ?? 'oci');
   if (!converted) return out;
   const written = await parts.content.putBytes(JSON.stringify(converted));
   return { mediaType: converted.mediaType, digest: written.digest, size: written.size };

@@ -8,7 +8,7 @@ import { ImageStore } from '../snapshotter/images.js';
 import { Registries } from '../snapshotter/registry/registries.js';
 import { Snapshots } from '../snapshotter/snapshots.js';
 import { Store } from '../snapshotter/store.js';
-import type { RunConfig } from '../common/oci.js';
+import type { Platform, RunConfig } from '../common/oci.js';
 import type { ManifestFormat } from '../snapshotter/registry/format.js';
 import { build, check, type BuildRequest, type BuildResult } from './build.js';
 import type { CheckResult, Frontend } from './frontend.js';
@@ -16,15 +16,18 @@ import { LazyBlobs } from './lazyblobs.js';
 import { inspectImage, listImages, tagImage, untagImages, type ImageSummary } from './images.js';
 import { importImage } from './import.js';
 import type { ProgressSink } from './progress.js';
-import { diskUsage, prune, type SpaceReport } from './prune.js';
+import { diskUsage, type PruneOptions, type SpaceReport } from './prune.js';
+import { pruneBuildCache } from './gc.js';
+import { fsck, type FsckReport } from './fsck.js';
 import { runImage, type RunRequest } from './run.js';
 import { pullImage, pushStoredImage } from './transfer.js';
 
-export type { BuildRequest, BuildResult, CheckResult, ImageSummary, ManifestFormat, RunRequest, SpaceReport };
-export type { OutputSpec } from './exporter.js';
+export type { BuildRequest, BuildResult, CheckResult, FsckReport, PruneOptions, ImageSummary, ManifestFormat, RunRequest, SpaceReport };
+export type { Annotations, OutputSpec } from './exporter.js';
+export type { ExecDefaults, ExtraHost, Ulimit } from './graph.js';
 export type { SecretSource } from './mounts.js';
 export type { ProgressEvent, ProgressSink } from './progress.js';
-export type { Frontend, Warning } from './frontend.js';
+export type { Frontend, NamedContext, Warning } from './frontend.js';
 export { login, loginHost, logout } from './transfer.js';
 
 export interface RegistrySettings {
@@ -103,7 +106,7 @@ export class Engine implements StoreParts {
     return build(this, req, sink);
   }
 
-  check(req: Pick<BuildRequest, 'context' | 'dockerfile' | 'frontend' | 'buildArgs' | 'target' | 'pull'>, sink: ProgressSink): Promise<CheckResult> {
+  check(req: Pick<BuildRequest, 'context' | 'dockerfile' | 'frontend' | 'buildArgs' | 'target' | 'pull' | 'namedContexts'>, sink: ProgressSink): Promise<CheckResult> {
     return check(this, req, sink);
   }
 
@@ -111,8 +114,8 @@ export class Engine implements StoreParts {
     return listImages(this);
   }
 
-  inspect(name: string) {
-    return inspectImage(this, name);
+  inspect(name: string, platform?: Platform) {
+    return inspectImage(this, name, platform);
   }
 
   tag(source: string, target: string): Promise<void> {
@@ -139,12 +142,17 @@ export class Engine implements StoreParts {
     return importImage(this, source, name, config);
   }
 
-  prune(opts: { all?: boolean } = {}): Promise<number> {
-    return prune(this.store, this.content, this.images, this.snapshots, opts);
+  prune(opts: PruneOptions = {}): Promise<number> {
+    return pruneBuildCache(this, opts);
+  }
+
+  /** Checks every blob, image, snapshot and cache record; with repair, removes what is damaged and what depends on it. */
+  fsck(opts: { repair?: boolean } = {}): Promise<FsckReport> {
+    return fsck(this, opts);
   }
 
   diskUsage(): Promise<SpaceReport> {
-    return diskUsage(this.store, this.content, this.images, this.snapshots);
+    return diskUsage(this);
   }
 
   async close(): Promise<void> {

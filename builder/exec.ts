@@ -1,7 +1,7 @@
 // Runs an exec op (RUN) as a container over its rootfs chain, streaming output as progress logs.
 import { TsbuildError } from '../common/errors.js';
 import { readFileSync } from 'node:fs';
-import type { ExecOp } from './graph.js';
+import type { ExecOp, ExtraHost } from './graph.js';
 import type { ProgressSink } from './progress.js';
 import type { SecretMasker } from './masking.js';
 import { resolveUser, type ResolvedUser } from './user.js';
@@ -29,13 +29,23 @@ export class ExecError extends TsbuildError {
   }
 }
 
+/**
+ * The definition an exec's cache key is made of: the op itself, but --add-host entries by name only
+ * (BuildKit's ExecOp.CacheMap clears their IPs, so a moved host does not invalidate the cache).
+ */
+export function execKeyDefinition(op: ExecOp): ExecOp {
+  return op.extraHosts ? { ...op, extraHosts: op.extraHosts.map((h) => ({ host: h.host, ip: '' })) } : op;
+}
+
 /** runc sets HOME from passwd when the environment lacks it. */
 export function withHome(env: string[], home: string): string[] {
   return env.some((e) => e.startsWith('HOME=')) ? env : [...env, `HOME=${home}`];
 }
 
-function hostsFile(hostname: string): string {
-  return `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${hostname}\n`;
+/** --add-host entries follow the standard ones, as in BuildKit's hosts file. */
+function hostsFile(hostname: string, extra: readonly ExtraHost[] = []): string {
+  const lines = extra.map((h) => `${h.ip}\t${h.host}\n`).join('');
+  return `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${hostname}\n${lines}`;
 }
 
 function hostResolvConf(): string {
@@ -111,9 +121,10 @@ async function runContainer(
           hostname: op.hostname,
           // Without a bridge or CNI here, "default" is the host's network, as BuildKit does without CNI.
           network: op.network === 'none' ? 'none' : 'host',
-          hosts: hostsFile(op.hostname),
+          hosts: hostsFile(op.hostname, op.extraHosts),
           resolvConf: op.network === 'none' ? undefined : hostResolvConf(),
           stdio: 'pipe',
+          ...(op.ulimits?.length ? { rlimits: op.ulimits } : {}),
         },
         { signal: ctx.signal },
       );

@@ -16,7 +16,7 @@ export async function exportImage(
   def: BuildDefinition,
   chain: LayerChain,
   /** inlineCache: records to carry in the config (--cache-to type=inline). */
-  opts: { sourceDateEpoch?: number; inlineCache?: readonly ExportRecord[] } = {},
+  opts: { sourceDateEpoch?: number; inlineCache?: readonly ExportRecord[]; annotations?: Readonly<Record<string, string>> } = {},
 ): Promise<WrittenImage> {
   const epoch = opts.sourceDateEpoch !== undefined ? new Date(opts.sourceDateEpoch * 1000).toISOString().replace('.000Z', 'Z') : undefined;
   const base = def.baseHistory ?? [];
@@ -42,5 +42,5 @@ export async function exportImage(
     history,
     ...(opts.inlineCache ? { [INLINE_FIELD]: inlineCache(opts.inlineCache, chain) } : {}),
   };
-  return writeImage(content, config, chain.map((l) => l.blob));
+  return writeImage(content, config, chain.map((l) => l.blob), opts.annotations);
 }

@@ -8,7 +8,7 @@ import { rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { Descriptor, Digest, ImageConfig } from '../common/oci.js';
+import type { Descriptor, Digest, ImageConfig, Platform } from '../common/oci.js';
 import type { ManifestFormat } from '../snapshotter/registry/format.js';
 import type { StoreParts } from './engine.js';
 import { imageRef } from './images.js';
@@ -33,6 +33,19 @@ export interface BuiltImage {
   layers: ReadonlyArray<{ blob: Descriptor; diffID: Digest }>;
   /** The request's tags, fully qualified (docker.io/library/app:1). */
   names: readonly string[];
+  /**
+   * A multi-platform build: each platform's image, in --platform order. `manifest` is then their
+   * index, config and configDescriptor the first platform's, and layers every platform's.
+   */
+  platforms?: readonly PlatformImage[];
+}
+
+export interface PlatformImage {
+  platform: Platform;
+  manifest: Descriptor;
+  config: ImageConfig;
+  configDescriptor: Descriptor;
+  layers: ReadonlyArray<{ blob: Descriptor; diffID: Digest }>;
 }
 
 export interface ExportContext {
@@ -71,10 +84,22 @@ export interface Exporter {
   export(image: BuiltImage, ctx: ExportContext): Promise<ExportResponse>;
 }
 
+/** --annotation values by where buildx puts them (`manifest:` is the default). */
+export interface Annotations {
+  manifest?: Readonly<Record<string, string>>;
+  index?: Readonly<Record<string, string>>;
+  /** On the manifest's descriptor: its entry in an OCI layout's index.json (type=oci and type=docker archives). */
+  manifestDescriptor?: Readonly<Record<string, string>>;
+  indexDescriptor?: Readonly<Record<string, string>>;
+}
+
 /** What every factory gets besides the output's own attributes. */
 export interface ExportRequest {
   names: readonly string[];
   format: ManifestFormat;
+  annotations?: Annotations;
+  /** Several --platform values: the image is an index. */
+  multiPlatform?: boolean;
 }
 
 export type ExporterFactory = (attrs: Readonly<Record<string, string>>, req: ExportRequest) => Exporter;

@@ -3,12 +3,15 @@
 // contract and never imports a frontend; cmd/ gives the engine the Dockerfile frontend.
 import type { SourceLocation } from '../common/errors.js';
 import type { ImageConfig, Platform } from '../common/oci.js';
-import type { BuildDefinition, ImageSource } from './graph.js';
+import type { BuildDefinition, ExecDefaults, ImageSource } from './graph.js';
 
 export interface ResolvedImage {
   source: ImageSource;
   config: ImageConfig;
 }
+
+/** A named context (--build-context NAME=…): a local directory, or an image (a registry or store reference, or oci-layout://…). */
+export type NamedContext = { kind: 'dir'; name: string; dir: string } | { kind: 'image'; ref: string };
 
 export interface FrontendInput {
   dockerfile: string;
@@ -19,8 +22,19 @@ export interface FrontendInput {
   target?: string;
   /** The platform the image is for (TARGETPLATFORM). */
   platform: Platform;
-  /** Resolves a base image name; throws a user-facing error if it cannot. */
-  resolveImage: (ref: string) => Promise<ResolvedImage>;
+  /** The platform tsbuild runs on (BUILDPLATFORM; default: platform). */
+  buildPlatform?: Platform;
+  /** One of several platforms built together: step names then say which (`[linux/arm64 2/3] RUN …`). */
+  multiPlatform?: boolean;
+  /** What every RUN gets unless it says otherwise (--network, --add-host, --shm-size, --ulimit). */
+  exec?: ExecDefaults;
+  /**
+   * The named context standing for a stage name, a FROM image or a --from value, if any (buildx's
+   * --build-context): it replaces that stage, or that image, wherever it is used.
+   */
+  namedContext?: (name: string) => NamedContext | undefined;
+  /** Resolves an image name, for `platform` (default: the target platform); throws a user-facing error if it cannot. */
+  resolveImage: (ref: string, platform?: Platform) => Promise<ResolvedImage>;
 }
 
 /** A build check's finding. Texts are data here; cmd/ formats them. */

@@ -19,6 +19,8 @@ export interface ImageSource {
 export interface ContextSource {
   type: 'context';
   name: string;
+  /** A named context's directory (--build-context NAME=DIR); the build context's own when absent. */
+  dir?: string;
   /** .dockerignore patterns (moby patternmatcher syntax). */
   excludes: string[];
 }
@@ -62,6 +64,29 @@ export type ExecMount =
   /** SSH agent forwarding: not available yet, so only SSH_AUTH_SOCK is set (an error when required). */
   | { type: 'ssh'; id: string; target: string; required: boolean };
 
+/** --add-host: an /etc/hosts line of every RUN. */
+export interface ExtraHost {
+  host: string;
+  ip: string;
+}
+
+/** --ulimit, by docker's names (nofile, nproc, core, ...); -1 is unlimited. */
+export interface Ulimit {
+  name: string;
+  soft: number;
+  hard: number;
+}
+
+/** Build-wide settings of every RUN (buildx's --network, --add-host, --shm-size, --ulimit); part of each exec's definition, as in BuildKit. */
+export interface ExecDefaults {
+  /** RUN --network overrides it per step. */
+  network?: 'default' | 'none' | 'host';
+  extraHosts?: readonly ExtraHost[];
+  /** Bytes of the /dev/shm tmpfs (default 64 MiB). */
+  shmSize?: number;
+  ulimits?: readonly Ulimit[];
+}
+
 export interface ExecOp {
   kind: 'exec';
   args: string[];
@@ -71,6 +96,8 @@ export interface ExecOp {
   user: string;
   network: 'default' | 'none' | 'host';
   hostname: string;
+  extraHosts?: ExtraHost[];
+  ulimits?: Ulimit[];
   mounts?: ExecMount[];
   /** `RUN --security=insecure`: all capabilities; needs the build to allow it. */
   insecure?: boolean;
@@ -128,6 +155,13 @@ export interface Vertex {
   /** Progress label, e.g. `[build 2/4] RUN make`. */
   name: string;
   location?: SourceLocation;
+  /**
+   * Exec vertices: the platform of the binaries they run, for the emulation check. Not part of the
+   * cache key: the rootfs input (a platform's own base image) already is.
+   */
+  platform?: Platform;
+  /** The names of an exec's environment variables that come from ARG: cache-miss explanations call them build args. */
+  argNames?: readonly string[];
 }
 
 /** What a build produces: the final stage's filesystem vertex and its image config. */

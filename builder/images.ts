@@ -1,6 +1,7 @@
 // The local images as commands see them: list (data for `tsbuild images`), inspect, tag, untag.
 import { TsbuildError, UsageError } from '../common/errors.js';
-import type { Descriptor, ImageConfig } from '../common/oci.js';
+import type { Descriptor, ImageConfig, Platform } from '../common/oci.js';
+import { formatPlatform } from '../common/platform.js';
 import { familiarName, InvalidReferenceError, normalizeReference } from '../snapshotter/reference.js';
 import type { StoreParts } from './engine.js';
 import { ImageResolver } from './resolver.js';
@@ -11,8 +12,10 @@ export interface ImageSummary {
   manifest: Descriptor;
   configDigest: string;
   created?: string;
-  /** Sum of the layers' (compressed) sizes. */
+  /** Sum of the layers' (compressed) sizes (of every platform, for an index). */
   size: number;
+  /** A multi-platform image (an index): its platforms, e.g. linux/amd64. configDigest is then the index's digest. */
+  platforms?: string[];
 }
 
 /** A user-given image name, fully qualified; TSB_REFERENCE_INVALID with `hint` (what this argument takes) when it is not valid. */
@@ -28,7 +31,21 @@ export function imageRef(name: string, hint = 'references look like [registry/]n
 export async function listImages(parts: StoreParts): Promise<ImageSummary[]> {
   const out: ImageSummary[] = [];
   for (const img of await parts.images.list()) {
-    const manifest = await parts.content.readManifest(img.descriptor.digest);
+    const doc = await parts.content.readImageDocument(img.descriptor.digest);
+    if (doc.kind === 'index') {
+      const children = await Promise.all(doc.index.manifests.map((m) => parts.content.readManifest(m.digest)));
+      const created = (await Promise.all(children.map((m) => parts.content.readImageConfig(m.config.digest)))).map((c) => c.created ?? '').sort().at(-1);
+      out.push({
+        name: familiarName(img.name),
+        manifest: img.descriptor,
+        configDigest: img.descriptor.digest,
+        ...(created ? { created } : {}),
+        size: children.reduce((a, m) => a + m.layers.reduce((b, l) => b + l.size, 0), 0),
+        platforms: doc.index.manifests.map((m) => (m.platform ? formatPlatform(m.platform) : 'unknown')),
+      });
+      continue;
+    }
+    const manifest = doc.manifest;
     const config = await parts.content.readImageConfig(manifest.config.digest);
     out.push({
       name: familiarName(img.name),
@@ -41,8 +58,9 @@ export async function listImages(parts: StoreParts): Promise<ImageSummary[]> {
   return out;
 }
 
-export async function inspectImage(parts: StoreParts, name: string): Promise<ImageConfig> {
-  const resolver = new ImageResolver(parts.content, parts.images);
+/** The image config of a local image; of a multi-platform one, for `platform` (default this machine's). */
+export async function inspectImage(parts: StoreParts, name: string, platform?: Platform): Promise<ImageConfig> {
+  const resolver = new ImageResolver(parts.content, parts.images, platform);
   const r = await resolver.resolve(name);
   return (await resolver.manifest(r.source.manifestDigest)).config;
 }

@@ -1,6 +1,6 @@
 // Writes an image's config and OCI manifest into the content store: the one place both are made,
-// for built images (export.ts) and imported ones (import.ts).
-import { MediaType, type Descriptor, type ImageConfig, type Manifest } from '../common/oci.js';
+// for built images (export.ts) and imported ones (import.ts); and the index of a multi-platform image.
+import { MediaType, type Descriptor, type ImageConfig, type Index, type Manifest } from '../common/oci.js';
 import type { ContentStore } from '../snapshotter/content.js';
 
 export interface WrittenImage {
@@ -16,7 +16,8 @@ function ociLayerType(mediaType: string): string {
   return mediaType;
 }
 
-export async function writeImage(content: ContentStore, config: ImageConfig, layers: readonly Descriptor[]): Promise<WrittenImage> {
+/** `annotations`: the manifest's own (--annotation manifest:K=V); they change its digest, not the image id. */
+export async function writeImage(content: ContentStore, config: ImageConfig, layers: readonly Descriptor[], annotations?: Readonly<Record<string, string>>): Promise<WrittenImage> {
   const configBlob = await content.putBytes(JSON.stringify(config));
   const configDescriptor: Descriptor = { mediaType: MediaType.ociConfig, digest: configBlob.digest, size: configBlob.size };
   const manifest: Manifest = {
@@ -24,7 +25,23 @@ export async function writeImage(content: ContentStore, config: ImageConfig, lay
     mediaType: MediaType.ociManifest,
     config: configDescriptor,
     layers: layers.map((l) => ({ mediaType: ociLayerType(l.mediaType), digest: l.digest, size: l.size })),
+    ...(annotations && Object.keys(annotations).length ? { annotations: { ...annotations } } : {}),
   };
   const m = await content.putBytes(JSON.stringify(manifest));
   return { manifest: { mediaType: MediaType.ociManifest, digest: m.digest, size: m.size }, config, configDescriptor };
+}
+
+/**
+ * The OCI image index of one build's platform images (in --platform order), each entry with its
+ * platform as the image config says. `annotations`: --annotation index:K=V.
+ */
+export async function writeIndex(content: ContentStore, images: readonly WrittenImage[], annotations?: Readonly<Record<string, string>>): Promise<Descriptor> {
+  const index: Index = {
+    schemaVersion: 2,
+    mediaType: MediaType.ociIndex,
+    manifests: images.map(({ manifest, config }) => ({ ...manifest, platform: { architecture: config.architecture, os: config.os, ...(config.variant ? { variant: config.variant } : {}) } })),
+    ...(annotations && Object.keys(annotations).length ? { annotations: { ...annotations } } : {}),
+  };
+  const d = await content.putBytes(JSON.stringify(index));
+  return { mediaType: MediaType.ociIndex, digest: d.digest, size: d.size };
 }

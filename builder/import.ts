@@ -11,6 +11,7 @@ import { detectArchive } from '../snapshotter/archive.js';
 import { diffUpperDir } from '../snapshotter/diff.js';
 import { storeLayer } from '../snapshotter/layer.js';
 import type { StoreParts } from './engine.js';
+import { sourceDateEpoch } from './build.js';
 import { imageRef } from './images.js';
 import { writeImage } from './imagewriter.js';
 
@@ -25,11 +26,13 @@ export async function importImage(parts: StoreParts, source: string, name: strin
   const st = await stat(source).catch(() => {
     throw new UsageError(`import source ${source} does not exist`, 'give a root filesystem directory or a tar archive');
   });
-  const tar = st.isDirectory() ? diffUpperDir(path.resolve(source)) : tarStream(source);
+  // Reproducible with SOURCE_DATE_EPOCH, as builds are: times clamped, history dated by it.
+  const epoch = sourceDateEpoch();
+  const tar = st.isDirectory() ? diffUpperDir(path.resolve(source), epoch !== undefined ? { sourceDateEpoch: epoch } : {}) : tarStream(source);
   const layer = await storeLayer(parts.store, parts.content, tar, { keepEmpty: true });
   if (!layer) throw new TsbuildError('TSB_INTERNAL', 'import made no layer although empty layers are kept');
   const platform = hostPlatform();
-  const now = new Date().toISOString();
+  const now = epoch !== undefined ? new Date(epoch * 1000).toISOString().replace('.000Z', 'Z') : new Date().toISOString();
   const image: ImageConfig = {
     architecture: platform.architecture,
     os: platform.os,

@@ -1,14 +1,17 @@
-// `prune` and `du`: the build cache is everything in the store that no tagged image needs —
-// cache records, the snapshots and blobs only they use — plus (with --all) cache mounts.
+// `prune` and `du`: the build cache is everything in the store that no tagged image needs — cache
+// records, the snapshots and blobs only they use — plus (with --all) cache mounts and the cache's
+// other files. Pruning is least recently used first, as BuildKit's: a record's last use is its file's
+// mtime (set when it is made, and refreshed by builds that hit it: see BuildCache.touchUsed), and a
+// snapshot or blob no record names is as old as its own mtime.
 import { TsbuildError } from '../common/errors.js';
-import { lstat, readdir, readFile, rm, unlink } from 'node:fs/promises';
+import { lstat, readdir, readFile, rm, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { ContentStore } from '../snapshotter/content.js';
 import type { ImageStore } from '../snapshotter/images.js';
 import { MediaType, type Descriptor, type Digest } from '../common/oci.js';
 import { chainIDOf, type Snapshots } from '../snapshotter/snapshots.js';
 import type { Store } from '../snapshotter/store.js';
-import type { CacheRecord } from './cache.js';
+import { parseCacheRecord } from './cache.js';
 
 export class StoreBusyError extends TsbuildError {
   constructor(pids: number[]) {
@@ -26,7 +29,23 @@ export interface SpaceReport {
   cacheMounts: number;
 }
 
-async function sizeOf(p: string): Promise<number> {
+export interface PruneOptions {
+  /** Also cache mounts and the cache's other files (the context stat cache, blob sources). */
+  all?: boolean;
+  /** Keep the most recently used build cache up to this many bytes (--keep-storage). */
+  keepStorage?: number;
+  /** Remove only what was last used more than this many milliseconds ago (--filter until=). */
+  until?: number;
+}
+
+export interface PruneParts {
+  store: Store;
+  content: ContentStore;
+  images: ImageStore;
+  snapshots: Snapshots;
+}
+
+export async function sizeOf(p: string): Promise<number> {
   const st = await lstat(p).catch(() => null);
   if (!st) return 0;
   if (!st.isDirectory()) return st.size;
@@ -36,7 +55,7 @@ async function sizeOf(p: string): Promise<number> {
 }
 
 /** What tagged images keep: their blobs (manifests, configs, layers) and their layers' snapshots. */
-async function liveSet(content: ContentStore, images: ImageStore, snapshots: Snapshots): Promise<{ blobs: Set<string>; snapshotDirs: Set<string> }> {
+async function liveSet({ content, images, snapshots }: PruneParts): Promise<{ blobs: Set<string>; snapshotDirs: Set<string> }> {
   const blobs = new Set<string>();
   const snapshotDirs = new Set<string>();
   const visit = async (d: Descriptor): Promise<void> => {
@@ -61,72 +80,130 @@ async function liveSet(content: ContentStore, images: ImageStore, snapshots: Sna
   return { blobs, snapshotDirs };
 }
 
-/**
- * The files of cache/ that prune removes: the cache records whose layers would go too (a record whose
- * layers a tagged image keeps costs nothing, and keeps a rebuild of that image cached); with `all`,
- * everything, the context stat cache included.
- */
-async function reclaimableCacheFiles(store: Store, snapshots: Snapshots, live: { blobs: Set<string>; snapshotDirs: Set<string> }, all: boolean): Promise<string[]> {
-  const keptAnyway = async (file: string): Promise<boolean> => {
-    try {
-      const rec = JSON.parse(await readFile(file, 'utf8')) as CacheRecord;
-      return rec.chain.every((l) => live.snapshotDirs.has(path.basename(snapshots.dir(l.chainID))) && live.blobs.has(l.blob.digest));
-    } catch {
-      return false;
+/** One thing prune may remove: a cache record (with the layers only it names), or a lone file or directory. */
+interface Entry {
+  path: string;
+  size: number;
+  lastUsed: number;
+  /** A record's layers: snapshot directory names and blob paths. */
+  layers?: Array<{ snapshot: string; blob: string }>;
+  /** A snapshot directory (removed layer.json first). */
+  snapshot?: string;
+}
+
+interface Plan {
+  entries: Entry[];
+  /** Bytes of every snapshot and blob no image needs, by path; counted once however many records name them. */
+  layerSizes: Map<string, number>;
+  /** How many of the entries name each of those. */
+  refs: Map<string, number>;
+  /** The whole build cache, in bytes. */
+  total: number;
+  cacheMounts: number;
+  liveBytes: { images: number; snapshots: number };
+}
+
+const mtimeOf = (p: string): Promise<number> => lstat(p).then((s) => s.mtimeMs, () => 0);
+
+async function plan(parts: PruneParts, all: boolean): Promise<Plan> {
+  const { store, snapshots } = parts;
+  const live = await liveSet(parts);
+  const layerSizes = new Map<string, number>();
+  const liveBytes = { images: 0, snapshots: 0 };
+  const lone = new Map<string, Entry>();
+  for (const name of await readdir(store.snapshotsDir)) {
+    const p = path.join(store.snapshotsDir, name);
+    const size = await sizeOf(p);
+    if (live.snapshotDirs.has(name)) liveBytes.snapshots += size;
+    else {
+      layerSizes.set(p, size);
+      lone.set(p, { path: p, size, lastUsed: await mtimeOf(p), snapshot: name });
     }
-  };
-  const out: string[] = [];
+  }
+  for (const name of await readdir(store.blobsDir)) {
+    const p = path.join(store.blobsDir, name);
+    const st = await lstat(p).catch(() => null);
+    if (!st) continue;
+    if (live.blobs.has(`sha256:${name}`)) liveBytes.images += st.size;
+    else {
+      layerSizes.set(p, st.size);
+      lone.set(p, { path: p, size: st.size, lastUsed: st.mtimeMs });
+    }
+  }
+  const entries: Entry[] = [];
+  const refs = new Map<string, number>();
   for (const name of await readdir(store.cacheDir)) {
     const file = path.join(store.cacheDir, name);
-    const keep = !all && (name === 'statcache.json' || name === 'blob-sources.json' || (/^[a-f0-9]{64}\.json$/.test(name) && (await keptAnyway(file))));
-    if (!keep) out.push(file);
+    const st = await stat(file).catch(() => null);
+    if (!st) continue;
+    if (!/^[a-f0-9]{64}\.json$/.test(name)) {
+      // The stat cache, blob sources, the cache's size estimate: hints that cost little, kept unless --all.
+      if (all) entries.push({ path: file, size: st.size, lastUsed: st.mtimeMs });
+      continue;
+    }
+    const rec = await readFile(file, 'utf8').then(parseCacheRecord, () => undefined);
+    const layers = (rec?.chain ?? []).map((l) => ({ snapshot: path.basename(snapshots.dir(l.chainID)), blob: l.blob.digest }));
+    // A record whose layers a tagged image keeps costs nothing, and keeps a rebuild of that image cached.
+    if (!all && rec && layers.every((l) => live.snapshotDirs.has(l.snapshot) && live.blobs.has(l.blob))) continue;
+    const owned = layers.flatMap((l) => [path.join(store.snapshotsDir, l.snapshot), path.join(store.blobsDir, l.blob.slice(7))]).filter((p) => layerSizes.has(p));
+    for (const p of owned) {
+      refs.set(p, (refs.get(p) ?? 0) + 1);
+      lone.delete(p);
+    }
+    entries.push({ path: file, size: st.size, lastUsed: st.mtimeMs, layers: layers.map((l) => ({ snapshot: l.snapshot, blob: l.blob.slice(7) })) });
   }
-  return out;
+  entries.push(...lone.values());
+  let cacheMounts = 0;
+  for (const name of await readdir(store.cacheMountsDir)) {
+    const p = path.join(store.cacheMountsDir, name);
+    const size = await sizeOf(p);
+    cacheMounts += size;
+    if (all) entries.push({ path: p, size, lastUsed: await mtimeOf(p) });
+  }
+  const total = [...layerSizes.values()].reduce((a, b) => a + b, 0) + entries.filter((e) => !layerSizes.has(e.path)).reduce((a, e) => a + e.size, 0);
+  return { entries, layerSizes, refs, total, cacheMounts, liveBytes };
 }
 
-export async function diskUsage(store: Store, content: ContentStore, images: ImageStore, snapshots: Snapshots): Promise<SpaceReport> {
-  const live = await liveSet(content, images, snapshots);
-  const report: SpaceReport = { images: 0, buildCache: 0, snapshots: 0, cacheMounts: await sizeOf(store.cacheMountsDir) };
-  for (const name of await readdir(store.blobsDir)) {
-    const size = await sizeOf(path.join(store.blobsDir, name));
-    if (live.blobs.has(`sha256:${name}`)) report.images += size;
-    else report.buildCache += size;
-  }
-  for (const name of await readdir(store.snapshotsDir)) {
-    const size = await sizeOf(path.join(store.snapshotsDir, name));
-    if (live.snapshotDirs.has(name)) report.snapshots += size;
-    else report.buildCache += size;
-  }
-  for (const file of await reclaimableCacheFiles(store, snapshots, live, false)) report.buildCache += await sizeOf(file);
-  return report;
+export async function diskUsage(parts: PruneParts): Promise<SpaceReport> {
+  const p = await plan(parts, false);
+  return { images: p.liveBytes.images, snapshots: p.liveBytes.snapshots, buildCache: p.total, cacheMounts: p.cacheMounts };
 }
 
-/** Removes the build cache; with `all`, cache mounts and the context stat cache too. Returns bytes freed. */
-export async function prune(store: Store, content: ContentStore, images: ImageStore, snapshots: Snapshots, opts: { all?: boolean } = {}): Promise<number> {
+/** Removes build cache, least recently used first, within the options. Returns bytes freed and the build cache left. */
+export async function pruneCache(parts: PruneParts, opts: PruneOptions = {}): Promise<{ freed: number; remaining: number }> {
+  const { store, snapshots } = parts;
   // A running build may be using any snapshot or blob it has not tagged yet.
   const busy = store.otherUsers();
   if (busy.length) throw new StoreBusyError(busy);
   return store.withLock('index', async () => {
-    const live = await liveSet(content, images, snapshots);
-    let freed = 0;
-    const remove = async (p: string): Promise<void> => {
-      freed += await sizeOf(p);
-      await rm(p, { recursive: true, force: true });
+    const p = await plan(parts, opts.all === true);
+    let total = p.total;
+    const removeLayer = async (file: string, snapshot?: string): Promise<void> => {
+      total -= p.layerSizes.get(file) ?? 0;
+      p.layerSizes.delete(file);
+      if (snapshot !== undefined) await snapshots.remove(snapshot);
+      else await unlink(file).catch(() => {});
     };
-    // Cache records first: a record must never point at a snapshot or blob that is gone.
-    for (const file of await reclaimableCacheFiles(store, snapshots, live, opts.all === true)) await remove(file);
-    for (const name of await readdir(store.snapshotsDir)) {
-      if (!live.snapshotDirs.has(name)) await remove(path.join(store.snapshotsDir, name));
+    const cutoff = opts.until !== undefined ? Date.now() - opts.until : Infinity;
+    const candidates = p.entries.filter((e) => e.lastUsed < cutoff).sort((a, b) => a.lastUsed - b.lastUsed);
+    for (const e of candidates) {
+      if (opts.keepStorage !== undefined && total <= opts.keepStorage) break;
+      if (p.layerSizes.has(e.path)) {
+        await removeLayer(e.path, e.snapshot);
+        continue;
+      }
+      // The record first: a record must never point at a snapshot or blob that is gone.
+      await rm(e.path, { recursive: true, force: true });
+      total -= e.size;
+      for (const l of e.layers ?? []) {
+        for (const [file, snapshot] of [[path.join(store.snapshotsDir, l.snapshot), l.snapshot], [path.join(store.blobsDir, l.blob), undefined]] as const) {
+          if (!p.layerSizes.has(file)) continue;
+          const left = (p.refs.get(file) ?? 1) - 1;
+          p.refs.set(file, left);
+          if (left === 0) await removeLayer(file, snapshot);
+        }
+      }
     }
-    for (const name of await readdir(store.blobsDir)) {
-      if (live.blobs.has(`sha256:${name}`)) continue;
-      const p = path.join(store.blobsDir, name);
-      freed += await sizeOf(p);
-      await unlink(p).catch(() => {});
-    }
-    if (opts.all) {
-      for (const name of await readdir(store.cacheMountsDir)) await remove(path.join(store.cacheMountsDir, name));
-    }
-    return freed;
+    return { freed: p.total - total, remaining: total };
   });
 }

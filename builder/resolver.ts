@@ -97,9 +97,11 @@ export class ImageResolver {
         lazyLayers: remote.lazyLayers ?? false,
         onTransfer: (t) => progress({ type: 'transfer', id, digest: t.digest, current: t.current, total: t.size, state: t.state }),
       });
-      // A pull by digest is kept under its digest; by tag, under the tag.
-      await this.images.tag(name, img.manifest);
-      return img.manifest;
+      // A pull by digest is kept under its digest; by tag, under the tag. A multi-platform image's
+      // name goes on its index, so each platform finds its own manifest there.
+      const desc = img.index ?? img.manifest;
+      await this.images.tag(name, desc);
+      return desc;
     });
   }
 

@@ -2,10 +2,12 @@
 // gives back its exit status. The container's writes are thrown away afterwards.
 import { constants } from 'node:os';
 import { UsageError } from '../common/errors.js';
+import type { Platform } from '../common/oci.js';
 import { spawnContainer } from '../native/container.js';
 import { MergedView } from '../snapshotter/view.js';
 import type { StoreParts } from './engine.js';
 import { withHome } from './exec.js';
+import { checkEmulation } from './emulation.js';
 import { ImageResolver } from './resolver.js';
 import { resolveUser } from './user.js';
 
@@ -16,15 +18,18 @@ export interface RunRequest {
   /** KEY=VALUE, added to the image's Env. */
   env: readonly string[];
   network: 'host' | 'none';
+  /** Which platform's image of a multi-platform one (default this machine's); another architecture runs under emulation. */
+  platform?: Platform;
   /** Called once the container runs, with a way to signal it (cmd/ forwards SIGINT and friends). */
   onStart?: (signal: (sig: NodeJS.Signals) => void) => void;
 }
 
 /** The command's exit code, or 128 + the signal number that killed it (as a shell reports it). */
 export async function runImage(parts: StoreParts, req: RunRequest): Promise<number> {
-  const resolver = new ImageResolver(parts.content, parts.images);
+  const resolver = new ImageResolver(parts.content, parts.images, req.platform);
   const resolved = await resolver.resolve(req.image);
   const { manifest, config } = await resolver.manifest(resolved.source.manifestDigest);
+  checkEmulation({ os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) });
   const chain = await parts.snapshots.importImage(manifest.layers, config.rootfs.diff_ids);
   const rc = config.config ?? {};
   const argv = [...(rc.Entrypoint ?? []), ...(req.command.length ? req.command : rc.Cmd ?? [])];

@@ -7,11 +7,12 @@ import { checkout, resolveCommit } from './git.js';
 import { BuildCache, StepCache, type CacheRecord } from './cache.js';
 import { cacheKey } from './cachekey.js';
 import { checksumSources, StatCache } from './contenthash.js';
-import { runExec } from './exec.js';
+import { execKeyDefinition, runExec } from './exec.js';
 import { readSecret, type SecretSource } from './mounts.js';
 import { SecretMasker } from './masking.js';
 import { PatternMatcher } from './patterns.js';
-import { step, StepError, type ProgressSink } from './progress.js';
+import type { MissExplainer } from './missreason.js';
+import { step, StepError, type CacheMiss, type ProgressSink } from './progress.js';
 import { TsbuildError } from '../common/errors.js';
 import type { ImportedCache } from './remotecache/import.js';
 import type { ExportRecord } from './remotecache/format.js';
@@ -19,7 +20,9 @@ import type { ImageResolver } from './resolver.js';
 import { resolveOwner } from './user.js';
 import type { ContentStore } from '../snapshotter/content.js';
 import { UpperWriter, type Owner } from '../snapshotter/fileop.js';
-import type { Digest } from '../common/oci.js';
+import type { Digest, Platform } from '../common/oci.js';
+import { normalizePlatform } from '../common/platform.js';
+import { checkEmulation } from './emulation.js';
 import { layerChain, type LayerChain, type Snapshots } from '../snapshotter/snapshots.js';
 import type { Store } from '../snapshotter/store.js';
 import { DirTree, FilteredTree, ViewTree, type SourceTree } from '../snapshotter/tree.js';
@@ -47,6 +50,8 @@ export interface SolverOptions {
   allowInsecure?: boolean;
   /** Records read from --cache-from, consulted after the local cache. */
   imported?: ImportedCache;
+  /** Learns what each key is made of, and says why a step missed the cache (builder/missreason.ts). */
+  explain?: MissExplainer;
 }
 
 /** What a vertex yields: a filesystem (layer chain), or the build context (read in place). */
@@ -79,7 +84,8 @@ export class Solver {
   private readonly reported = new Set<string>();
   private statCache?: Promise<StatCache>;
   private secretMasker?: Promise<SecretMasker>;
-  private contextTree?: DirTree;
+  /** The build context's tree and each named local context's, by directory and excludes (a named context may be the same directory without the .dockerignore). */
+  private readonly contextTrees = new Map<string, DirTree>();
   /** Per vertex: did it add a layer, and when was that layer made (for history). */
   readonly outcomes = new Map<Vertex, VertexOutcome>();
 
@@ -88,6 +94,7 @@ export class Solver {
   }
 
   private readonly downloads = new Map<string, Promise<RemoteFile>>();
+  private readonly emulated = new Set<string>();
   private readonly commits = new Map<string, Promise<string>>();
 
   private gitCommit(s: GitSource): Promise<string> {
@@ -110,6 +117,15 @@ export class Solver {
     return d;
   }
 
+  /** Whether this machine runs the platform's binaries (checked once per architecture; throws the TSB_PLATFORM error). */
+  private emulation(p: Platform): void {
+    const arch = normalizePlatform(p).architecture;
+    if (!this.emulated.has(arch)) {
+      checkEmulation(p);
+      this.emulated.add(arch);
+    }
+  }
+
   /** Masks every --secret value in RUN output, whichever step mounts it. */
   private masker(): Promise<SecretMasker> {
     this.secretMasker ??= Promise.all([...(this.o.secrets ?? new Map<string, SecretSource>()).values()].map(readSecret)).then((values) => new SecretMasker(values.map((v) => v.toString('utf8'))));
@@ -122,21 +138,43 @@ export class Solver {
   }
 
   private context(source: ContextSource): DirTree {
-    if (!this.contextTree) {
+    const dir = source.dir ?? this.o.contextDir;
+    const id = [dir, ...source.excludes].join('\0');
+    let tree = this.contextTrees.get(id);
+    if (!tree) {
       const m = new PatternMatcher(source.excludes);
-      this.contextTree = new DirTree(this.o.contextDir, m.empty ? undefined : { excluded: (rel) => m.matches(rel), descend: (rel) => m.mayReincludeUnder(rel) });
+      tree = new DirTree(dir, m.empty ? undefined : { excluded: (rel) => m.matches(rel), descend: (rel) => m.mayReincludeUnder(rel) });
+      this.contextTrees.set(id, tree);
     }
-    return this.contextTree;
+    return tree;
   }
 
   async solve(root: Vertex): Promise<LayerChain> {
+    return (await this.solveAll([root]))[0]!;
+  }
+
+  /**
+   * Several graphs at once (one per platform of a multi-platform build), in parallel: vertices with
+   * equal keys in them (a FROM --platform=$BUILDPLATFORM stage) run once.
+   */
+  async solveAll(roots: readonly Vertex[]): Promise<LayerChain[]> {
     // Every key (so every context checksum) is known before anything runs: show that phase as
     // BuildKit's context-loading step when the build reads the context.
-    if (reachesContext(root)) await step(this.o.progress, 'context', '[internal] load build context', () => this.key(root));
-    const r = await this.result(root);
-    if (r.kind !== 'chain') throw new Error('the build target is not a filesystem');
-    await (await this.stats()).save(this.o.store);
-    return r.chain;
+    try {
+      if (roots.some((r) => reachesContext(r))) await step(this.o.progress, 'context', '[internal] load build context', () => Promise.all(roots.map((r) => this.key(r))));
+      const chains = await Promise.all(
+        roots.map(async (root) => {
+          const r = await this.result(root);
+          if (r.kind !== 'chain') throw new Error('the build target is not a filesystem');
+          return r.chain;
+        }),
+      );
+      await (await this.stats()).save(this.o.store);
+      return chains;
+    } finally {
+      // Failed builds too: the steps that did complete are what the next build compares with.
+      await this.o.explain?.save(this.o.store, this.outcomes.keys());
+    }
   }
 
   /** The cache key: definition + input keys (+ content checksums of context selections). */
@@ -154,7 +192,8 @@ export class Solver {
     if (op.kind === 'source') {
       const s = op.source;
       if (s.type === 'image') return cacheKey({ source: 'image', digest: s.manifestDigest, platform: s.platform }, []);
-      if (s.type === 'context') return cacheKey({ source: 'context', excludes: s.excludes }, []);
+      // A named context is keyed by its name (as BuildKit's local://NAME), never its path; content checksums do the rest.
+      if (s.type === 'context') return cacheKey({ source: 'context', excludes: s.excludes, ...(s.dir !== undefined ? { name: s.name } : {}) }, []);
       if (s.type === 'git') {
         // The commit, not the ref: a moved branch is a new key.
         return cacheKey({ source: 'git', remote: s.remote, commit: await this.gitCommit(s), subdir: s.subdir, keepGitDir: s.keepGitDir }, []);
@@ -174,7 +213,7 @@ export class Solver {
         if (m.type !== 'bind') continue;
         const input = v.inputs[m.from];
         if (input?.op.kind === 'source' && input.op.source.type === 'context') {
-          extra[`mount${n}`] = await checksumSources(this.context(input.op.source), [m.source], await this.stats());
+          extra[`mount${n}`] = await this.contextSum(v, `mount${n}`, this.context(input.op.source), [m.source]);
         }
       }
     }
@@ -185,11 +224,25 @@ export class Solver {
         if (a.type !== 'copy' || a.inline) continue;
         const input = v.inputs[a.from]!;
         if (input.op.kind === 'source' && input.op.source.type === 'context') {
-          extra[`copy${n}`] = await checksumSources(withExcludes(this.context(input.op.source), a.excludes), a.src, await this.stats());
+          extra[`copy${n}`] = await this.contextSum(v, `copy${n}`, withExcludes(this.context(input.op.source), a.excludes), a.src);
         }
       }
     }
-    return cacheKey(op, inputKeys, extra);
+    const definition = op.kind === 'exec' ? execKeyDefinition(op) : op;
+    this.o.explain?.keyed(v, definition, inputKeys, extra);
+    return cacheKey(definition, inputKeys, extra);
+  }
+
+  /**
+   * The checksum of what a step selects from the context. When it is new or changed since the
+   * earlier build, the selection is walked once more (stats cached) for the explainer's entries.
+   */
+  private async contextSum(v: Vertex, part: string, tree: SourceTree, sources: readonly string[]): Promise<string> {
+    const stats = await this.stats();
+    const sum = await checksumSources(tree, sources, stats);
+    const entries = this.o.explain?.entriesIfChanged(v, part, sum);
+    if (entries) await checksumSources(tree, sources, stats, entries);
+    return sum;
   }
 
   private result(v: Vertex): Promise<Result> {
@@ -215,11 +268,11 @@ export class Solver {
       }
       if (op.source.type === 'git') {
         const src = op.source;
-        const dir = await this.step(v, async () => checkout(src, await this.gitCommit(src), this.o.store.tmpPath('git'), this.o.signal));
+        const dir = await this.step(v, undefined, async () => checkout(src, await this.gitCommit(src), this.o.store.tmpPath('git'), this.o.signal));
         return { kind: 'context', tree: new DirTree(dir) };
       }
       const { manifestDigest } = op.source;
-      return this.step(v, async () => {
+      return this.step(v, undefined, async () => {
         // The chain only: its snapshots are made when a step needs them (materialize), so a build
         // whose steps are all cached never downloads or unpacks the base.
         const { manifest, config } = await this.o.resolver.manifest(manifestDigest);
@@ -236,6 +289,7 @@ export class Solver {
         return { kind: 'chain', chain: rec.chain };
       }
     }
+    this.o.progress({ type: 'vertex-queued', id: v.id, name: v.name, time: Date.now() });
     const inputs = await Promise.all(v.inputs.map((i) => this.result(i)));
     const rootfs = inputs[0];
     if (rootfs?.kind !== 'chain') throw new Error(`${v.name}: input 0 must be a filesystem`);
@@ -261,10 +315,11 @@ export class Solver {
 
   /** Runs one RUN or file step on its rootfs and records the layer it made. */
   private execute(v: Vertex, key: Digest, op: ExecOp | FileOp, rootfs: LayerChain, inputs: Result[]): Promise<Result> {
-    return this.step(v, async () => {
+    return this.step(v, this.o.explain?.explain(v), async () => {
       const active = await this.o.snapshots.prepare();
       try {
         if (op.kind === 'exec') {
+          if (v.platform) this.emulation(v.platform);
           const trees = inputs.map((r) => this.tree(r));
           await runExec(op, rootfs, active, this.o.snapshots, {
             id: v.id,
@@ -328,11 +383,17 @@ export class Solver {
   }
 
   /** Records for --cache-to: every step (max), or the steps of the final image's chain (min). */
-  async exportRecords(root: Vertex, mode: 'min' | 'max'): Promise<ExportRecord[]> {
+  /** mode=min: the records of the steps of the final images (one per platform); max: every record the build saw. */
+  async exportRecords(roots: readonly Vertex[], mode: 'min' | 'max'): Promise<ExportRecord[]> {
     if (mode === 'max') return this.cache.exported();
-    const keys: Digest[] = [];
-    for (let v: Vertex | undefined = root; v && v.op.kind !== 'source'; v = v.inputs[0]) keys.push(await this.key(v));
-    return this.cache.exported(keys);
+    const keys = new Set<Digest>();
+    for (const root of roots) for (let v: Vertex | undefined = root; v && v.op.kind !== 'source'; v = v.inputs[0]) keys.add(await this.key(v));
+    return this.cache.exported([...keys]);
+  }
+
+  /** The build is done: the cache's last-use times are brought up to date; returns the records it made. */
+  settle(): Promise<CacheRecord[]> {
+    return this.cache.settle();
   }
 
   /** Reports a cache hit for v and, for display, first for the steps below it that hit too. */
@@ -361,10 +422,10 @@ export class Solver {
     return rec ? { addedLayer: rec.addedLayer, created: rec.created, cached: true } : undefined;
   }
 
-  private async step<T>(v: Vertex, fn: () => Promise<T>): Promise<T> {
+  private async step<T>(v: Vertex, cacheMiss: CacheMiss | undefined, fn: () => Promise<T>): Promise<T> {
     this.reported.add(v.id);
     try {
-      return await step(this.o.progress, v.id, v.name, fn);
+      return await step(this.o.progress, v.id, v.name, fn, cacheMiss);
     } catch (e) {
       // Point the user at the Dockerfile line of the failed step.
       if (!v.location || (e instanceof TsbuildError && e.location)) throw e;

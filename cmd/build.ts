@@ -4,7 +4,6 @@ import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { writeFile } from 'node:fs/promises';
 import { UsageError } from '../common/errors.js';
-import { hostPlatform } from '../common/oci.js';
 import type { BuildResult, OutputSpec, SecretSource } from '../builder/engine.js';
 
 /** `default` (from $SSH_AUTH_SOCK) or `id=/path/to/agent.sock`; key files are not supported. */
@@ -84,17 +83,11 @@ export function buildArgs(list: readonly string[] | undefined): Map<string, stri
 }
 
 /** buildx flags whose only valid values here are the ones tsbuild always has: anything else is a clear error. */
-export function checkBuildxFlags(a: { platform?: string; provenance?: string; sbom?: string; builder?: string }): void {
+export function checkBuildxFlags(a: { provenance?: string; sbom?: string; builder?: string }): void {
   if (a.builder !== undefined) throw new UsageError('tsbuild has no builders to choose from (--builder)', 'tsbuild runs each build in its own process; drop --builder');
   for (const flag of ['provenance', 'sbom'] as const) {
     const v = a[flag];
     if (v !== undefined && v !== 'false' && v !== '0') throw new UsageError(`--${flag}=${v}: tsbuild does not make attestations yet`, `pass --${flag}=false, or leave it out`);
-  }
-  if (a.platform !== undefined) {
-    const host = hostPlatform();
-    const want = a.platform.split(',').map((p) => p.trim());
-    const ok = want.every((p) => p === `${host.os}/${host.architecture}` || p === `${host.os}/${host.architecture}/${host.variant}`);
-    if (!ok) throw new UsageError(`--platform ${a.platform}: tsbuild builds for this machine's platform only (${host.os}/${host.architecture}) for now`, 'leave --platform out, or build on a machine of that platform');
   }
 }
 

@@ -24,10 +24,12 @@ function humanSpace(bytes: number): string {
 }
 
 export function formatImages(images: readonly ImageSummary[]): string {
-  const rows = [['REPOSITORY', 'TAG', 'IMAGE ID', 'CREATED', 'SIZE']];
+  // The platforms column only when a multi-platform image is there.
+  const multi = images.some((i) => i.platforms);
+  const rows = [['REPOSITORY', 'TAG', 'IMAGE ID', 'CREATED', 'SIZE', ...(multi ? ['PLATFORMS'] : [])]];
   for (const img of images) {
     const colon = img.name.lastIndexOf(':');
-    rows.push([img.name.slice(0, colon), img.name.slice(colon + 1), img.configDigest.slice(7, 19), img.created ?? '', humanSize(img.size)]);
+    rows.push([img.name.slice(0, colon), img.name.slice(colon + 1), img.configDigest.slice(7, 19), img.created ?? '', humanSize(img.size), ...(multi ? [img.platforms?.join(',') ?? ''] : [])]);
   }
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
   return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c]!)).join('   ').trimEnd()).join('\n');

@@ -6,13 +6,19 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { Engine, login, loginHost, logout, type ManifestFormat, type ProgressSink, type RunRequest } from '../builder/engine.js';
 import { asTsbuildError, TsbuildError, UsageError } from '../common/errors.js';
+import { parsePlatform, parsePlatforms } from '../common/platform.js';
 import { dockerfileFrontend } from '../frontend/convert.js';
 import { formatCheckOutput } from './warnings.js';
 import { buildArgs, checkBuildxFlags, labels, parseCacheSpec, parseOutput, parseSecret, parseSsh, writeBuildFiles } from './build.js';
 import { importConfig } from './changes.js';
+import { execDefaults } from './runflags.js';
+import { parseAnnotations } from './annotations.js';
+import { parseBuildContexts } from './buildcontext.js';
 import { formatError, type SourceText } from './errors.js';
 import { formatDiskUsage, formatImages, formatReclaimed } from './images.js';
+import { formatFsck, pruneOptions } from './store.js';
 import { createRenderer, jsonLine, type ProgressMode } from './progress.js';
+import { needsRootless, runRootless } from './rootless.js';
 
 /** Repeatable options: yargs gives a string once, an array when repeated. (`array: true` would swallow the positional context.) */
 function list(v: string | string[] | undefined): string[] {
@@ -65,10 +71,10 @@ async function rendered<T>(mode: ProgressMode, fn: (sink: ProgressSink, source: 
   };
   try {
     const out = await fn(sink, () => source);
-    renderer.close();
+    await renderer.close();
     return out;
   } catch (e) {
-    renderer.close();
+    await renderer.close();
     failedSource = source;
     throw e;
   }
@@ -77,12 +83,13 @@ async function rendered<T>(mode: ProgressMode, fn: (sink: ProgressSink, source: 
 async function main(argv: string[]): Promise<number> {
   // `tsbuild run img ls -la`: everything after the image belongs to the command, which yargs can't
   // express without also halting at the word "run"; so run's few options are parsed here.
+  if (needsRootless(argv)) return runRootless(argv);
   if (argv[0] === 'run' && !argv.includes('--help')) return runCommand(argv.slice(1));
   let exitCode = 0;
   await yargs(argv)
     .scriptName('tsbuild')
     .usage('$0 [build] [options] CONTEXT\n\nBuild container images from Dockerfiles, without a daemon.')
-    .option('root', { type: 'string', describe: 'store directory (default: $TSBUILD_ROOT, /var/lib/tsbuild as root)' })
+    .option('root', { type: 'string', describe: 'store directory (default: $TSBUILD_ROOT, /var/lib/tsbuild as root, else $XDG_DATA_HOME/tsbuild or ~/.local/share/tsbuild)' })
     .option('debug', { type: 'boolean', describe: 'show stack traces for errors' })
     .option('insecure-registry', { type: 'string', coerce: list, describe: 'registry host allowed plain HTTP or unverified TLS; repeatable' })
     .option('registry-ca', { type: 'string', describe: 'PEM file of an extra CA to trust for registries' })
@@ -113,12 +120,18 @@ async function main(argv: string[]): Promise<number> {
           .option('iidfile', { type: 'string', describe: 'write the image id (config digest) to this file' })
           .option('metadata-file', { type: 'string', describe: 'write the build result (containerimage.digest, …) as JSON to this file' })
           .option('load', { type: 'boolean', describe: 'accepted for buildx: the local store is always written' })
-          .option('platform', { type: 'string', describe: "the target platform: this machine's only, for now" })
+          .option('platform', { type: 'string', coerce: list, describe: 'the target platforms, e.g. linux/amd64,linux/arm64 (several: an image index; another architecture\'s RUN runs under qemu-user-static)' })
           .option('provenance', { type: 'string', describe: 'accepted as false: no attestations yet' })
           .option('sbom', { type: 'string', describe: 'accepted as false: no attestations yet' })
-          .option('builder', { type: 'string', hidden: true }),
+          .option('builder', { type: 'string', hidden: true })
+          .option('network', { type: 'string', describe: 'network of every RUN: default|none|host (RUN --network overrides it)' })
+          .option('add-host', { type: 'string', coerce: list, describe: "an /etc/hosts entry of every RUN: HOST:IP; repeatable" })
+          .option('shm-size', { type: 'string', describe: "size of every RUN's /dev/shm, e.g. 128m (default 64m)" })
+          .option('build-context', { type: 'string', coerce: list, describe: 'a named context for FROM/--from/a stage of that name: NAME=DIR|docker-image://REF|oci-layout://DIR[@sha256:…]; repeatable' })
+          .option('annotation', { type: 'string', coerce: list, describe: 'an image annotation: [TYPE:]KEY=VALUE, TYPE manifest (default) or manifest-descriptor (index.json of type=oci|docker outputs); repeatable' })
+          .option('ulimit', { type: 'string', coerce: list, describe: 'a resource limit of every RUN: TYPE=SOFT[:HARD], e.g. nofile=1024:2048; repeatable' }),
       async (a) => {
-        const base = { context: a.context!, ...(a.file !== undefined ? { dockerfile: a.file } : {}), buildArgs: buildArgs(a['build-arg']), ...(a.target !== undefined ? { target: a.target } : {}), pull: a.pull ?? false };
+        const base = { context: a.context!, ...(a.file !== undefined ? { dockerfile: a.file } : {}), buildArgs: buildArgs(a['build-arg']), ...(a.target !== undefined ? { target: a.target } : {}), pull: a.pull ?? false, namedContexts: parseBuildContexts(a['build-context']) };
         if (a.check) {
           const r = await withEngine(a, (engine) => rendered('quiet', async (sink, source) => ({ result: await engine.check(base, sink), source: source() })));
           const out = formatCheckOutput(r.result, r.source?.text ?? '');
@@ -144,6 +157,9 @@ async function main(argv: string[]): Promise<number> {
           ssh: new Map((a.ssh ?? []).map(parseSsh)),
           allow: a.allow ?? [],
           labels: labels(a.label),
+          exec: execDefaults(a),
+          annotations: parseAnnotations(a.annotation),
+          platforms: parsePlatforms(a.platform ?? []),
         };
         const abort = new AbortController();
         const onSignal = (sig: NodeJS.Signals): void => {
@@ -219,8 +235,23 @@ async function main(argv: string[]): Promise<number> {
         process.stdout.write(`${await withEngine(a, (engine) => engine.importImage(a.source!, a.image!, config))}\n`);
       },
     )
-    .command('prune', 'Remove the build cache (all that no tagged image needs)', (y) => y.option('all', { alias: 'a', type: 'boolean', describe: 'also cache mounts and the context stat cache' }), async (a) => {
-      process.stdout.write(`${formatReclaimed(await withEngine(a, (engine) => engine.prune({ all: a.all === true })))}\n`);
+    .command(
+      'prune',
+      'Remove the build cache (all that no tagged image needs), least recently used first',
+      (y) =>
+        y
+          .option('all', { alias: 'a', type: 'boolean', describe: 'also cache mounts and the context stat cache' })
+          .option('keep-storage', { type: 'string', describe: 'keep the most recently used cache up to this size (e.g. 5GB)' })
+          .option('filter', { type: 'string', coerce: list, describe: 'until=DURATION: only what was last used longer ago (e.g. 24h)' }),
+      async (a) => {
+        const opts = pruneOptions(a.all === true, a['keep-storage'], a.filter ?? []);
+        process.stdout.write(`${formatReclaimed(await withEngine(a, (engine) => engine.prune(opts)))}\n`);
+      },
+    )
+    .command('fsck', 'Check the store: blobs against their digests, images, snapshots, cache records', (y) => y.option('repair', { type: 'boolean', describe: 'remove what is damaged, and what depends on it' }).option('format', { type: 'string', choices: ['text', 'json'], default: 'text' }), async (a) => {
+      const r = await withEngine(a, (engine) => engine.fsck({ repair: a.repair === true }));
+      process.stdout.write(a.format === 'json' ? `${JSON.stringify(r)}\n` : formatFsck(r));
+      if (r.problems.some((p) => !p.repaired)) exitCode = 1;
     })
     .command('du', 'Show the space the store uses', (y) => y, async (a) => {
       process.stdout.write(`${formatDiskUsage(await withEngine(a, (engine) => engine.diskUsage()))}\n`);
@@ -233,8 +264,9 @@ async function main(argv: string[]): Promise<number> {
       await withEngine(a, (engine) => engine.untag(names));
       for (const n of names) process.stdout.write(`Untagged: ${n}\n`);
     })
-    .command('inspect <image>', 'Print an image config as JSON', (y) => y.positional('image', { type: 'string', demandOption: true }), async (a) => {
-      process.stdout.write(`${JSON.stringify(await withEngine(a, (engine) => engine.inspect(a.image!)), null, 2)}\n`);
+    .command('inspect <image>', 'Print an image config as JSON', (y) => y.positional('image', { type: 'string', demandOption: true }).option('platform', { type: 'string', describe: "of a multi-platform image, this platform's config (default this machine's)" }), async (a) => {
+      const platform = a.platform !== undefined ? parsePlatform(a.platform) : undefined;
+      process.stdout.write(`${JSON.stringify(await withEngine(a, (engine) => engine.inspect(a.image!, platform)), null, 2)}\n`);
     })
     .command('run <image> [command..]', 'Run a command in an image (options: --rm, -e K=V, --network host|none)', (y) => y.help(false).version(false).strict(false), () => {})
     .demandCommand(1)
@@ -281,7 +313,8 @@ function parseRunArgs(args: string[]): RunRequest & { root?: string } {
       if (n !== 'host' && n !== 'none') throw new UsageError(`invalid --network "${n}"`, 'use --network=host or --network=none');
       o.network = n;
     } else if (a.startsWith('--root')) o.root = value();
-    else if (a.startsWith('-')) throw new UsageError(`unknown option for run: ${a}`, 'tsbuild run [--rm] [-e K=V] [--network host|none] IMAGE [COMMAND...]');
+    else if (a.startsWith('--platform')) o.platform = parsePlatform(value());
+    else if (a.startsWith('-')) throw new UsageError(`unknown option for run: ${a}`, 'tsbuild run [--rm] [-e K=V] [--network host|none] [--platform P] IMAGE [COMMAND...]');
     else {
       o.image = a;
       o.command = args.slice(i + 1);

@@ -1,14 +1,22 @@
 // Renders builder progress events: plain lines in BuildKit's style, one JSON object per line, or the
 // TTY view (cmd/tui/, loaded only when chosen: ink and react cost start-up time every other command).
 import type { ProgressSink, Warning } from '../builder/engine.js';
+import { cacheMissText } from './cachemiss.js';
+import { initialState, reduce, type BuildState } from './tui/state.js';
 import { formatBuildWarnings } from './warnings.js';
 
 export type ProgressMode = 'tty' | 'plain' | 'json' | 'quiet';
 
 export interface Renderer {
   sink: ProgressSink;
-  /** Flushes partial log lines and prints collected warnings. */
-  close(): void;
+  /** Flushes partial log lines and prints collected warnings (the TTY view first finishes loading). */
+  close(): void | Promise<void>;
+}
+
+/** What happened before the TTY view was loaded: it starts from there. */
+export interface EarlyProgress {
+  state: BuildState;
+  warnings: Warning[];
 }
 
 /**
@@ -23,10 +31,34 @@ export function jsonLine(value: { type: string; [field: string]: unknown }): str
 }
 
 export async function createRenderer(mode: ProgressMode, out: NodeJS.WriteStream = process.stderr): Promise<Renderer> {
-  if (mode === 'tty') return (await import('./tui/renderer.js')).ttyRenderer(out);
+  if (mode === 'tty') return deferredTty(out);
   if (mode === 'json') return jsonRenderer(out);
   if (mode === 'quiet') return { sink: () => {}, close: () => {} };
   return plainRenderer(out);
+}
+
+/**
+ * The TTY view loads (ink and React: a tenth of a second and more of compiling) while the build
+ * starts, instead of before: until then events fold into the view's state, so memory stays flat
+ * however much a step prints meanwhile.
+ */
+function deferredTty(out: NodeJS.WriteStream): Renderer {
+  const early: EarlyProgress = { state: initialState(Date.now()), warnings: [] };
+  let view: Renderer | undefined;
+  const loaded = import('./tui/renderer.js').then((m) => {
+    view = m.ttyRenderer(out, early);
+  });
+  return {
+    sink: (e) => {
+      if (view) view.sink(e);
+      else if (e.type === 'warning') early.warnings.push(e.warning);
+      else early.state = reduce(early.state, e, Date.now());
+    },
+    close: async () => {
+      await loaded;
+      view!.close();
+    },
+  };
 }
 
 function jsonRenderer(out: NodeJS.WritableStream): Renderer {
@@ -41,7 +73,9 @@ function jsonRenderer(out: NodeJS.WritableStream): Renderer {
         if (now - (lastTransfer.get(e.digest) ?? 0) < 200) return;
         lastTransfer.set(e.digest, now);
       }
-      out.write(jsonLine(e.type === 'log' ? { ...e, data: e.data.toString('utf8') } : e));
+      if (e.type === 'log') out.write(jsonLine({ ...e, data: e.data.toString('utf8') }));
+      else if (e.type === 'vertex-start' && e.cacheMiss) out.write(jsonLine({ ...e, cacheMiss: { ...e.cacheMiss, text: cacheMissText(e.cacheMiss) } }));
+      else out.write(jsonLine(e));
     },
     close: () => {},
   };
@@ -88,6 +122,7 @@ function plainRenderer(out: NodeJS.WritableStream): Renderer {
         case 'vertex-start':
           starts.set(e.id, e.time);
           out.write(`#${num(e.id)} ${e.name}\n`);
+          if (e.cacheMiss) out.write(`#${num(e.id)} cache miss: ${cacheMissText(e.cacheMiss)}\n`);
           break;
         case 'vertex-cached':
           out.write(`#${num(e.id)} ${e.name}\n#${num(e.id)} CACHED\n\n`);
@@ -107,6 +142,8 @@ function plainRenderer(out: NodeJS.WritableStream): Renderer {
           flush(e.id);
           out.write(`#${num(e.id)} ERROR: ${e.message}\n\n`);
           break;
+        case 'vertex-queued':
+          break; // BuildKit's plain output shows a step when it starts
         case 'warning':
           warnings.push(e.warning);
           break;

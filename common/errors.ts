@@ -38,6 +38,8 @@ export const ErrorCodes = {
   TSB_COMPRESSION_UNAVAILABLE: 'a layer compression (zstd) needs a program that is not installed',
   TSB_CACHE_INVALID: 'a --cache-from source is missing or is not a tsbuild cache (a warning and a cold build unless strict=true)',
   TSB_STORE_BUSY: 'another tsbuild process holds the store for longer than the operation waits',
+  TSB_PLATFORM: 'a platform is malformed, or RUN for it cannot run here (no emulator registered with binfmt_misc)',
+  TSB_ROOTLESS: 'rootless mode cannot start (user namespaces off, no newuidmap) or a file owner is outside the mapped ids',
   TSB_INTERNAL: 'a bug in tsbuild',
 } as const;
 

@@ -2,6 +2,7 @@
 // FROM) that FROM lines expand against, and per stage the declared ARGs and the ENV that its
 // instructions expand against.
 import type { Platform } from '../common/oci.js';
+import { formatPlatform } from '../common/platform.js';
 import { expandWordAt } from './expand.js';
 import type { ArgInstruction } from './instructions.js';
 import type { Env } from './shell.js';
@@ -9,18 +10,14 @@ import type { Env } from './shell.js';
 /** Proxy settings reach RUN from --build-arg without an ARG, and stay out of history (BuildKit's rule). */
 export const PROXY_ARGS = ['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'FTP_PROXY', 'ftp_proxy', 'NO_PROXY', 'no_proxy', 'ALL_PROXY', 'all_proxy'];
 
-export function formatPlatform(p: Platform): string {
-  return `${p.os}/${p.architecture}${p.variant ? `/${p.variant}` : ''}`;
-}
-
 /**
- * TARGETPLATFORM & co. and TARGETSTAGE, predefined in the global scope (a stage must redeclare
- * them). tsbuild builds for the machine it runs on, so the build platform is the target platform.
- * A --build-arg of the same name overrides them, as in BuildKit.
+ * BUILDPLATFORM & co. (this machine), TARGETPLATFORM & co. (the platform the image is for) and
+ * TARGETSTAGE, predefined in the global scope (a stage must redeclare them). A --build-arg of the
+ * same name overrides them, as in BuildKit.
  */
-export function automaticArgs(platform: Platform, targetStage: string, buildArgs: ReadonlyMap<string, string>): Map<string, string> {
+export function automaticArgs(target: Platform, build: Platform, targetStage: string, buildArgs: ReadonlyMap<string, string>): Map<string, string> {
   const m = new Map<string, string>();
-  for (const prefix of ['BUILD', 'TARGET']) {
+  for (const [prefix, platform] of [['BUILD', build], ['TARGET', target]] as const) {
     m.set(`${prefix}PLATFORM`, formatPlatform(platform));
     m.set(`${prefix}OS`, platform.os);
     m.set(`${prefix}ARCH`, platform.architecture);

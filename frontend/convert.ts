@@ -17,7 +17,7 @@ import type { StageState } from './state.js';
 
 export type { FrontendInput, FrontendResult, ResolvedImage, Warning } from '../builder/frontend.js';
 
-type WalkSource = Pick<FrontendInput, 'dockerfile' | 'filename' | 'dockerignore' | 'buildArgs' | 'target' | 'platform'>;
+type WalkSource = Pick<FrontendInput, 'dockerfile' | 'filename' | 'dockerignore' | 'buildArgs' | 'target' | 'platform' | 'buildPlatform' | 'multiPlatform' | 'exec' | 'namedContext'>;
 
 interface Prepared {
   directives: Directives;
@@ -43,7 +43,9 @@ function dispatchAll(input: WalkSource, { plan, checks }: Prepared, images: Imag
     checks,
     buildArgs: input.buildArgs,
     platform: input.platform,
+    ...(input.multiPlatform ? { multiPlatform: true } : {}),
     excludes: input.dockerignore ? parseDockerignore(input.dockerignore) : [],
+    ...(input.exec ? { exec: input.exec } : {}),
   });
 }
 

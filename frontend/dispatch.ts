@@ -1,9 +1,10 @@
 // The dispatch walk, as BuildKit's dispatchStages: the planned stages in file order, each from its
 // base, instruction by instruction, emitting the op graph and feeding the checks as it goes. The
 // same walk serves a build (the target's graph) and --check (the warnings of every stage).
-import type { ContextSource, Op, Source, Vertex } from '../builder/graph.js';
+import type { ContextSource, ExecDefaults, Op, Source, Vertex } from '../builder/graph.js';
 import type { SourceLocation } from '../common/errors.js';
 import type { ImageConfig, Platform, RunConfig } from '../common/oci.js';
+import { formatPlatform } from '../common/platform.js';
 import { Scope } from './args.js';
 import { baseImagePlatform } from './checks/from.js';
 import { InstructionChecks } from './checks/instruction.js';
@@ -16,9 +17,9 @@ import type { Instruction } from './instructions.js';
 import {
   dispatchArg, dispatchCommand, dispatchExpose, dispatchHealthcheck, dispatchKeyValues, dispatchOnbuild, dispatchShell, dispatchVolume, dispatchWord, dispatchWorkdir, envToList,
 } from './metadata.js';
-import { triggersOf, type Images, type Plan } from './plan.js';
+import { imageKey, resolveSourceRef, triggersOf, type Images, type Plan } from './plan.js';
 import { dispatchRun } from './run.js';
-import { displayName, sourceRef, type Stage } from './stages.js';
+import { displayName, type Stage } from './stages.js';
 import { DEFAULT_SHELL, type Dispatch, type StageState } from './state.js';
 
 /** BuildKit puts this PATH into every image that lacks one. */
@@ -32,8 +33,11 @@ export interface WalkInput {
   checks: Checks;
   buildArgs: ReadonlyMap<string, string>;
   platform: Platform;
+  /** One of several platforms built together: vertex ids and step names carry the platform. */
+  multiPlatform?: boolean;
   /** .dockerignore patterns, as parseDockerignore returns them. */
   excludes: readonly string[];
+  exec?: ExecDefaults;
 }
 
 /** The instructions that are steps of a stage (progress counts them), whether or not they add a vertex. */
@@ -58,6 +62,8 @@ class Walk {
   readonly context: Vertex;
   private readonly ignored?: (file: string) => boolean;
   private vertices = 0;
+  /** The source vertex of each named local context (--build-context NAME=DIR), made once. */
+  private readonly locals = new Map<string, Vertex>();
 
   constructor(readonly input: WalkInput) {
     const source: ContextSource = { type: 'context', name: 'context', excludes: [...input.excludes] };
@@ -70,15 +76,29 @@ class Walk {
     return this.states;
   }
 
-  newVertex({ op, inputs, name, location }: Omit<Vertex, 'id'>): Vertex {
-    return { id: `v${++this.vertices}`, op, inputs, name, location };
+  newVertex({ op, inputs, name, location, platform }: Omit<Vertex, 'id'>): Vertex {
+    // The graphs of a multi-platform build are solved together: their ids must not meet.
+    const id = this.input.multiPlatform ? `${formatPlatform(this.input.platform)}/v${++this.vertices}` : `v${++this.vertices}`;
+    return { id, op, inputs, name, location, ...(platform ? { platform } : {}) };
+  }
+
+  /** A named context's directory, read in place as the build context is (without its .dockerignore). */
+  localContext(name: string, dir: string): Vertex {
+    let v = this.locals.get(name);
+    if (!v) {
+      const source: ContextSource = { type: 'context', name, dir, excludes: [] };
+      v = this.newVertex({ op: { kind: 'source', source }, inputs: [], name: `[internal] load build context ${name}` });
+      this.locals.set(name, v);
+    }
+    return v;
   }
 
   private dispatchStage(stage: Stage): StageState {
     const { plan, images } = this.input;
     const triggers = triggersOf(plan, stage, images);
-    const instructions = [...triggers, ...stage.instructions];
-    const label = plan.stages.length > 1 ? `${displayName(stage)} ` : '';
+    // A stage a named context replaces is that context alone.
+    const instructions = plan.plans[stage.index]!.replaced ? [] : [...triggers, ...stage.instructions];
+    const label = `${this.input.multiPlatform ? `${formatPlatform(plan.plans[stage.index]!.platform ?? this.input.platform)} ` : ''}${plan.stages.length > 1 ? `${displayName(stage)} ` : ''}`;
     const total = 1 + instructions.filter((i) => STEPS.has(i.kind)).length;
     let step = 1;
     const stepName = (text: string): string => `[${label}${step}/${total}] ${text}`;
@@ -103,16 +123,14 @@ class Walk {
 
   /** The stage's state before its instructions: from the stage it builds on, scratch or an image. */
   private baseState(stage: Stage, stepName: (text: string) => string): StageState {
-    const { plan, images, platform } = this.input;
+    const { plan, images } = this.input;
     const { base, baseName, platform: wanted } = plan.plans[stage.index]!;
     const { location } = stage.from;
     const fail = (message: string, hint: string): never => {
       throw new DockerfileError('TSB_DOCKERFILE_INVALID', message, { location, hint });
     };
-    if (wanted !== undefined) {
-      const host = plan.globals.get('BUILDPLATFORM')!;
-      if (wanted.replace(/\/v8$/, '') !== host.replace(/\/v8$/, '')) fail(`FROM --platform=${wanted}: building for another platform than ${host} is not supported by this version of tsbuild yet`, 'drop --platform, or use --platform=$BUILDPLATFORM');
-    }
+    // FROM --platform: this stage is for that platform (e.g. $BUILDPLATFORM, to cross-compile).
+    const platform = wanted ?? this.input.platform;
     const source = (s: Source, name: string): Vertex => this.newVertex({ op: { kind: 'source', source: s }, inputs: [], name, location });
     switch (base.kind) {
       case 'later':
@@ -123,8 +141,15 @@ class Walk {
       }
       case 'scratch':
         return fresh(source({ type: 'scratch' }, stepName('FROM scratch')), { WorkingDir: '/' }, [], platform, true);
+      case 'local': {
+        // A directory as a stage's filesystem: its files copied onto scratch, so RUN can write over them.
+        const root = source({ type: 'scratch' }, '[internal] scratch');
+        const copy: Op = { kind: 'file', actions: [{ type: 'copy', from: 1, src: ['/'], dest: '/' }] };
+        const vertex = this.newVertex({ op: copy, inputs: [root, this.localContext(base.name, base.dir)], name: stepName(`FROM ${base.name}`), location });
+        return fresh(vertex, { WorkingDir: '/' }, [], platform, true);
+      }
       case 'image': {
-        const img = images.get(base.ref);
+        const img = images.get(imageKey(base.ref, wanted));
         // Unresolved only in --check without an image resolver: nothing is solved, the env is unknown.
         if (!img) return fresh(source({ type: 'scratch' }, stepName(`FROM ${base.ref}`)), {}, [], platform, false);
         baseImagePlatform(this.input.checks, stage, baseName, img, platform);
@@ -158,6 +183,7 @@ class Step implements Dispatch {
   /** Names already reported as undefined for this instruction. */
   undefinedNames: Set<string> | undefined;
   readonly buildArgs: ReadonlyMap<string, string>;
+  readonly exec: ExecDefaults;
   readonly globals: ReadonlyMap<string, string>;
   readonly context: Vertex;
   private readonly escape: string;
@@ -170,6 +196,7 @@ class Step implements Dispatch {
     private readonly stepName: (text: string) => string,
   ) {
     this.buildArgs = walk.input.buildArgs;
+    this.exec = walk.input.exec ?? {};
     this.globals = walk.input.plan.globals;
     this.context = walk.context;
     this.escape = walk.input.plan.escape;
@@ -213,7 +240,9 @@ class Step implements Dispatch {
   }
 
   commit(op: Op, inputs: Vertex[], text: string): Vertex {
-    this.state.vertex = this.walk.newVertex({ op, inputs, name: this.stepName(text), location: this.location });
+    // A RUN says which platform's binaries it runs (the solver checks emulation for it).
+    const platform = op.kind === 'exec' ? { platform: this.state.platform } : {};
+    this.state.vertex = this.walk.newVertex({ op, inputs, name: this.stepName(text), location: this.location, ...platform });
     return this.state.vertex;
   }
 
@@ -224,7 +253,8 @@ class Step implements Dispatch {
   from(value: string): Vertex {
     const { plan, images } = this.walk.input;
     const { stage } = this;
-    const ref = sourceRef(plan.stages, value);
+    const ref = resolveSourceRef(plan.stages, plan.namedContext, value);
+    if (ref.kind === 'local') return this.walk.localContext(ref.name, ref.dir);
     if (ref.kind === 'image') {
       // (unresolved only in --check without an image resolver, where nothing is solved)
       const img = images.get(ref.ref);

@@ -5,6 +5,7 @@ import path from 'node:path/posix';
 import type { ExecMount } from '../builder/graph.js';
 import type { SourceLocation } from '../common/errors.js';
 import { DockerfileError } from './errors.js';
+import { parseByteSize } from '../common/bytesize.js';
 
 export interface MountSpec {
   /** Keys lower-cased, values as written (a bare key reads as =true). */
@@ -66,14 +67,6 @@ export interface MountContext {
   sshIndex: number;
 }
 
-/** tmpfs sizes: bytes, or with a k/m/g suffix as docker's units accept. */
-function parseSize(v: string): number | undefined {
-  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?$/i.exec(v.trim());
-  if (!m) return undefined;
-  const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g' | 't'];
-  return Math.round(Number(m[1]) * mult);
-}
-
 /** One --mount as the executor takes it. */
 export function execMount(spec: MountSpec, ctx: MountContext): ExecMount {
   const fields = new Map<string, string>();
@@ -123,7 +116,7 @@ export function execMount(spec: MountSpec, ctx: MountContext): ExecMount {
     case 'tmpfs': {
       if (!target) ctx.fail('--mount type=tmpfs needs a target', '--mount=type=tmpfs,target=/tmp');
       const size = fields.get('size');
-      const bytes = size === undefined ? undefined : parseSize(size);
+      const bytes = size === undefined ? undefined : parseByteSize(size);
       if (size !== undefined && bytes === undefined) ctx.fail(`invalid size "${size}" in --mount`, 'use bytes or a suffix such as 64m');
       return { type: 'tmpfs', target, ...(bytes !== undefined ? { size: bytes } : {}) };
     }

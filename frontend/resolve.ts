@@ -4,18 +4,18 @@
 import type { FrontendInput, ResolvedImage } from '../builder/frontend.js';
 import { TsbuildError } from '../common/errors.js';
 import { DockerfileError } from './errors.js';
-import { imageUses, neededStages, type ImageUse, type Images, type Plan } from './plan.js';
+import { imageKey, imageUses, neededStages, type ImageUse, type Images, type Plan } from './plan.js';
 
 export async function resolveImages(plan: Plan, resolveImage: FrontendInput['resolveImage'], allStages: boolean): Promise<Images> {
   const images = new Map<string, ResolvedImage>();
   for (;;) {
-    const missing = imageUses(plan, neededStages(plan, images, allStages), images).filter((u) => !images.has(u.ref));
+    const missing = imageUses(plan, neededStages(plan, images, allStages), images).filter((u) => !images.has(imageKey(u.ref, u.platform)));
     if (missing.length === 0) return images;
-    const results = await Promise.allSettled(missing.map((u) => resolveImage(u.ref)));
+    const results = await Promise.allSettled(missing.map((u) => resolveImage(u.ref, u.platform)));
     // The first failure in file order is the one reported, whichever settled first.
     results.forEach((r, k) => {
       if (r.status === 'rejected') throw located(missing[k]!, r.reason);
-      images.set(missing[k]!.ref, r.value);
+      images.set(imageKey(missing[k]!.ref, missing[k]!.platform), r.value);
     });
     // Only triggers can make a resolved image need more.
     if (!results.some((r) => r.status === 'fulfilled' && r.value.config.config?.OnBuild?.length)) return images;

@@ -73,6 +73,10 @@ export function dispatchRun(d: Dispatch, i: RunInstruction): void {
     };
     for (const spec of i.mounts) mounts.push(execMount(spec, ctx));
   }
+  // The build's --shm-size, --add-host and --ulimit go into every RUN's definition (so its cache key),
+  // as dockerfile2llb does; an explicit RUN --network=default still takes the build's --network.
+  const { exec } = d;
+  if (exec.shmSize) mounts.push({ type: 'tmpfs', target: '/dev/shm', size: exec.shmSize });
   const vertex = d.commit(
     {
       kind: 'exec',
@@ -80,14 +84,18 @@ export function dispatchRun(d: Dispatch, i: RunInstruction): void {
       env: envToList(env),
       cwd,
       user: state.config.User ?? '',
-      network: i.network,
+      network: i.network === 'default' ? (exec.network ?? 'default') : i.network,
       hostname: HOSTNAME,
+      ...(exec.extraHosts?.length ? { extraHosts: [...exec.extraHosts] } : {}),
+      ...(exec.ulimits?.length ? { ulimits: [...exec.ulimits] } : {}),
       ...(mounts.length ? { mounts } : {}),
       ...(i.security === 'insecure' ? { insecure: true } : {}),
     },
     inputs,
     `RUN ${display.replace(/\n/g, '\\n')}`.replace(/^RUN \/bin\/sh -c /, 'RUN '),
   );
+  const fromArgs = [...env.keys()].filter((k) => !scope.env.has(k));
+  if (fromArgs.length) vertex.argNames = fromArgs;
   const argPrefix = argEnv.length ? `|${argEnv.length} ${argEnv.join(' ')} ` : '';
   state.history.push({ createdBy: `RUN ${argPrefix}${i.heredocs.length ? `${shell.join(' ')} ${i.text}` : display} # buildkit`, vertex });
 }

@@ -72,7 +72,8 @@ export function stageByName(stages: readonly Stage[], name: string): Stage | und
 }
 
 /** A --from or from= value: a stage by name, a stage by index (maybe out of range), or an image. */
-export type SourceRef = { kind: 'stage'; stage: Stage } | { kind: 'index'; index: number; stage?: Stage } | { kind: 'image'; ref: string };
+/** `local`: a named context that is a directory (--build-context NAME=DIR). */
+export type SourceRef = { kind: 'stage'; stage: Stage } | { kind: 'index'; index: number; stage?: Stage } | { kind: 'image'; ref: string } | { kind: 'local'; name: string; dir: string };
 
 export function sourceRef(stages: readonly Stage[], value: string): SourceRef {
   if (/^\d+$/.test(value)) {

@@ -1,7 +1,7 @@
 // What the dispatch walk keeps per stage (BuildKit's dispatchState), and what an instruction is
 // dispatched with: its stage's state, expansion against the stage's scope, errors located at it,
 // and the vertices it may add.
-import type { Op, Source, Vertex } from '../builder/graph.js';
+import type { ExecDefaults, Op, Source, Vertex } from '../builder/graph.js';
 import type { ImageConfig, Platform, RunConfig } from '../common/oci.js';
 import type { Scope } from './args.js';
 import type { InstructionChecks } from './checks/instruction.js';
@@ -37,6 +37,8 @@ export interface Dispatch {
   readonly state: StageState;
   readonly checks: InstructionChecks;
   readonly buildArgs: ReadonlyMap<string, string>;
+  /** The build's settings of every RUN (--network, --add-host, --shm-size, --ulimit). */
+  readonly exec: ExecDefaults;
   /** The global ARG values (a stage's `ARG NAME` without default takes the global one). */
   readonly globals: ReadonlyMap<string, string>;
   /** The build context's source vertex. */

@@ -20,6 +20,7 @@ import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { TsbuildError } from '../common/errors.js';
 import { addon } from './binding.js';
+import { inUserNamespace } from './userns.js';
 
 export type RootfsSpec =
   /** lowerdirs top-most first; may be empty (an empty tmpfs then serves as the single lower). */
@@ -62,6 +63,14 @@ export interface ContainerSpec {
   /** Keep all capabilities (RUN --security=insecure). Default: Docker's default set. */
   privileged?: boolean;
   mounts?: MountSpec[];
+  /** Resource limits of the command (--ulimit), by docker's names (nofile, nproc, core, ...); -1 is unlimited. */
+  rlimits?: Rlimit[];
+}
+
+export interface Rlimit {
+  name: string;
+  soft: number;
+  hard: number;
 }
 
 export interface ExitStatus {
@@ -130,6 +139,7 @@ interface Plan {
   resolvConf?: string;
   pipeStdio: boolean;
   mounts: PlanMount[];
+  rlimits: Rlimit[];
 }
 
 type PlanRootfs =
@@ -206,8 +216,10 @@ export function overlayMountData(
   const work = path.resolve(workdir);
   // Overlay splits options on ',' and lowers on ':'; both accept backslash escapes.
   const esc = (p: string) => p.replace(/[\\:,]/g, (m) => `\\${m}`);
+  // In a user namespace overlayfs needs userxattr: trusted.* xattrs are out of reach there.
+  const extra = inUserNamespace() ? ',userxattr' : '';
   const build = (f: (p: string) => string) =>
-    `lowerdir=${lowers.map((p) => esc(f(p))).join(':')},upperdir=${esc(f(upper))},workdir=${esc(f(work))}`;
+    `lowerdir=${lowers.map((p) => esc(f(p))).join(':')},upperdir=${esc(f(upper))},workdir=${esc(f(work))}${extra}`;
   const abs = build((p) => p);
   const base = commonDir([...lowers, upper, work]);
   let best: { data: string; chdir?: string } = { data: abs };
@@ -266,6 +278,7 @@ function buildPlan(spec: ContainerSpec): Plan {
     ...(spec.resolvConf !== undefined ? { resolvConf: spec.resolvConf } : {}),
     pipeStdio: spec.stdio === 'pipe',
     mounts: (spec.mounts ?? []).map(planMount),
+    rlimits: spec.rlimits ?? [],
   };
 }
 

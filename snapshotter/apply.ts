@@ -20,6 +20,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { mknod, setXattr } from '../native/fsops.js';
+import { assertMapped, overlayXattr } from '../native/userns.js';
 import { OPAQUE_WHITEOUT, WHITEOUT_PREFIX } from './diff.js';
 import { LayerFormatError, readTar, type TarEntry } from './tar.js';
 
@@ -64,7 +65,7 @@ export async function applyLayer(tar: Readable, target: string, opts: ApplyOptio
     try {
       await a.apply(entry, body);
     } catch (err) {
-      if (err instanceof LayerFormatError) throw err;
+      if (err instanceof LayerFormatError || (err instanceof TsbuildError && err.code === 'TSB_ROOTLESS')) throw err;
       throw new LayerApplyError(`applying layer entry ${JSON.stringify(entry.path)}: ${(err as Error).message}`, err);
     }
   }
@@ -175,7 +176,7 @@ class Applier {
     if (base === OPAQUE_WHITEOUT) {
       const dir = this.resolveDir(parentRel, true)!;
       if (this.opts.whiteouts === 'overlay') {
-        setXattr(dir, 'trusted.overlay.opaque', Buffer.from('y'));
+        setXattr(dir, overlayXattr('opaque'), Buffer.from('y'));
       } else if (this.pruneUnwritten(dir)) {
         this.dirs.clear();
       }
@@ -283,6 +284,7 @@ class Applier {
   }
 
   private setOwner(p: string, entry: TarEntry): void {
+    assertMapped(entry.uid, entry.gid, `layer entry ${JSON.stringify(entry.path)}`);
     lchownSync(p, entry.uid, entry.gid);
   }
 

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { glob, hasGlob } from './glob.js';
 import type { SourceTree } from './tree.js';
 import { lstatOrNull, type MergedView } from './view.js';
+import { assertMapped } from '../native/userns.js';
 
 export interface Owner {
   uid: number;
@@ -154,6 +155,7 @@ export class UpperWriter {
     const host = this.host(dest);
     const existing = lstatOrNull(host);
     const owner = opts.owner ?? (tree.keepsOwnership ? { uid: st.uid, gid: st.gid } : { uid: 0, gid: 0 });
+    if (opts.owner) assertMapped(owner.uid, owner.gid, `--chown of ${dest}`);
     if (st.isDirectory()) {
       if (existing && !existing.isDirectory()) rmSync(host, { recursive: true, force: true });
       if (!existing?.isDirectory()) mkdirSync(host);

@@ -19,7 +19,25 @@ export interface ArchiveOptions {
   docker?: boolean;
 }
 
-function* entries(content: ContentStore, manifest: Descriptor, doc: Manifest, names: readonly string[], o: ArchiveOptions): Generator<TarInput> {
+/**
+ * The image's blobs, each once, children before what names them: configs and layers, each
+ * platform's manifest (for an index), then the manifest or index itself.
+ */
+async function imageBlobs(content: ContentStore, manifest: Descriptor): Promise<{ blobs: Descriptor[]; manifests: Manifest[] }> {
+  const doc = await content.readImageDocument(manifest.digest);
+  const manifests: Manifest[] = [];
+  const blobs: Descriptor[] = [];
+  const children = doc.kind === 'index' ? doc.index.manifests : [];
+  for (const m of doc.kind === 'index' ? await Promise.all(children.map((c) => content.readManifest(c.digest))) : [doc.manifest]) {
+    manifests.push(m);
+    blobs.push(m.config, ...m.layers);
+  }
+  blobs.push(...children, manifest);
+  const seen = new Set<Digest>();
+  return { blobs: blobs.filter((d) => !seen.has(d.digest) && seen.add(d.digest)), manifests };
+}
+
+function* entries(content: ContentStore, manifest: Descriptor, { blobs, manifests: docs }: { blobs: Descriptor[]; manifests: Manifest[] }, names: readonly string[], o: ArchiveOptions): Generator<TarInput> {
   const mtime = o.mtime ?? 0;
   const file = (path: string, data: string): TarInput => {
     const buf = Buffer.from(data);
@@ -31,36 +49,31 @@ function* entries(content: ContentStore, manifest: Descriptor, doc: Manifest, na
     body: () => content.read(d.digest),
   });
   const manifests: Descriptor[] = names.length
-    ? names.map((n) => ({ ...manifest, annotations: { [ContainerdNameAnnotation]: n, [RefNameAnnotation]: n.slice(n.lastIndexOf(':') + 1) } }))
+    ? names.map((n) => ({ ...manifest, annotations: { ...manifest.annotations, [ContainerdNameAnnotation]: n, [RefNameAnnotation]: n.slice(n.lastIndexOf(':') + 1) } }))
     : [manifest];
   yield dir('blobs');
   yield dir('blobs/sha256');
-  const seen = new Set<Digest>();
-  for (const d of [doc.config, ...doc.layers, manifest]) {
-    if (seen.has(d.digest)) continue;
-    seen.add(d.digest);
-    yield blob(d);
-  }
+  for (const d of blobs) yield blob(d);
   yield file('index.json', JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests }));
   yield file('oci-layout', JSON.stringify({ imageLayoutVersion: '1.0.0' }));
   if (o.docker) {
     const blobPath = (d: Descriptor): string => `blobs/sha256/${d.digest.slice(7)}`;
-    yield file('manifest.json', JSON.stringify([{ Config: blobPath(doc.config), RepoTags: names.map(familiarName), Layers: doc.layers.map(blobPath) }]));
+    yield file('manifest.json', JSON.stringify(docs.map((doc) => ({ Config: blobPath(doc.config), RepoTags: names.map(familiarName), Layers: doc.layers.map(blobPath) }))));
   }
 }
 
 /** The archive as a tar stream, once every blob is here (lazily imported layers are fetched first). */
 export async function imageArchive(content: ContentStore, manifest: Descriptor, names: readonly string[], o: ArchiveOptions = {}): Promise<Readable> {
-  const doc = await content.readManifest(manifest.digest);
-  for (const d of doc.layers) await content.ensure(d.digest);
-  return writeTar(entries(content, manifest, doc, names, o));
+  const image = await imageBlobs(content, manifest);
+  for (const d of image.blobs) await content.ensure(d.digest);
+  return writeTar(entries(content, manifest, image, names, o));
 }
 
 /** The same layout as a directory (`type=oci,tar=false`); blobs already there are kept. */
 export async function writeLayoutDir(content: ContentStore, manifest: Descriptor, names: readonly string[], dir: string): Promise<void> {
-  const doc = await content.readManifest(manifest.digest);
-  for (const d of doc.layers) await content.ensure(d.digest);
-  for (const { entry, body } of entries(content, manifest, doc, names, {})) {
+  const image = await imageBlobs(content, manifest);
+  for (const d of image.blobs) await content.ensure(d.digest);
+  for (const { entry, body } of entries(content, manifest, image, names, {})) {
     const dest = path.join(dir, entry.path);
     if (entry.type === 'dir') await mkdir(dest, { recursive: true });
     else if (body) {

@@ -1,6 +1,7 @@
 // Snapshots: one directory per layer, named by its chain ID, so a layer applied or built once is
 // shared by every image that has it. A snapshot's fs/ holds only that layer's changes, in overlay
-// upper-dir form (whiteouts are 0/0 char devices, opaque dirs carry trusted.overlay.opaque).
+// upper-dir form (whiteouts are 0/0 char devices, opaque dirs carry trusted.overlay.opaque, or
+// user.overlay.opaque in a user namespace).
 // A chain (bottom → top) is mounted as overlay lowerdirs, top-most first.
 import { readFileSync } from 'node:fs';
 import { lstat, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
@@ -38,7 +39,7 @@ export interface ActiveSnapshot {
 const MOUNT_STUBS = ['/etc/hosts', '/etc/resolv.conf', '/proc', '/sys', '/dev'];
 
 function isOpaqueDir(p: string): boolean {
-  return getXattr(p, 'trusted.overlay.opaque')?.toString() === 'y';
+  return (getXattr(p, 'trusted.overlay.opaque') ?? getXattr(p, 'user.overlay.opaque'))?.toString() === 'y';
 }
 
 /** How a RUN sees its rootfs: an overlay of the chain, or (copying mode) a full copy. */
@@ -207,6 +208,17 @@ export class Snapshots {
       // layer.json written last marks the snapshot complete.
       await this.store.writeFileAtomic(path.join(dest, 'layer.json'), JSON.stringify(layer));
     });
+  }
+
+  /**
+   * Removes a snapshot directory (by name, as under snapshots/). layer.json goes first: a removal
+   * killed midway leaves an incomplete snapshot, which nothing uses (has() is false, adopt replaces
+   * it, fsck removes it), never a complete-looking one with half its files.
+   */
+  async remove(name: string): Promise<void> {
+    const dir = path.join(this.store.snapshotsDir, path.basename(name));
+    await rm(path.join(dir, 'layer.json'), { force: true });
+    await rm(dir, { recursive: true, force: true });
   }
 
   async readLayer(chainID: Digest): Promise<Layer | undefined> {

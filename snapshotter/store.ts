@@ -8,7 +8,8 @@ import { TsbuildError } from '../common/errors.js';
 
 export function defaultStoreRoot(): string {
   if (process.env.TSBUILD_ROOT) return process.env.TSBUILD_ROOT;
-  if (process.getuid?.() === 0) return '/var/lib/tsbuild';
+  // TSBUILD_ROOTLESS: cmd re-executed itself as root of a user namespace for a user who is not.
+  if (process.getuid?.() === 0 && process.env.TSBUILD_ROOTLESS !== '1') return '/var/lib/tsbuild';
   const xdg = process.env.XDG_DATA_HOME ?? path.join(process.env.HOME ?? '/tmp', '.local', 'share');
   return path.join(xdg, 'tsbuild');
 }

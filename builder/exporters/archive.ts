@@ -15,14 +15,19 @@ function archiveExporter(type: 'oci' | 'docker'): ExporterFactory {
     const tar = attrs.tar !== 'false';
     if (!tar && dest === '-') throw new UsageError('--output type=oci,tar=false needs a directory for dest');
     const names = outputNames(attrs, req);
+    if (type === 'docker' && req.multiPlatform) throw new UsageError('--output type=docker holds one platform: docker load reads no image index', 'write the platforms as one OCI archive (type=oci), or build each platform with its own type=docker output');
     return {
       type,
       remote: false,
       async export(image, ctx) {
-        const manifest = await archivedManifest(ctx.parts, image.manifest, dist, ctx.progress);
+        // manifest-descriptor annotations land on the image's entry in the layout's index.json: for one
+        // platform, BuildKit's image writer puts them on the manifest descriptor it hands the exporter.
+        const extra = req.annotations?.manifestDescriptor;
+        const out = await archivedManifest(ctx.parts, image.manifest, dist, ctx.progress);
+        const manifest = extra ? { ...out, annotations: { ...extra } } : out;
         if (!tar) await writeLayoutDir(ctx.parts.content, manifest, names, dest);
         else await writeOutput(dest, await imageArchive(ctx.parts.content, manifest, names, { mtime: ctx.sourceDateEpoch ?? 0, docker: type === 'docker' }), ctx);
-        return { 'containerimage.digest': manifest.digest, dest };
+        return { 'containerimage.digest': out.digest, dest };
       },
     };
   };

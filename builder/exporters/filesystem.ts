@@ -3,16 +3,25 @@
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { UsageError } from '../../common/errors.js';
+import { formatPlatform } from '../../common/platform.js';
 import { materialize } from '../../snapshotter/copying.js';
 import { diffUpperDir } from '../../snapshotter/diff.js';
 import { MergedView } from '../../snapshotter/view.js';
 import { checkAttrs, writeOutput, type BuiltImage, type ExportContext, type Exporter, type ExporterFactory } from '../exporter.js';
 
-/** The image's merged filesystem copied into `dir` (its layers unpacked first if they are not yet). */
+/**
+ * The image's merged filesystem copied into `dir` (its layers unpacked first if they are not yet);
+ * a multi-platform image's, each in a directory of its platform's name (linux_arm64/), as buildx.
+ */
 async function unpack(image: BuiltImage, ctx: ExportContext, dir: string): Promise<void> {
   const { snapshots } = ctx.parts;
-  const chain = await snapshots.importImage(image.layers.map((l) => l.blob), image.layers.map((l) => l.diffID));
-  materialize(new MergedView(snapshots.lowerDirs(chain)), dir);
+  const images = image.platforms ?? [image];
+  for (const img of images) {
+    const into = image.platforms && 'platform' in img ? path.join(dir, formatPlatform(img.platform).replaceAll('/', '_')) : dir;
+    await mkdir(into, { recursive: true });
+    const chain = await snapshots.importImage(img.layers.map((l) => l.blob), img.layers.map((l) => l.diffID));
+    materialize(new MergedView(snapshots.lowerDirs(chain)), into);
+  }
 }
 
 function filesystemExporter(type: 'local' | 'tar'): ExporterFactory {

@@ -28,9 +28,12 @@ export function layout(steps: readonly StepState[], rows: number, liveLines: num
   const wanted = running.reduce((n, s) => n + Math.min(liveLines, s.transfers.length + tail(s, liveLines).length), 0);
   const shown = [...steps];
   let hidden = 0;
-  const used = (): number => shown.length + (hidden > 0 ? 1 : 0);
+  // A step's row, and the row with its cache-miss explanation.
+  const used = (): number => shown.reduce((n, s) => n + (s.cacheMiss ? 2 : 1), 0) + (hidden > 0 ? 1 : 0);
   while (used() + wanted > avail) {
-    const oldest = shown.findIndex((s) => s.status !== 'running');
+    // Finished steps give way first, then those still waiting.
+    const finished = shown.findIndex((s) => s.status !== 'running' && s.status !== 'waiting');
+    const oldest = finished >= 0 ? finished : shown.findIndex((s) => s.status === 'waiting');
     if (oldest < 0) break;
     shown.splice(oldest, 1);
     hidden++;

@@ -4,7 +4,7 @@
 import { render, renderToString } from 'ink';
 import type { ProgressEvent, Warning } from '../../builder/engine.js';
 import { formatBuildWarnings } from '../warnings.js';
-import type { Renderer } from '../progress.js';
+import type { EarlyProgress, Renderer } from '../progress.js';
 import { initialState, reduce } from './state.js';
 import { LiveView, Report } from './view.js';
 
@@ -29,9 +29,9 @@ function signalHandlersFirst<T>(fn: () => T): T {
   return out;
 }
 
-export function ttyRenderer(out: NodeJS.WriteStream): Renderer {
-  let state = initialState(Date.now());
-  const warnings: Warning[] = [];
+export function ttyRenderer(out: NodeJS.WriteStream, early?: EarlyProgress): Renderer {
+  let state = early?.state ?? initialState(Date.now());
+  const warnings: Warning[] = [...(early?.warnings ?? [])];
   // https://no-color.org: set and not empty.
   const color = !process.env.NO_COLOR;
   const frame = () => <LiveView state={state} now={Date.now()} columns={out.columns || 80} rows={out.rows || 24} color={color} />;

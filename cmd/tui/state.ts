@@ -1,13 +1,15 @@
 // The TTY view's model: progress events folded into one state per step. Pure (events and the clock
 // in, a new state out), so it is tested without a terminal; the view draws snapshots of it.
 import type { ProgressEvent } from '../../builder/engine.js';
+import { cacheMissText } from '../cachemiss.js';
 
 /** Output lines kept per step: the view shows only the last few, and memory stays flat however much a step prints. */
 export const KEPT_LINES = 10;
 /** Longer lines are cut: no terminal shows them whole, and output without newlines must not grow memory. */
 const MAX_LINE = 1024;
 
-export type StepStatus = 'running' | 'cached' | 'done' | 'error';
+/** waiting: queued behind its inputs (or another build running the same step). */
+export type StepStatus = 'waiting' | 'running' | 'cached' | 'done' | 'error';
 export type TransferStatus = Extract<ProgressEvent, { type: 'transfer' }>['state'];
 
 export interface TransferState {
@@ -34,6 +36,8 @@ export interface StepState {
   partial: string;
   transfers: readonly TransferState[];
   error?: string;
+  /** Why it missed the cache, in words, when an earlier build was recorded. */
+  cacheMiss?: string;
 }
 
 export interface BuildState {
@@ -81,8 +85,16 @@ function withStep(state: BuildState, s: StepState): BuildState {
 
 export function reduce(state: BuildState, e: ProgressEvent, now: number): BuildState {
   switch (e.type) {
-    case 'vertex-start':
-      return withStep(state, { ...stepOf(state, e.id, now), name: e.name, status: 'running', started: e.time });
+    case 'vertex-queued':
+      return withStep(state, { ...stepOf(state, e.id, now), name: e.name, status: 'waiting' });
+    case 'vertex-start': {
+      const s: StepState = { ...stepOf(state, e.id, now), name: e.name, status: 'running', started: e.time, ...(e.cacheMiss ? { cacheMiss: cacheMissText(e.cacheMiss) } : {}) };
+      // A step that waited takes its place when it starts: the steps stay in the order they ran.
+      if (state.steps.get(e.id)?.status !== 'waiting') return withStep(state, s);
+      const steps = new Map(state.steps);
+      steps.delete(e.id);
+      return { ...state, steps: steps.set(e.id, s) };
+    }
     case 'vertex-cached':
       return withStep(state, { ...stepOf(state, e.id, now), name: e.name, status: 'cached' });
     case 'vertex-done':
@@ -101,6 +113,13 @@ export function reduce(state: BuildState, e: ProgressEvent, now: number): BuildS
     case 'warning':
       return state;
   }
+}
+
+/** The order of the live view: steps in the order they ran, then those waiting in the Dockerfile's (by vertex id, v1 v2 …). */
+export function liveOrder(state: BuildState): StepState[] {
+  const steps = [...state.steps.values()];
+  const n = (s: StepState): number => Number(/^v(\d+)$/.exec(s.id)?.[1] ?? Infinity);
+  return [...steps.filter((s) => s.status !== 'waiting'), ...steps.filter((s) => s.status === 'waiting').sort((a, b) => n(a) - n(b))];
 }
 
 /** A step's last `n` output lines, the unfinished one included. */

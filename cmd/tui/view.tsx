@@ -4,7 +4,7 @@
 import { Box, Text } from 'ink';
 import { megabytes, seconds, transferOutcome } from '../progress.js';
 import { layout } from './layout.js';
-import { summarize, type BuildState, type StepState, type TransferState } from './state.js';
+import { liveOrder, summarize, type BuildState, type StepState, type TransferState } from './state.js';
 
 /** Output lines shown under a running step, at most. */
 export const LIVE_LINES = 6;
@@ -23,7 +23,7 @@ function paint(enabled: boolean): Paint {
 
 function Header({ state, now, final, p }: { state: BuildState; now: number; final: boolean; p: Paint }) {
   const steps = [...state.steps.values()];
-  const finished = steps.filter((s) => s.status !== 'running').length;
+  const finished = steps.filter((s) => s.status !== 'running' && s.status !== 'waiting').length;
   const failed = steps.some((s) => s.status !== 'done' && s.status !== 'cached');
   return (
     <Text bold>
@@ -32,9 +32,11 @@ function Header({ state, now, final, p }: { state: BuildState; now: number; fina
   );
 }
 
-/** The state column; a step still running when the build ended was cancelled. */
+/** The state column; a step still running or waiting when the build ended was cancelled. */
 function status(s: StepState, now: number, final: boolean): { text: string; color: string } {
   switch (s.status) {
+    case 'waiting':
+      return final ? { text: 'CANCELED', color: 'yellow' } : { text: 'WAITING', color: 'gray' };
     case 'cached':
       return { text: 'CACHED', color: 'blue' };
     case 'done':
@@ -61,6 +63,15 @@ function StepRow({ step, now, final, p }: { step: StepState; now: number; final:
       </Box>
     </Box>
   );
+}
+
+/** Why the step runs, under its row (the row itself is often cut at the terminal's width). */
+function MissRow({ step, p }: { step: StepState; p: Paint }) {
+  return step.cacheMiss ? (
+    <Text wrap="truncate-end" {...p('yellow')}>
+      {'   '}cache miss: {step.cacheMiss}
+    </Text>
+  ) : null;
 }
 
 function bar(t: TransferState, width: number): string {
@@ -96,7 +107,7 @@ export interface LiveProps {
 /** The frame redrawn while the build runs. */
 export function LiveView({ state, now, columns, rows, color }: LiveProps) {
   const p = paint(color);
-  const { hidden, placed } = layout([...state.steps.values()], rows, LIVE_LINES);
+  const { hidden, placed } = layout(liveOrder(state), rows, LIVE_LINES);
   return (
     <Box flexDirection="column">
       <Header state={state} now={now} final={false} p={p} />
@@ -104,6 +115,7 @@ export function LiveView({ state, now, columns, rows, color }: LiveProps) {
       {placed.map(({ step, transfers, lines }) => (
         <Box key={step.id} flexDirection="column">
           <StepRow step={step} now={now} final={false} p={p} />
+          <MissRow step={step} p={p} />
           {transfers.map((t) => (
             <TransferRow key={t.digest} t={t} columns={columns} p={p} />
           ))}
@@ -127,7 +139,10 @@ export function Report({ state, now, color }: { state: BuildState; now: number; 
     <Box flexDirection="column">
       <Header state={state} now={now} final p={p} />
       {[...state.steps.values()].map((step) => (
-        <StepRow key={step.id} step={step} now={now} final p={p} />
+        <Box key={step.id} flexDirection="column">
+          <StepRow step={step} now={now} final p={p} />
+          <MissRow step={step} p={p} />
+        </Box>
       ))}
       {sum.steps > 0 ? (
         <Text>

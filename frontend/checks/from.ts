@@ -1,6 +1,6 @@
 // The rules about FROM lines, run for every stage when its base is worked out (global ARGs only)
 // and, for InvalidBaseImagePlatform, when its base image has been resolved.
-import { formatPlatform } from '../args.js';
+import { formatPlatform } from '../../common/platform.js';
 import type { ResolvedImage } from '../../builder/frontend.js';
 import type { Platform } from '../../common/oci.js';
 import { ExpansionError, expandWord, type ExpandResult } from '../shell.js';

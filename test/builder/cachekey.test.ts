@@ -6,6 +6,7 @@ import { chmod, chown, mkdir, mkdtemp, rm, symlink, unlink, utimes, writeFile } 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { cacheKey } from '../../builder/cachekey.js';
+import { execKeyDefinition } from '../../builder/exec.js';
 import type { ExecMount, ExecOp, Vertex } from '../../builder/graph.js';
 import { Solver } from '../../builder/solver.js';
 import type { ImageResolver } from '../../builder/resolver.js';
@@ -55,6 +56,17 @@ test('cacheKey: field order and absent-vs-undefined fields do not change it', (t
   t.is(cacheKey(shuffled, inputs), cacheKey(run, inputs));
   t.is(cacheKey({ ...run, insecure: undefined }, inputs), cacheKey(run, inputs));
   t.is(cacheKey(run, inputs, { b: '2', a: '1' }), cacheKey(run, inputs, { a: '1', b: '2' }));
+});
+
+test('exec keys as BuildKit\'s CacheMap: --ulimit and --add-host names count, --add-host IPs do not', (t) => {
+  const key = (op: ExecOp): Digest => cacheKey(execKeyDefinition(op), inputs);
+  const hosts = (ip: string): ExecOp => ({ ...run, extraHosts: [{ host: 'db', ip }] });
+  t.is(key(hosts('10.0.0.1')), key(hosts('10.0.0.2')));
+  t.not(key(hosts('10.0.0.1')), key(run));
+  t.not(key(hosts('10.0.0.1')), key({ ...run, extraHosts: [{ host: 'cache', ip: '10.0.0.1' }] }));
+  t.not(key({ ...run, ulimits: [{ name: 'nofile', soft: 1, hard: 2 }] }), key({ ...run, ulimits: [{ name: 'nofile', soft: 1, hard: 3 }] }));
+  t.is(key(run), cacheKey(run, inputs), 'an exec without them keeps the key it had');
+  t.deepEqual(hosts('10.0.0.1').extraHosts, [{ host: 'db', ip: '10.0.0.1' }], 'the op itself is left alone');
 });
 
 // ---------------------------------------------------------------------------------------------

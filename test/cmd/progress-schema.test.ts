@@ -50,5 +50,5 @@ test('every line of real --progress=json runs fits the schema, and the runs show
   t.teardown(() => reg.stop());
   await run(['push', 'schema:ok', `${reg.host}/schema:ok`], 0);
   await run(['pull', `${reg.host}/schema:ok`], 0);
-  t.deepEqual([...seen].sort(), ['error', 'log', 'transfer', 'vertex-cached', 'vertex-done', 'vertex-error', 'vertex-start', 'warning']);
+  t.deepEqual([...seen].sort(), ['error', 'log', 'transfer', 'vertex-cached', 'vertex-done', 'vertex-error', 'vertex-queued', 'vertex-start', 'warning']);
 });

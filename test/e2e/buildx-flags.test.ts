@@ -25,10 +25,10 @@ test('--label, --iidfile and --metadata-file; --load, --provenance=false and --s
   t.is(m['image.name'], 'docker.io/library/flags:1');
 });
 
-test('what tsbuild cannot do yet is a clear usage error: another platform, attestations, a builder, a bad label', async (t) => {
+test('what tsbuild cannot do yet is a clear usage error: a malformed platform, attestations, a builder, a bad label', async (t) => {
   const ctx = makeContext({ Dockerfile: 'FROM busybox\n' });
   const cases: Array<[string[], RegExp]> = [
-    [['--platform', 'linux/riscv64'], /builds for this machine's platform only/],
+    [['--platform', 'linux/riscv64/x/y'], /--platform: invalid platform "linux\/riscv64\/x\/y"/],
     [['--provenance=true'], /does not make attestations yet/],
     [['--sbom=true'], /does not make attestations yet/],
     [['--builder', 'mybuilder'], /has no builders/],

@@ -2,9 +2,10 @@
 // resize, with NO_COLOR, and Ctrl-C: the build is cancelled (exit 130), its container killed, the
 // terminal given back (cursor shown, not left in raw mode).
 import test from 'ava';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { makeContext, storeWithBusybox } from '../helpers/cli.js';
+import { copyDir, makeContext, sharedDir, storeWithBusybox } from '../helpers/cli.js';
 import { processesWith } from '../helpers/processes.js';
 import { Terminal } from '../helpers/terminal.js';
 
@@ -92,4 +93,39 @@ test('Ctrl-C cancels the build: exit 130, no container left, cursor shown, no ra
   const gone = Date.now() + 5_000;
   while (processesWith(`sleep ${marker}`).length > 0 && Date.now() < gone) await sleep(50);
   t.deepEqual(processesWith(`sleep ${marker}`), [], 'the container process died with the build');
+});
+
+test('w3: the three parallel steps run at once with their output while the last stage waits; CACHED on the rebuild; a changed step explained', async (t) => {
+  // ../shared/bench/w3-parallel, its branch steps also printing as they start (w3's own print nothing to watch).
+  const ctx = copyDir(path.join(sharedDir, 'bench', 'w3-parallel'));
+  cleanups.push(ctx);
+  const dockerfile = path.join(ctx, 'Dockerfile');
+  writeFileSync(dockerfile, readFileSync(dockerfile, 'utf8').replace(/RUN sleep 2 && echo (\w) > /g, 'RUN echo $1 started && sleep 2 && echo $1 > '));
+  const term = await terminal(t, ['-t', 'w3:tty', ctx], { height: 40 });
+  const branch = (s: string): RegExp => new RegExp(`${SPINNER.source} \\[${s} 2/2\\] RUN echo ${s} started .* +\\d+\\.\\ds\\n {3}${s} started\\n`);
+  // All three running on one screen, in whatever order they started.
+  const live = await term.waitFor(new RegExp(`^${['a', 'b', 'c'].map((s) => `(?=[^]*${branch(s).source})`).join('')}`));
+  for (const s of ['a', 'b', 'c']) t.regex(live, branch(s));
+  t.regex(live, /=> \[stage-5 2\/5\] COPY --from=a \/a \/out\/a +WAITING/);
+  t.regex(live, /=> \[stage-5 5\/5\] RUN cat \/out\/\* +WAITING/);
+  t.notRegex(live, /RUN sleep 5/, 'the unused stage is not built');
+  const done = await term.waitFor(/EXIT=\d+/);
+  t.regex(done, /EXIT=0\n/);
+  t.regex(done, /cache hits: 0\/\d+ steps/);
+  t.notRegex(done, /cache miss/, 'the first build has nothing to compare with');
+
+  const again = await terminal(t, ['-t', 'w3:tty', ctx], { height: 40 });
+  const cached = await again.waitFor(/EXIT=\d+/);
+  for (const s of ['a', 'b', 'c']) t.regex(cached, new RegExp(`=> \\[${s} 2/2\\] RUN echo ${s} started .* +CACHED`));
+  t.regex(cached, /=> \[stage-5 5\/5\] RUN cat \/out\/\* +CACHED/);
+  t.regex(cached, /cache hits: (\d+)\/\1 steps/);
+
+  // One file of the context changes: its Dockerfile (w3 copies nothing else from it), one branch's step.
+  writeFileSync(dockerfile, readFileSync(dockerfile, 'utf8').replace('echo b > /b', 'echo b2 > /b'));
+  const changed = await terminal(t, ['-t', 'w3:tty', ctx], { height: 40 });
+  const report = await changed.waitFor(/EXIT=\d+/);
+  t.regex(report, /=> \[a 2\/2\] RUN echo a started .* +CACHED/);
+  t.regex(report, /=> \[b 2\/2\] RUN echo b started && sleep 2 && echo b2 > \/b +DONE \d+\.\ds\n {3}cache miss: the instruction changed\n/);
+  t.regex(report, /=> \[stage-5 3\/5\] COPY --from=b \/b \/out\/b +DONE \d+\.\ds\n {3}cache miss: parent step \[b 2\/2\] RUN echo b started && sleep 2 && echo b2 > \/b changed\n/);
+  t.regex(report, /EXIT=0\n/);
 });

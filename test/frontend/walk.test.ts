@@ -173,7 +173,7 @@ const mistakes: Array<[string, number]> = [
   ['FROM img AS a\nFROM img AS a\n', 2],
   ['FROM $NOTHING\n', 1],
   ['FROM img AS a\nFROM b AS c\nFROM img AS b\nFROM c\n', 2],
-  ['FROM --platform=linux/s390x img\n', 1],
+  ['FROM --platform=linux/z80 img\n', 1],
   ['FROM nosuchimage\n', 1],
   ['FROM img\nWORKDIR ${X\n', 2],
   ['FROM img\nRUN <<EOF\ntrue\n', 2],

@@ -31,6 +31,10 @@ const cases: [string, unknown, string][] = [
   ['content as a string', { ...base, mounts: [tmpfs, { type: 'content', target: '/s', content: 'text', mode: 0o400, uid: 0, gid: 0 }] },
     'plan.mounts[1].content must be a Buffer'],
   ['unknown mount type', { ...base, mounts: [tmpfs, tmpfs, { type: 'nfs', target: '/n' }] }, 'plan.mounts[2].type has an unknown value "nfs"'],
+  ['no rlimits', { ...base, mounts: [] }, 'plan.rlimits must be an array'],
+  ['unknown rlimit', { ...base, mounts: [], rlimits: [{ name: 'files', soft: 1, hard: 1 }] }, 'plan.rlimits[0].name has an unknown value "files"'],
+  ['fractional rlimit', { ...base, mounts: [], rlimits: [{ name: 'nofile', soft: 1.5, hard: 2 }] }, 'plan.rlimits[0].soft must be -1 or an integer in [0, 2^53]'],
+  ['rlimit below -1', { ...base, mounts: [], rlimits: [{ name: 'core', soft: 0, hard: -2 }] }, 'plan.rlimits[0].hard must be -1 or an integer in [0, 2^53]'],
 ];
 
 for (const [name, plan, message] of cases) {

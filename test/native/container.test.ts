@@ -186,6 +186,16 @@ test('hostname', async (t) => {
   t.is(os.hostname() === 'buildkitsandbox', false);
 });
 
+test('rlimits are set for the command, raising a hard limit too; -1 is unlimited', async (t) => {
+  const script = 'ulimit -Sn; ulimit -Hn; ulimit -c; ulimit -Hc';
+  const r = await run(sh(script, { rlimits: [{ name: 'nofile', soft: 333, hard: 4444 }, { name: 'core', soft: -1, hard: -1 }] }));
+  t.is(r.status.exitCode, 0, r.stderr);
+  t.is(r.stdout, '333\n4444\nunlimited\nunlimited\n');
+  // Set before the credentials change: a command that is not root gets them too.
+  const inherited = await run(sh('ulimit -Hn', { uid: 65534, gid: 65534, rlimits: [{ name: 'nofile', soft: 100, hard: 200 }] }));
+  t.is(inherited.stdout, '200\n');
+});
+
 test('network none has only lo, and it is up', async (t) => {
   const r = await run(sh('cat /proc/net/dev; ip link show lo'));
   t.is(r.status.exitCode, 0, r.stderr);

@@ -49,14 +49,18 @@ void writeAll(int ef, int fd, const char* data, size_t len, const char* what);
 long moveMount(int fromFd, const char* to);
 long setReadonly(int treeFd);
 int cloneTree(const char* path, bool recursive);
+// A new detached mount of a filesystem that needs no source (proc, sysfs), with MOUNT_ATTR_* attrs; -1 + errno.
+int freshMount(const char* fstype, uint64_t attrs);
 
 // rootfs.cc: mount the rootfs on its mountpoint (in this mount namespace only), later pivot into it.
 void mountRootfs(const PlanRootfs& r, int ef);
 void pivotInto(const char* mountpoint, int ef);
 
-// pseudofs.cc: /proc, /sys and a minimal /dev. The host's device nodes and /sys are cloned before the pivot.
+// pseudofs.cc: /proc, /sys and a minimal /dev. The host's device nodes and /sys are cloned, and the new proc
+// and sysfs made, before the pivot.
 constexpr int kNumDevices = 6;
-struct HostTrees { int devices[kNumDevices]; int sys; };
+// proc and sysfs: fresh detached mounts made before the pivot (-1 and procErr/sysfsErr where refused).
+struct HostTrees { int devices[kNumDevices]; int sys; int proc; int procErr; int sysfs; int sysfsErr; };
 HostTrees cloneHostTrees(int ef);
 void mountPseudoFs(const HostTrees& t, int ef);
 
@@ -66,7 +70,7 @@ void cloneMountSources(const Plan& p, int* mountFds, int ef);
 void mountEtcFiles(const Plan& p, int ef);
 void attachMounts(const Plan& p, const int* mountFds, int ef);
 
-// user.cc: capabilities, groups, gid, uid (in that order: dropping uid first would forbid the rest).
+// user.cc: rlimits, capabilities, groups, gid, uid (in that order: dropping uid first would forbid the rest).
 void dropPrivileges(const Plan& p, int ef);
 
 // exec.cc: cwd, stdio, then execve like execvp. Runs in the command's process.

@@ -1,6 +1,9 @@
 // ReadPlan: the JS plan object (native/container.ts buildPlan) into a Plan, checking every field's type.
 #include "plan.h"
 
+#include <sys/resource.h>
+
+#include <cmath>
 #include <initializer_list>
 #include <utility>
 
@@ -35,6 +38,15 @@ class Fields {
     std::vector<uint32_t> out;
     forEach(key, [&](Napi::Value e, const Name& n) { out.push_back(toU32(e, n)); });
     return out;
+  }
+
+  // A limit: an integer in [0, 2^53], or -1 for unlimited.
+  uint64_t limit(const char* key) const {
+    Napi::Value v = get(key);
+    double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -2;
+    if (d == -1) return RLIM_INFINITY;
+    if (!(d >= 0 && d <= 9007199254740992.0 && d == std::floor(d))) fail(Name{this, key}.str(), "must be -1 or an integer in [0, 2^53]");
+    return uint64_t(d);
   }
 
   bool flag(const char* key) const {
@@ -149,6 +161,19 @@ PlanMount readMount(const Fields& o) {
   return m;
 }
 
+// Docker's --ulimit names.
+PlanRlimit readRlimit(const Fields& o) {
+  PlanRlimit r;
+  r.resource = o.oneOf<int>("name", {{"core", RLIMIT_CORE}, {"cpu", RLIMIT_CPU}, {"data", RLIMIT_DATA}, {"fsize", RLIMIT_FSIZE},
+                                     {"locks", RLIMIT_LOCKS}, {"memlock", RLIMIT_MEMLOCK}, {"msgqueue", RLIMIT_MSGQUEUE},
+                                     {"nice", RLIMIT_NICE}, {"nofile", RLIMIT_NOFILE}, {"nproc", RLIMIT_NPROC}, {"rss", RLIMIT_RSS},
+                                     {"rtprio", RLIMIT_RTPRIO}, {"rttime", RLIMIT_RTTIME}, {"sigpending", RLIMIT_SIGPENDING},
+                                     {"stack", RLIMIT_STACK}});
+  r.soft = o.limit("soft");
+  r.hard = o.limit("hard");
+  return r;
+}
+
 }  // namespace
 
 Plan ReadPlan(const Napi::Value& v) {
@@ -170,6 +195,7 @@ Plan ReadPlan(const Napi::Value& v) {
   p.resolvConf = o.optStr("resolvConf");
   p.pipeStdio = o.flag("pipeStdio");
   for (const Fields& m : o.objects("mounts")) p.mounts.push_back(readMount(m));
+  for (const Fields& r : o.objects("rlimits")) p.rlimits.push_back(readRlimit(r));
   return p;
 }
 

@@ -37,6 +37,12 @@ struct PlanMount {
   uint32_t mode = 0, uid = 0, gid = 0;  // content: the file's mode and owner
 };
 
+// A resource limit (--ulimit), set in the command's process before its capabilities are dropped.
+struct PlanRlimit {
+  int resource;                  // RLIMIT_*
+  uint64_t soft = 0, hard = 0;   // RLIM_INFINITY for unlimited
+};
+
 struct Plan {
   PlanRootfs rootfs;
   std::vector<std::string> argv, env;
@@ -50,6 +56,7 @@ struct Plan {
   std::optional<std::string> hosts, resolvConf;  // absent: leave the file alone
   bool pipeStdio = false;
   std::vector<PlanMount> mounts;
+  std::vector<PlanRlimit> rlimits;
 };
 
 // Throws a TypeError naming the field ("containerSpawn: plan.mounts[2].target must be a string").

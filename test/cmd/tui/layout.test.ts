@@ -21,3 +21,17 @@ test('layout: finished steps give way, oldest first, and running steps share the
   // A terminal too short for the running steps keeps them anyway, without output.
   t.deepEqual(layout(steps, 3, 6).placed.map((p) => [p.step.id, p.lines.length]), [['a', 0], ['b', 0]]);
 });
+
+test('layout: a cache-miss line takes a row; finished steps give way before waiting ones', (t) => {
+  const events: ProgressEvent[] = [start('d1', '[1/5] RUN d1'), done('d1', 10), start('d2', '[2/5] RUN d2'), done('d2', 10), { type: 'vertex-queued', id: 'w', name: '[5/5] RUN w', time: 0 }];
+  events.push({ type: 'vertex-start', id: 'r', name: '[3/5] RUN r', time: 0, cacheMiss: { reasons: [{ kind: 'no-cache' }] } });
+  for (let i = 0; i < 10; i++) events.push(log('r', `r${i}\n`));
+  const steps = [...fold(events).steps.values()];
+  // 10 rows below the header: r's 6 lines of output, r, its miss line, w, and the "more finished" row.
+  const l = layout(steps, 12, 6);
+  t.is(l.hidden, 2);
+  t.deepEqual(l.placed.map((p) => p.step.id), ['w', 'r']);
+  t.deepEqual(l.placed[1]!.lines, ['r4', 'r5', 'r6', 'r7', 'r8', 'r9']);
+  // Without the miss line's row, every step would have fitted.
+  t.is(layout(steps.map((s) => ({ ...s, cacheMiss: undefined })) as typeof steps, 12, 6).hidden, 0);
+});

@@ -1,7 +1,7 @@
 // The TTY view's reducer: events in, step states out.
 import test from 'ava';
 import type { ProgressEvent } from '../../../builder/engine.js';
-import { initialState, KEPT_LINES, reduce, summarize, tail } from '../../../cmd/tui/state.js';
+import { initialState, KEPT_LINES, liveOrder, reduce, summarize, tail } from '../../../cmd/tui/state.js';
 import { done, fold, log, start } from './events.js';
 
 test('steps go from running to done, cached or error, in the order they appeared', (t) => {
@@ -81,4 +81,16 @@ test('cache hits count the Dockerfile steps only; the slowest are the steps that
   t.is(sum.cached, 2);
   t.is(sum.steps, 4);
   t.deepEqual(sum.slowest.map((x) => x.id), ['v4', 'v3']);
+});
+
+test('a waiting step moves to where it starts; the live order puts the waiting ones last, in the Dockerfile order', (t) => {
+  const s = fold([
+    { type: 'vertex-queued', id: 'v9', name: '[3/3] RUN last', time: 0 },
+    { type: 'vertex-queued', id: 'v8', name: '[2/3] COPY x', time: 0 },
+    start('v1', '[1/3] FROM busybox'),
+  ]);
+  t.deepEqual(liveOrder(s).map((x) => [x.id, x.status]), [['v1', 'running'], ['v8', 'waiting'], ['v9', 'waiting']]);
+  const later = reduce(s, start('v8', '[2/3] COPY x'), 0);
+  t.deepEqual([...later.steps.keys()], ['v9', 'v1', 'v8']);
+  t.deepEqual(liveOrder(later).map((x) => x.id), ['v1', 'v8', 'v9']);
 });

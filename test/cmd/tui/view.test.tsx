@@ -60,3 +60,24 @@ test('report of a build that went well says FINISHED', (t) => {
   t.teardown(unmount);
   t.is(lastFrame()!.split('\n')[0], '[+] Building 0.1s (2/2) FINISHED');
 });
+
+test('a step queued behind its inputs shows WAITING, then runs; a cache miss is explained under its row', (t) => {
+  const queued: ProgressEvent[] = [
+    start('v2', '[a 2/2] RUN sleep 2', 1000),
+    { type: 'vertex-queued', id: 'v5', name: '[stage-4 2/4] COPY --from=a /a /out/a', time: 1000 },
+    { type: 'vertex-start', id: 'v3', name: '[b 2/2] RUN sleep 2 && echo b2', time: 1000, cacheMiss: { reasons: [{ kind: 'instruction' }] } },
+  ];
+  const live = render(<LiveView state={fold(queued)} now={2000} columns={100} rows={30} color={false} />);
+  const frame = live.lastFrame()!;
+  live.unmount();
+  t.regex(frame, /^\[\+\] Building 2\.0s \(0\/3\)$/m, 'a waiting step is not finished');
+  t.regex(frame, /=> \[stage-4 2\/4\] COPY --from=a \/a \/out\/a +WAITING/);
+  t.regex(frame, /[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] \[b 2\/2\] RUN sleep 2 && echo b2 +1\.0s\n {3}cache miss: the instruction changed/);
+  const later = fold([...queued, start('v5', '[stage-4 2/4] COPY --from=a /a /out/a', 3000)]);
+  t.is(later.steps.get('v5')!.status, 'running');
+  const report = render(<Report state={fold([...queued, done('v3', 2000)])} now={5000} color={false} />);
+  const end = report.lastFrame()!;
+  report.unmount();
+  t.regex(end, /=> \[b 2\/2\] RUN sleep 2 && echo b2 +DONE 2\.0s\n {3}cache miss: the instruction changed/);
+  t.regex(end, /=> \[stage-4 2\/4\] COPY --from=a \/a \/out\/a +CANCELED/, 'still waiting when the build ended');
+});

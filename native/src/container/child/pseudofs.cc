@@ -45,6 +45,9 @@ void mountDev(const HostTrees& t, int ef) {
 
 }  // namespace
 
+// MOUNT_ATTR_RDONLY, _NOSUID, _NODEV, _NOEXEC.
+constexpr uint64_t kRdonly = 0x1, kNosuid = 0x2, kNodev = 0x4, kNoexec = 0x8;
+
 HostTrees cloneHostTrees(int ef) {
   HostTrees t;
   for (int i = 0; i < kNumDevices; i++) {
@@ -53,24 +56,33 @@ HostTrees cloneHostTrees(int ef) {
     t.devices[i] = cloneTree(path, false);
     if (t.devices[i] < 0) childFail(ef, kSetup, errno, "clone host mount ", path);
   }
-  // Only a fallback for when a fresh sysfs can't be mounted (see below): failing here is not an error yet.
-  t.sys = cloneTree("/sys", true);
+  // Made now, while the host's /proc and /sys are still in this mount namespace: in a user namespace
+  // (rootless) the kernel grants a new proc or sysfs only while a fully visible one is there.
+  t.proc = freshMount("proc", kNosuid | kNodev | kNoexec);
+  t.procErr = t.proc < 0 ? errno : 0;
+  t.sysfs = freshMount("sysfs", kRdonly | kNosuid | kNodev | kNoexec);
+  t.sysfsErr = t.sysfs < 0 ? errno : 0;
+  // Only a fallback for when a fresh sysfs can't be made (e.g. host networking in a user namespace, or
+  // tsbuild itself runs in a container): failing here is not an error yet.
+  t.sys = t.sysfs < 0 ? cloneTree("/sys", true) : -1;
   return t;
 }
 
 void mountPseudoFs(const HostTrees& t, int ef) {
   mkdirAll("/proc");
-  if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0)
-    childFail(ef, kSetup, errno, "mount /proc");
+  if (t.proc < 0) childFail(ef, kSetup, t.procErr, "mount /proc");
+  if (moveMount(t.proc, "/proc") != 0) childFail(ef, kSetup, errno, "mount /proc");
+  close(t.proc);
   mkdirAll("/sys");
-  // Where a fresh sysfs can't be mounted (e.g. tsbuild itself runs in a container), bind the host's read-only.
-  if (mount("sysfs", "/sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
-    int e = errno;
-    if (t.sys < 0) childFail(ef, kSetup, e, "mount /sys");
+  if (t.sysfs >= 0) {
+    if (moveMount(t.sysfs, "/sys") != 0) childFail(ef, kSetup, errno, "mount /sys");
+    close(t.sysfs);
+  } else {
+    if (t.sys < 0) childFail(ef, kSetup, t.sysfsErr, "mount /sys");
     if (setReadonly(t.sys) != 0) childFail(ef, kSetup, errno, "make /sys read-only");
     if (moveMount(t.sys, "/sys") != 0) childFail(ef, kSetup, errno, "bind mount /sys");
+    close(t.sys);
   }
-  if (t.sys >= 0) close(t.sys);
   mountDev(t, ef);
 }
 

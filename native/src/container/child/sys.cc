@@ -15,6 +15,7 @@ namespace {
 constexpr unsigned kOpenTreeClone = 1, kAtRecursive = 0x8000, kAtEmptyPath = 0x1000;
 constexpr unsigned kMoveMountFEmptyPath = 0x4;
 constexpr uint64_t kMountAttrRdonly = 0x1;
+constexpr unsigned kFsopenCloexec = 1, kFsconfigCmdCreate = 6, kFsmountCloexec = 1;
 
 struct MountAttr {  // struct mount_attr
   uint64_t attr_set, attr_clr, propagation, userns_fd;
@@ -85,6 +86,17 @@ long moveMount(int fromFd, const char* to) {
 // A detached copy of the mount tree at path: it stays usable after pivot_root has hidden the host's tree.
 int cloneTree(const char* path, bool recursive) {
   return int(syscall(SYS_open_tree, AT_FDCWD, path, kOpenTreeClone | (recursive ? kAtRecursive : 0) | O_CLOEXEC));
+}
+
+int freshMount(const char* fstype, uint64_t attrs) {
+  int fs = int(syscall(SYS_fsopen, fstype, kFsopenCloexec));
+  if (fs < 0) return -1;
+  int m = -1;
+  if (syscall(SYS_fsconfig, fs, kFsconfigCmdCreate, nullptr, nullptr, 0) == 0) m = int(syscall(SYS_fsmount, fs, kFsmountCloexec, attrs));
+  int e = errno;
+  close(fs);
+  errno = e;
+  return m;
 }
 
 long setReadonly(int treeFd) {

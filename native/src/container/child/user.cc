@@ -1,7 +1,9 @@
-// The command's credentials: Docker's default capability set unless privileged, then groups, gid, uid.
+// The command's credentials: resource limits (raising a hard limit needs CAP_SYS_RESOURCE, so they come
+// first), Docker's default capability set unless privileged, then groups, gid, uid.
 #include <errno.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <linux/capability.h>
@@ -21,6 +23,10 @@ constexpr uint64_t kDefaultCaps =
 }  // namespace
 
 void dropPrivileges(const Plan& p, int ef) {
+  for (const PlanRlimit& r : p.rlimits) {
+    struct rlimit lim{r.soft, r.hard};
+    if (syscall(SYS_prlimit64, 0, r.resource, &lim, nullptr) != 0) childFail(ef, kSetup, errno, "set ulimit");
+  }
   if (!p.privileged) {
     for (int cap = 0; cap < 64; cap++) {
       if (kDefaultCaps & (1ull << cap)) continue;
