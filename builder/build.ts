@@ -71,6 +71,8 @@ export interface BuildRequest {
 export interface BuildResult {
   manifest: Descriptor;
   configDigest: Digest;
+  /** The image id: the config digest (compression never changes it), or a multi-platform image's index digest (as `images` shows). */
+  id: Digest;
   /** The tags, as users write them (app:1, not docker.io/library/app:1). */
   names: string[];
   /** What each exporter reported (BuildKit's exporter response), in output order. */
@@ -226,7 +228,7 @@ export async function build(parts: Parts, req: BuildRequest, sink: ProgressSink)
   // Remote exporters report their own steps (one per pushed name).
   const remote = await runExporters([...exporters.filter((e) => e.remote), ...cacheExporters], image, ctx);
   await collectGarbage(parts, await solver.settle(), cacheLimit);
-  return { manifest: image.manifest, configDigest: image.configDescriptor.digest, names: names.map(familiarName), exports: [...image.exports, ...remote] };
+  return { manifest: image.manifest, configDigest: image.configDescriptor.digest, id: multi ? image.manifest.digest : image.configDescriptor.digest, names: names.map(familiarName), exports: [...image.exports, ...remote] };
 }
 
 /**

@@ -171,9 +171,9 @@ async function main(argv: string[]): Promise<number> {
         try {
           const r = await withEngine(a, (engine) => rendered(a.quiet ? 'quiet' : progressMode(a.progress), (sink) => engine.build({ ...request, signal: abort.signal }, sink)), abort.signal);
           await writeBuildFiles(r, { ...(a.iidfile !== undefined ? { iidfile: a.iidfile } : {}), ...(a['metadata-file'] !== undefined ? { metadataFile: a['metadata-file'] } : {}) });
-          // The image id (config digest), as docker prints it: it does not depend on layer compression.
-          if (a.quiet && !toStdout) process.stdout.write(`${r.configDigest}\n`);
-          else process.stderr.write(`writing image ${r.configDigest}${r.names.length ? ` as ${r.names.join(', ')}` : ''}\n`);
+          // The image id, as docker prints it (the config digest: layer compression does not change it).
+          if (a.quiet && !toStdout) process.stdout.write(`${r.id}\n`);
+          else process.stderr.write(`writing image ${r.id}${r.names.length ? ` as ${r.names.join(', ')}` : ''}\n`);
         } finally {
           process.off('SIGINT', onSignal);
           process.off('SIGTERM', onSignal);
