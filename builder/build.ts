@@ -72,6 +72,8 @@ export interface BuildRequest {
 export interface BuildResult {
   manifest: Descriptor;
   configDigest: Digest;
+  /** The image id: the config digest (compression never changes it), or a multi-platform image's index digest (as `images` shows). */
+  id: Digest;
   /** The tags, as users write them (app:1, not docker.io/library/app:1). */
   names: string[];
   /** What each exporter reported (BuildKit's exporter response), in output order. */
@@ -186,7 +188,7 @@ export async function build(parts: Parts, req: BuildRequest, sink: ProgressSink)
   const definitionStep = `[internal] load build definition from ${path.basename(inputs.dockerfilePath)}`;
   const fast = FastPath.for(parts, { ...inputs, definitionStep }, names, req);
   const unchanged = await fast?.unchanged(sink);
-  if (unchanged) return { manifest: unchanged.manifest, configDigest: unchanged.configDigest, names: names.map(familiarName), exports: unchanged.exports };
+  if (unchanged) return { manifest: unchanged.manifest, configDigest: unchanged.configDigest, id: unchanged.configDigest, names: names.map(familiarName), exports: unchanged.exports };
   const resolvers = resolversFor(parts, req, sink);
   const imported = req.cacheFrom?.length && !req.noCache ? await importCaches(parts, parts.lazy, req.cacheFrom, sink) : undefined;
   // One graph per target platform (--platform a,b), walked from the same Dockerfile.
@@ -235,7 +237,7 @@ export async function build(parts: Parts, req: BuildRequest, sink: ProgressSink)
   const remote = await runExporters([...exporters.filter((e) => e.remote), ...cacheExporters], image, ctx);
   await collectGarbage(parts, await solver.settle(), cacheLimit);
   await fast?.record({ definition: definitions[0]!, warnings, records: await solver.exportRecords([definitions[0]!.root], 'max'), manifest: image.manifest, configDigest: image.configDescriptor.digest, exports: image.exports });
-  return { manifest: image.manifest, configDigest: image.configDescriptor.digest, names: names.map(familiarName), exports: [...image.exports, ...remote] };
+  return { manifest: image.manifest, configDigest: image.configDescriptor.digest, id: multi ? image.manifest.digest : image.configDescriptor.digest, names: names.map(familiarName), exports: [...image.exports, ...remote] };
 }
 
 /**

@@ -2,6 +2,7 @@
 // check, images, tag, pull, push, run, import, prune, du). cmd/ maps flags to calls of this class and
 // renders what comes back; it never opens a store itself. One engine per process, closed at the end.
 import { BlobSources } from '../snapshotter/registry/sources.js';
+import { CompressedForms } from '../snapshotter/compressed.js';
 import { ContentStore } from '../snapshotter/content.js';
 import { ImageStore } from '../snapshotter/images.js';
 import { Registries } from '../snapshotter/registry/registries.js';
@@ -53,6 +54,8 @@ export interface StoreParts {
   readonly images: ImageStore;
   readonly snapshots: Snapshots;
   readonly sources: BlobSources;
+  /** Compressed forms of layers, made when they first leave the machine. */
+  readonly compressed: CompressedForms;
   /** The registry client, made on first use (its HTTP library loads only when a registry is contacted). */
   registries(): Registries;
   /** Where blobs the store knows of but does not hold come from. */
@@ -66,6 +69,7 @@ export class Engine implements StoreParts {
   readonly images: ImageStore;
   readonly snapshots: Snapshots;
   readonly sources: BlobSources;
+  readonly compressed: CompressedForms;
   readonly lazy: LazyBlobs;
   readonly signal?: AbortSignal;
   private registryClient?: Registries;
@@ -76,6 +80,7 @@ export class Engine implements StoreParts {
     this.images = new ImageStore(this.store);
     this.snapshots = new Snapshots(this.store, this.content);
     this.sources = new BlobSources(this.store);
+    this.compressed = new CompressedForms(this.store, this.content);
     this.lazy = new LazyBlobs(this.content, this.sources, () => this.registries());
     if (options.signal) this.signal = options.signal;
   }

@@ -16,6 +16,7 @@ import { imageStoreExporter } from './exporters/imagestore.js';
 import { dockerArchiveExporter, ociArchiveExporter } from './exporters/archive.js';
 import { localExporter, tarExporter } from './exporters/filesystem.js';
 import { registryExporter } from './exporters/registry.js';
+import { COMPRESSION_ATTRS } from './distribution.js';
 import type { ProgressSink } from './progress.js';
 
 /** One --output: `type=oci,dest=out.tar` is { type: 'oci', attrs: { dest: 'out.tar' } }. */
@@ -130,9 +131,13 @@ export function resolveExporters(req: ExportRequest & { push: boolean; outputs: 
     const factory = factories[o.type];
     if (!factory) throw new UsageError(`unsupported --output type "${o.type}"`, `supported: ${Object.keys(factories).map((t) => `type=${t}`).join(', ')}`);
     out.push(factory(o.attrs, req));
-    if (o.type === 'image' && o.attrs.push === 'true') out.push(registryExporter({}, req));
+    if (o.type === 'image' && o.attrs.push === 'true') out.push(registryExporter(pick(o.attrs, ['name', ...COMPRESSION_ATTRS]), req));
   }
   return out;
+}
+
+function pick(attrs: Readonly<Record<string, string>>, keys: readonly string[]): Record<string, string> {
+  return Object.fromEntries(Object.entries(attrs).filter(([k]) => keys.includes(k)));
 }
 
 /** An output's `name=` (one reference), else the request's tags. */

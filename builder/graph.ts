@@ -13,6 +13,11 @@ export interface ImageSource {
   /** Where the image comes from: the local store, or an OCI layout directory. */
   origin: { kind: 'store' } | { kind: 'oci-layout'; dir: string; tag?: string };
   manifestDigest: Digest;
+  /**
+   * The chain ID of the image's diff IDs, its cache key as BuildKit's (cacheKeyFromConfig): the same
+   * image compressed otherwise (pushed, archived, pulled from a mirror) keeps it. Absent without layers.
+   */
+  layersKey?: Digest;
   platform: Platform;
 }
 

@@ -12,7 +12,7 @@ export interface WrittenImage {
 /** Docker and OCI gzip layers are the same bytes; an OCI manifest must use OCI types only. */
 function ociLayerType(mediaType: string): string {
   if (mediaType === MediaType.dockerLayerGzip) return MediaType.ociLayerGzip;
-  if (mediaType === 'application/vnd.docker.image.rootfs.diff.tar') return MediaType.ociLayer;
+  if (mediaType === MediaType.dockerLayer) return MediaType.ociLayer;
   return mediaType;
 }
 

@@ -14,6 +14,7 @@ import { InvalidReferenceError, normalizeReference, familiarName, parseReference
 import type { Registries } from '../snapshotter/registry/registries.js';
 import type { BlobSources } from '../snapshotter/registry/sources.js';
 import { pullImage } from '../snapshotter/registry/transfer.js';
+import { chainIDOf } from '../snapshotter/snapshots.js';
 import { RegistryError } from '../snapshotter/registry/errors.js';
 import { step, type ProgressSink } from './progress.js';
 
@@ -73,7 +74,7 @@ export class ImageResolver {
       throw new ImageNotFoundError(ref, `no image named ${familiarName(name)} in the local store (see \`tsbuild images\`); build or import it first, e.g. FROM oci-layout://DIR:TAG`);
     }
     const { manifestDigest, config } = await this.pickManifest(desc);
-    return { source: { type: 'image', ref: familiarName(name), origin: { kind: 'store' }, manifestDigest, platform: this.platform }, config };
+    return { source: { type: 'image', ref: familiarName(name), origin: { kind: 'store' }, manifestDigest, ...layersKey(config), platform: this.platform }, config };
   }
 
   /** Pulls `name` into the store and tags it there; each name is pulled once per build. */
@@ -161,7 +162,7 @@ export class ImageResolver {
     }
     await this.importTree(dirAbs, pick);
     const { manifestDigest, config } = await this.pickManifest(pick);
-    return { source: { type: 'image', ref, origin: { kind: 'oci-layout', dir: dirAbs, tag }, manifestDigest, platform: this.platform }, config };
+    return { source: { type: 'image', ref, origin: { kind: 'oci-layout', dir: dirAbs, tag }, manifestDigest, ...layersKey(config), platform: this.platform }, config };
   }
 
   /** Copies a manifest (or index) and every blob it references into the content store, verified. */
@@ -182,4 +183,11 @@ export class ImageResolver {
     if (await this.content.has(digest)) return;
     await this.content.put(createReadStream(path.join(dir, 'blobs', 'sha256', digest.slice(7))), digest);
   }
+}
+
+/** The chain ID of an image's layers (graph.ts ImageSource.layersKey), when it has any. */
+function layersKey(config: ImageConfig): { layersKey?: Digest } {
+  let chain: Digest | undefined;
+  for (const d of config.rootfs.diff_ids) chain = chainIDOf(chain, d);
+  return chain ? { layersKey: chain } : {};
 }

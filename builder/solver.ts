@@ -209,7 +209,7 @@ export class Solver {
     const op = v.op;
     if (op.kind === 'source') {
       const s = op.source;
-      if (s.type === 'image') return cacheKey({ source: 'image', digest: s.manifestDigest, platform: s.platform }, []);
+      if (s.type === 'image') return cacheKey({ source: 'image', digest: s.layersKey ?? s.manifestDigest, platform: s.platform }, []);
       // A named context is keyed by its name (as BuildKit's local://NAME), never its path; content checksums do the rest.
       if (s.type === 'context') return cacheKey({ source: 'context', excludes: s.excludes, ...(s.dir !== undefined ? { name: s.name } : {}) }, []);
       if (s.type === 'git') {

@@ -107,7 +107,8 @@ export async function writeBuildFiles(r: BuildResult, files: { iidfile?: string;
   if (files.iidfile) await writeFile(files.iidfile, r.configDigest);
   if (files.metadataFile) {
     const meta: Record<string, string> = Object.assign({}, ...r.exports);
-    meta['containerimage.digest'] = r.manifest.digest;
+    // A pushed or archived manifest's digest (its exporter reports it) is the one users look up.
+    meta['containerimage.digest'] ??= r.manifest.digest;
     meta['containerimage.config.digest'] = r.configDigest;
     await writeFile(files.metadataFile, `${JSON.stringify(meta, null, 2)}\n`);
   }

@@ -107,7 +107,7 @@ async function main(argv: string[]): Promise<number> {
           .option('cache', { type: 'boolean', default: true, describe: 'use the build cache (--no-cache to disable)' })
           .option('progress', progressOption)
           .option('output', { alias: 'o', type: 'string', coerce: list, describe: 'type=image|registry[,name=N] | type=oci|docker,dest=FILE|- | type=oci,tar=false,dest=DIR | type=local,dest=DIR | type=tar,dest=FILE|-; repeatable' })
-          .option('quiet', { alias: 'q', type: 'boolean', describe: 'print only the image digest' })
+          .option('quiet', { alias: 'q', type: 'boolean', describe: 'print only the image id (config digest)' })
           .option('push', { type: 'boolean', describe: 'push every -t name to its registry after the build' })
           .option('pull', { type: 'boolean', describe: 'resolve base images against their registry even when stored locally' })
           .option('format', { type: 'string', choices: ['oci', 'docker'], default: 'oci', describe: 'manifest format to push' })
@@ -172,8 +172,9 @@ async function main(argv: string[]): Promise<number> {
         try {
           const r = await withEngine(a, (engine) => rendered(a.quiet ? 'quiet' : progressMode(a.progress), (sink) => engine.build({ ...request, signal: abort.signal }, sink)), abort.signal);
           await writeBuildFiles(r, { ...(a.iidfile !== undefined ? { iidfile: a.iidfile } : {}), ...(a['metadata-file'] !== undefined ? { metadataFile: a['metadata-file'] } : {}) });
-          if (a.quiet && !toStdout) process.stdout.write(`${r.manifest.digest}\n`);
-          else process.stderr.write(`writing image ${r.manifest.digest}${r.names.length ? ` as ${r.names.join(', ')}` : ''}\n`);
+          // The image id, as docker prints it (the config digest: layer compression does not change it).
+          if (a.quiet && !toStdout) process.stdout.write(`${r.id}\n`);
+          else process.stderr.write(`writing image ${r.id}${r.names.length ? ` as ${r.names.join(', ')}` : ''}\n`);
         } finally {
           process.off('SIGINT', onSignal);
           process.off('SIGTERM', onSignal);

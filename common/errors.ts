@@ -36,6 +36,7 @@ export const ErrorCodes = {
   TSB_STORE_CORRUPT: 'the local store lacks or has damaged content an image needs',
   TSB_REGISTRY: 'a registry refused a request or is not reachable',
   TSB_REGISTRY_AUTH: 'a registry refused the credentials',
+  TSB_COMPRESSION_UNAVAILABLE: 'a layer compression (zstd) needs a program that is not installed',
   TSB_CACHE_INVALID: 'a --cache-from source is missing or is not a tsbuild cache (a warning and a cold build unless strict=true)',
   TSB_STORE_BUSY: 'another tsbuild process holds the store for longer than the operation waits',
   TSB_PLATFORM: 'a platform is malformed, or RUN for it cannot run here (no emulator registered with binfmt_misc)',

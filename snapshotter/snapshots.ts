@@ -9,7 +9,7 @@ import path from 'node:path';
 import { applyLayer } from './apply.js';
 import type { ContentStore } from './content.js';
 import { diffUpperDir } from './diff.js';
-import { openLayer, storeLayer, type CompressOptions } from './layer.js';
+import { openLayer, storeLayer, type StoreLayerOptions } from './layer.js';
 import { sha256, type Descriptor, type Digest } from '../common/oci.js';
 import type { Store } from './store.js';
 import { captureChanges, materialize } from './copying.js';
@@ -193,10 +193,10 @@ export class Snapshots {
 
   /**
    * Turns an active upper dir into a layer on top of `parent`. Returns `parent` unchanged when
-   * nothing changed; otherwise the layer is compressed into the content store and the upper dir
+   * nothing changed; otherwise the layer's tar goes into the content store (uncompressed) and the upper dir
    * becomes the snapshot for the new chain ID.
    */
-  async commit(a: ActiveSnapshot, parent: LayerChain, opts: CompressOptions & { sourceDateEpoch?: number; keepEmpty?: boolean } = {}): Promise<LayerChain> {
+  async commit(a: ActiveSnapshot, parent: LayerChain, opts: StoreLayerOptions & { sourceDateEpoch?: number } = {}): Promise<LayerChain> {
     const stored = await storeLayer(this.store, this.content, diffUpperDir(a.upper, { sourceDateEpoch: opts.sourceDateEpoch }), opts);
     if (!stored) {
       await this.discard(a);

@@ -1,12 +1,15 @@
 // `--output type=oci,dest=FILE|DIR|-[,tar=false][,name=N]` and `type=docker,dest=FILE|-[,name=N]`:
-// the image as an OCI layout (tar or directory), or as docker save's archive (`docker load`).
+// the image as an OCI layout (tar or directory), or as docker save's archive (`docker load`); layers
+// compressed as compression= says (gzip by default), the manifest in OCI or (oci-mediatypes=false) Docker types.
 import { UsageError } from '../../common/errors.js';
 import { imageArchive, writeLayoutDir } from '../../snapshotter/ociarchive.js';
+import { archivedManifest, COMPRESSION_ATTRS, distributionAttrs } from '../distribution.js';
 import { checkAttrs, outputNames, writeOutput, type Exporter, type ExporterFactory } from '../exporter.js';
 
 function archiveExporter(type: 'oci' | 'docker'): ExporterFactory {
   return (attrs, req): Exporter => {
-    checkAttrs(type, attrs, type === 'oci' ? ['dest', 'name', 'tar'] : ['dest', 'name']);
+    checkAttrs(type, attrs, [...(type === 'oci' ? ['dest', 'name', 'tar'] : ['dest', 'name']), ...COMPRESSION_ATTRS]);
+    const dist = distributionAttrs(attrs, `--output type=${type}`);
     if (!attrs.dest) throw new UsageError(`--output type=${type} needs dest=FILE (or dest=- for standard output)`, `e.g. --output type=${type},dest=image.tar`);
     const dest = attrs.dest;
     const tar = attrs.tar !== 'false';
@@ -20,10 +23,11 @@ function archiveExporter(type: 'oci' | 'docker'): ExporterFactory {
         // manifest-descriptor annotations land on the image's entry in the layout's index.json: for one
         // platform, BuildKit's image writer puts them on the manifest descriptor it hands the exporter.
         const extra = req.annotations?.manifestDescriptor;
-        const manifest = extra ? { ...image.manifest, annotations: { ...extra } } : image.manifest;
+        const out = await archivedManifest(ctx.parts, image.manifest, dist, ctx.progress);
+        const manifest = extra ? { ...out, annotations: { ...extra } } : out;
         if (!tar) await writeLayoutDir(ctx.parts.content, manifest, names, dest);
         else await writeOutput(dest, await imageArchive(ctx.parts.content, manifest, names, { mtime: ctx.sourceDateEpoch ?? 0, docker: type === 'docker' }), ctx);
-        return { 'containerimage.digest': image.manifest.digest, dest };
+        return { 'containerimage.digest': out.digest, dest };
       },
     };
   };

@@ -1,8 +1,11 @@
 // The default output: the image tagged in the local store (`--output type=image[,name=N][,push=true]`).
+// Its layers stay as built (plain tars); compression= and the like apply to the push=true push.
+import { COMPRESSION_ATTRS, distributionAttrs } from '../distribution.js';
 import { checkAttrs, outputNames, type Exporter, type ExporterFactory } from '../exporter.js';
 
 export const imageStoreExporter: ExporterFactory = (attrs, req): Exporter => {
-  checkAttrs('image', attrs, ['name', 'push']);
+  checkAttrs('image', attrs, ['name', 'push', ...COMPRESSION_ATTRS]);
+  distributionAttrs(attrs, '--output type=image');
   const names = outputNames(attrs, req);
   return {
     type: 'image',

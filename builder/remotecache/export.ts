@@ -13,6 +13,7 @@ import type { Exporter, ExportContext } from '../exporter.js';
 import { step } from '../progress.js';
 import { checkCacheSpec, type CacheSpec } from './import.js';
 import { cacheManifest, CACHE_CONFIG_TYPE, encodeCache, type ExportRecord } from './format.js';
+import { distributableLayers, distributionAttrs, type Distribution } from '../distribution.js';
 
 export type CacheMode = 'min' | 'max';
 
@@ -81,16 +82,30 @@ async function toDirectory(ctx: ExportContext, dir: string, tag: string, records
   return { 'cache.dest': dir, 'cache.records': String(records.length) };
 }
 
+const DOCKER_LAYER_TYPES: Readonly<Record<string, string>> = { [MediaType.ociLayerGzip]: MediaType.dockerLayerGzip, [MediaType.ociLayer]: MediaType.dockerLayer };
+
+/** The records with their layers as they leave: compressed (once; kept for the next export), typed as asked. */
+async function distributableRecords(ctx: ExportContext, records: readonly ExportRecord[], dist: Distribution): Promise<ExportRecord[]> {
+  const unique = new Map<Digest, { blob: Descriptor; diffID: Digest }>();
+  for (const r of records) for (const l of r.chain) unique.set(l.blob.digest, l);
+  const layers = [...unique.values()];
+  const out = await distributableLayers(ctx.parts, layers, dist.layers, ctx.progress);
+  const docker = dist.format === 'docker';
+  const mapped = new Map(layers.map((l, i) => [l.blob.digest, docker ? { ...out[i]!, mediaType: DOCKER_LAYER_TYPES[out[i]!.mediaType] ?? out[i]!.mediaType } : out[i]!]));
+  return records.map((r) => ({ ...r, chain: r.chain.map((l) => ({ blob: mapped.get(l.blob.digest)!, diffID: l.diffID })) }));
+}
+
 /** One --cache-to as an exporter; with ignore-error=true a failed export is a warning. */
 export function cacheExporter(spec: CacheSpec, records: RecordSource): Exporter {
   checkCacheSpec(spec, 'to');
   const mode: CacheMode = spec.attrs.mode === 'max' ? 'max' : 'min';
+  const dist = distributionAttrs(spec.attrs, `--cache-to type=${spec.type}`);
   return {
     type: `cache:${spec.type}`,
     remote: true,
     async export(_image, ctx) {
       try {
-        const recs = await records(mode);
+        const recs = await distributableRecords(ctx, await records(mode), dist);
         if (spec.type === 'registry') return await toRegistry(ctx, spec.attrs.ref!, recs);
         return await toDirectory(ctx, path.resolve(spec.attrs.dest!), spec.attrs.tag ?? 'latest', recs);
       } catch (e) {

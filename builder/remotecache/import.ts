@@ -9,6 +9,7 @@ import { parseImageConfig, parseImageDocument, parseIndex } from '../../common/o
 import { formatReference, parseReference } from '../../snapshotter/reference.js';
 import { RefNameAnnotation } from '../../snapshotter/images.js';
 import { checkAttrs, type OutputSpec } from '../exporter.js';
+import { COMPRESSION_ATTRS, distributionAttrs } from '../distribution.js';
 import type { StoreParts } from '../engine.js';
 import type { LazyBlobs } from '../lazyblobs.js';
 import { step, type ProgressSink } from '../progress.js';
@@ -31,7 +32,7 @@ export class ImportedCache {
 
 /** What an export or import spec names, checked before the build starts. */
 export function checkCacheSpec(spec: CacheSpec, direction: 'from' | 'to'): void {
-  const common = direction === 'from' ? ['strict'] : ['mode', 'ignore-error'];
+  const common = direction === 'from' ? ['strict'] : ['mode', 'ignore-error', 'image-manifest', ...COMPRESSION_ATTRS];
   if (spec.type === 'registry') {
     checkAttrs(`registry (--cache-${direction})`, spec.attrs, ['ref', ...common]);
     if (!spec.attrs.ref) throw new UsageError(`--cache-${direction} type=registry needs ref=REFERENCE`, `e.g. --cache-${direction} type=registry,ref=registry.example/app:buildcache`);
@@ -49,6 +50,13 @@ export function checkCacheSpec(spec: CacheSpec, direction: 'from' | 'to'): void 
   }
   const mode = spec.attrs.mode;
   if (mode !== undefined && mode !== 'min' && mode !== 'max') throw new UsageError(`--cache-to mode=${mode} is not min or max`);
+  if (direction === 'to' && spec.type !== 'inline') {
+    const what = `--cache-to type=${spec.type}`;
+    distributionAttrs(spec.attrs, what);
+    const im = spec.attrs['image-manifest'];
+    if (im === 'false') throw new UsageError(`${what}: image-manifest=false is not supported`, "tsbuild's cache is always one OCI image manifest (docs/cache-format.md), as BuildKit's image-manifest=true; leave the attribute out or set it to true");
+    if (im !== undefined && im !== 'true') throw new UsageError(`${what}: image-manifest=${im} is not valid`, 'image-manifest takes true or false');
+  }
 }
 
 async function fromRegistry(parts: StoreParts, ref: string): Promise<ImportedRecord[]> {

@@ -13,7 +13,7 @@ export class FormatError extends TsbuildError {
 
 const toDocker: Record<string, string> = {
   [MediaType.ociLayerGzip]: MediaType.dockerLayerGzip,
-  [MediaType.ociLayer]: 'application/vnd.docker.image.rootfs.diff.tar',
+  [MediaType.ociLayer]: MediaType.dockerLayer,
   [MediaType.ociConfig]: MediaType.dockerConfig,
 };
 const toOci: Record<string, string> = Object.fromEntries(Object.entries(toDocker).map(([a, b]) => [b, a]));

@@ -18,8 +18,10 @@ async function build(dockerfile: string, flags: string[]): Promise<(file: string
 /** A stored image `name` whose /which says `text`, also written as an OCI layout; its manifest digest and layout dir. */
 async function image(name: string, text: string): Promise<{ digest: string; layout: string }> {
   const layout = path.join(tmpDir(), 'layout');
-  const r = await tsbuildOk(['build', '-q', '-t', name, '-o', `type=oci,tar=false,dest=${layout}`, makeContext({ Dockerfile: `FROM busybox\nRUN echo ${text} > /which\n` })], { root: await root() });
-  return { digest: r.stdout.trim(), layout };
+  await tsbuildOk(['build', '-q', '-t', name, '-o', `type=oci,tar=false,dest=${layout}`, makeContext({ Dockerfile: `FROM busybox\nRUN echo ${text} > /which\n` })], { root: await root() });
+  // -q prints the image id; the layout holds the manifest in its exported (gzip) form.
+  const index = JSON.parse(readFileSync(path.join(layout, 'index.json'), 'utf8')) as { manifests: Array<{ digest: string }> };
+  return { digest: index.manifests[0]!.digest, layout };
 }
 
 const STAGES = 'FROM busybox AS base\nRUN echo dockerfile > /which\n\nFROM base\nRUN cp /which /from-base\n';

@@ -6,7 +6,8 @@ import test from 'ava';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { jsonEvents, makeContext, storeWithBusybox, tmpDir, tsbuild, tsbuildOk, type CliResult } from '../helpers/cli.js';
-import { startProxy, startRegistry, type ProxyServer } from '../helpers/registry.js';
+import { proxiedRegistryWithBase } from '../helpers/proxiedregistry.js';
+import type { ProxyServer } from '../helpers/registry.js';
 
 const stops: Array<() => Promise<void>> = [];
 test.after.always(async () => {
@@ -22,11 +23,7 @@ let lab: Promise<Lab> | undefined;
 /** One registry behind a counting proxy, with the busybox base pushed to it. */
 function registryLab(): Promise<Lab> {
   lab ??= (async () => {
-    const reg = await startRegistry();
-    stops.push(() => reg.stop());
-    const proxy = await startProxy(reg);
-    stops.push(() => proxy.stop());
-    await tsbuildOk(['push', 'busybox:latest', `${proxy.host}/base/busybox:1`], { root: await storeWithBusybox() });
+    const { proxy } = await proxiedRegistryWithBase(stops);
     return { proxy, host: proxy.host };
   })();
   return lab;

@@ -24,21 +24,30 @@ async function proxy(target: RegistryServer) {
   return p;
 }
 
-/** A store holding the busybox base and a small built image `name`. */
-async function storeWithImage(name: string, content = 'payload'): Promise<{ root: string; digest: string }> {
+/** A store holding the busybox base and a small built image `name`; `id` is its image id (config digest). */
+async function storeWithImage(name: string, content = 'payload'): Promise<{ root: string; id: string }> {
   const root = await storeWithBusybox();
   const r = await tsbuildOk(['build', '-q', '-t', name, makeContext({ Dockerfile: `FROM busybox\nRUN echo ${content} > /payload && head -c 300000 /dev/urandom > /random\n` })], { root });
-  return { root, digest: r.stdout.trim() };
+  return { root, id: r.stdout.trim() };
 }
 
 const digestOf = (out: string): string => /sha256:[a-f0-9]{64}/.exec(out)?.[0] ?? '';
 
+/** The manifest a registry serves for `name`, as skopeo reads it. */
+function registryManifest(name: string): { config: { digest: string }; layers: Array<{ mediaType: string; digest: string }> } {
+  return JSON.parse(execFileSync('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${name}`], { encoding: 'utf8', timeout: 60_000 }));
+}
+
 test('push then pull: identical digests; skopeo inspect/copy and buildah read the pushed image', async (t) => {
   const reg = await registry();
   const name = `${reg.host}/team/app:1`;
-  const { root, digest } = await storeWithImage(name);
+  const { root, id } = await storeWithImage(name);
   const pushed = await tsbuildOk(['push', name], { root });
-  t.is(digestOf(pushed.stdout), digest);
+  const digest = digestOf(pushed.stdout);
+  // The local layers are plain tars; the pushed ones gzip, under the same config (image id).
+  const served = registryManifest(name);
+  t.is(served.config.digest, id);
+  t.deepEqual(served.layers.map((l) => l.mediaType), Array(2).fill('application/vnd.oci.image.layer.v1.tar+gzip'));
   const info = JSON.parse(execFileSync('skopeo', ['inspect', '--tls-verify=false', `docker://${name}`], { encoding: 'utf8' }));
   t.is(info.Digest, digest);
   const layout = path.join(tmpDir(), 'copy');
@@ -111,7 +120,7 @@ for (const kind of ['htpasswd', 'token'] as const) {
     const dockerConfig = tmpDir('docker-config-');
     const env = { DOCKER_CONFIG: dockerConfig };
     const name = `${reg.host}/private/app:1`;
-    const { root, digest } = await storeWithImage(name);
+    const { root } = await storeWithImage(name);
 
     const anonymous = await tsbuild(['push', name], { root, env });
     t.is(anonymous.code, 1);
@@ -130,7 +139,8 @@ for (const kind of ['htpasswd', 'token'] as const) {
     t.is(Buffer.from(saved.auths[reg.host].auth, 'base64').toString(), `alice:${secret}`);
 
     const pushed = await tsbuildOk(['push', '--progress=json', name], { root, env });
-    t.is(digestOf(pushed.stdout), digest);
+    const digest = digestOf(pushed.stdout);
+    t.regex(digest, /^sha256:/);
     t.false(pushed.stderr.includes(secret) || pushed.stdout.includes(secret));
     const fresh = tmpDir('tsbuild-root-');
     t.is(digestOf((await tsbuildOk(['pull', name], { root: fresh, env })).stdout), digest);
@@ -146,7 +156,7 @@ test('faults: 5xx, 429 with Retry-After, resets and truncated bodies are retried
   const reg = await registry();
   const px = await proxy(reg);
   const name = `${px.host}/flaky:1`;
-  const { root, digest } = await storeWithImage(name, 'flaky');
+  const { root, id } = await storeWithImage(name, 'flaky');
   px.addFaults(
     { method: 'HEAD', path: /\/blobs\//, times: 2, fault: { kind: 'status', status: 503 } },
     { method: 'POST', path: /\/blobs\/uploads\//, times: 1, fault: { kind: 'status', status: 500 } },
@@ -154,7 +164,8 @@ test('faults: 5xx, 429 with Retry-After, resets and truncated bodies are retried
     // An upload that fails at its last step restarts from a new session.
     { method: 'PUT', path: /\/blobs\/uploads\//, times: 1, fault: { kind: 'status', status: 500 } },
   );
-  t.is(digestOf((await tsbuildOk(['push', name], { root })).stdout), digest);
+  const digest = digestOf((await tsbuildOk(['push', name], { root })).stdout);
+  t.is(registryManifest(`${reg.host}/flaky:1`).config.digest, id);
   t.true(px.requests.filter((r) => r.method === 'POST').length >= 3, 'the failed upload started over');
   px.clear();
   px.addFaults(
@@ -175,8 +186,8 @@ test('a large layer goes up in chunks and comes back identical', async (t) => {
   const root = await storeWithBusybox();
   // 20 MB of random data: above the 16 MiB monolithic limit, and incompressible.
   const built = await tsbuildOk(['build', '-q', '-t', name, makeContext({ Dockerfile: 'FROM busybox\nRUN head -c 20000000 /dev/urandom > /big\n' })], { root });
-  const digest = built.stdout.trim();
-  t.is(digestOf((await tsbuildOk(['push', name], { root })).stdout), digest);
+  const digest = digestOf((await tsbuildOk(['push', name], { root })).stdout);
+  t.is(registryManifest(`${reg.host}/large:1`).config.digest, built.stdout.trim());
   const patches = px.requests.filter((r) => r.method === 'PATCH');
   t.is(patches.length, 2);
   t.true(patches.every((p) => p.status === 202 && p.bytesIn > 0));
@@ -209,11 +220,12 @@ test('a blob with a wrong digest is never stored or tagged', async (t) => {
 test('TLS registry: trusted through --registry-ca; without it a clear error', async (t) => {
   const reg = await registry({ tls: true });
   const name = `${reg.host}/tls:1`;
-  const { root, digest } = await storeWithImage(name);
+  const { root } = await storeWithImage(name);
   const untrusted = await tsbuild(['push', name], { root });
   t.is(untrusted.code, 1);
   t.regex(untrusted.stderr, /--registry-ca/);
-  t.is(digestOf((await tsbuildOk(['push', '--registry-ca', reg.caPath!, name], { root })).stdout), digest);
+  const digest = digestOf((await tsbuildOk(['push', '--registry-ca', reg.caPath!, name], { root })).stdout);
+  t.regex(digest, /^sha256:/);
   const fresh = tmpDir('tsbuild-root-');
   t.is(digestOf((await tsbuildOk(['pull', '--registry-ca', reg.caPath!, name], { root: fresh })).stdout), digest);
 });
@@ -223,10 +235,8 @@ test('build --push pushes every tag; a push without a registry name is a usage e
   const root = await storeWithBusybox();
   const ctx = makeContext({ Dockerfile: 'FROM busybox\nRUN echo built > /b\n' });
   const r = await tsbuildOk(['build', '-t', `${reg.host}/built:a`, '-t', `${reg.host}/built:b`, '--push', ctx], { root });
-  const digest = /writing image (sha256:[a-f0-9]{64})/.exec(r.stderr)?.[1];
-  for (const tag of ['a', 'b']) {
-    t.is(JSON.parse(execFileSync('skopeo', ['inspect', '--tls-verify=false', `docker://${reg.host}/built:${tag}`], { encoding: 'utf8' })).Digest, digest);
-  }
+  const id = /writing image (sha256:[a-f0-9]{64})/.exec(r.stderr)?.[1];
+  for (const tag of ['a', 'b']) t.is(registryManifest(`${reg.host}/built:${tag}`).config.digest, id);
   const noTag = await tsbuild(['build', '--push', ctx], { root });
   t.is(noTag.code, 1);
   t.regex(noTag.stderr, /--push needs a name/);

@@ -31,6 +31,11 @@ function buildW1(): Promise<Built> {
   return built;
 }
 
+/** The manifest skopeo reads at a transport reference (oci:DIR:TAG, oci-archive:FILE). */
+function rawManifest(ref: string): { config: { digest: string }; layers: Array<{ mediaType: string; digest: string }> } {
+  return JSON.parse(execFileSync('skopeo', ['inspect', '--raw', ref], { encoding: 'utf8' }));
+}
+
 function unpackOci(archive: string): { layout: string; rootfs: string } {
   const layout = tmpDir('tsbuild-oci-');
   execFileSync('tar', ['-xf', archive, '-C', layout]);
@@ -92,7 +97,8 @@ test('w1: image config is what Docker sets', async (t) => {
 test('w1: the OCI archive is accepted by skopeo and umoci, and its rootfs is what the Dockerfile implies', async (t) => {
   const { digest, archive, ctx } = await buildW1();
   const info = JSON.parse(execFileSync('skopeo', ['inspect', `oci-archive:${archive}`], { encoding: 'utf8' }));
-  t.is(info.Digest, digest);
+  // The printed image id is the config digest: the archive's manifest (gzip layers) names that config.
+  t.is(rawManifest(`oci-archive:${archive}`).config.digest, digest);
   t.is(info.Layers.length, 5);
   t.deepEqual(info.Labels, { 'org.example.kind': 'hello' });
 
@@ -167,12 +173,21 @@ test('changing one context file: steps before the COPY stay cached, the rest rer
   t.is((await tsbuildOk(['run', 'w1:1', 'cat', '/app/app.js'], { root })).stdout, readFileSync(path.join(ctx, 'app.js'), 'utf8'));
 });
 
-test('store layout is an OCI image layout that skopeo reads', async (t) => {
+test('store layout is an OCI image layout that skopeo and umoci read, its layers uncompressed tars', async (t) => {
   const { root, digest } = await buildW1();
   t.true(existsSync(path.join(root, 'oci-layout')));
-  const info = JSON.parse(execFileSync('skopeo', ['inspect', `oci:${root}:docker.io/library/w1:1`], { encoding: 'utf8' }));
-  t.is(info.Digest, digest);
-  t.true(readdirSync(path.join(root, 'blobs', 'sha256')).length > 5);
+  const ref = `oci:${root}:docker.io/library/w1:1`;
+  const info = JSON.parse(execFileSync('skopeo', ['inspect', ref], { encoding: 'utf8' }));
+  t.is(info.Layers.length, 5);
+  const manifest = rawManifest(ref);
+  t.is(manifest.config.digest, digest);
+  // Lazy compression: what the build made stays a plain tar (its blob digest is its diff ID).
+  const config = JSON.parse(readFileSync(path.join(root, 'blobs', 'sha256', digest.slice(7)), 'utf8'));
+  t.deepEqual(manifest.layers.map((l: { mediaType: string }) => l.mediaType), Array(5).fill('application/vnd.oci.image.layer.v1.tar'));
+  t.deepEqual(manifest.layers.map((l: { digest: string }) => l.digest), config.rootfs.diff_ids);
+  const bundle = path.join(tmpDir('tsbuild-umoci-'), 'bundle');
+  execFileSync('umoci', ['unpack', '--image', `${root}:docker.io/library/w1:1`, bundle], { stdio: 'pipe' });
+  t.is(readFileSync(path.join(bundle, 'rootfs', 'greeting'), 'utf8'), 'hello\n');
 });
 
 test('w1: RUN layers hold only the RUN changes (no /etc/hosts or resolv.conf mount stubs)', async (t) => {
