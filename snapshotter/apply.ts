@@ -24,7 +24,8 @@ import { mknod, setXattr } from '../native/fsops.js';
 import { assertMapped, overlayXattr } from '../native/userns.js';
 import { OPAQUE_WHITEOUT, WHITEOUT_PREFIX } from './diff.js';
 import type { SparseSegment } from './sparse.js';
-import { LayerFormatError, readTar, type TarEntry } from './tar.js';
+import { LayerFormatError, type TarEntry } from './tar.js';
+import { readTar } from './tarread.js';
 
 export interface ApplyOptions {
   /**

@@ -10,7 +10,8 @@ import type { FrontendInput, ResolvedImage } from '../../builder/frontend.js';
 import { TsbuildError } from '../../common/errors.js';
 import { dockerfileFrontend } from '../../frontend/convert.js';
 import { applyLayer } from '../../snapshotter/apply.js';
-import { readTar, writeTar, type TarInput } from '../../snapshotter/tar.js';
+import { writeTar, type TarInput } from '../../snapshotter/tar.js';
+import { readTar } from '../../snapshotter/tarread.js';
 
 export type Outcome = 'ok' | 'refused';
 

@@ -3,7 +3,7 @@
 // `node --expose-gc --import=tsx`: each sample collects garbage first, so it measures what is
 // retained, not what awaits collection.
 import { diffUpperDir } from '../../snapshotter/diff.js';
-import { readTar } from '../../snapshotter/tar.js';
+import { readTar } from '../../snapshotter/tarread.js';
 
 const gc = globalThis.gc;
 if (!gc) throw new Error('run with --expose-gc');

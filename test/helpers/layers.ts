@@ -11,7 +11,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import tarStream from 'tar-stream';
-import { readTar } from '../../snapshotter/tar.js';
+import { readTar } from '../../snapshotter/tarread.js';
 
 /** An entry as a reader saw it. */
 export interface LayerEntry {

@@ -8,7 +8,8 @@ import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { diffUpperDir, splitRdev } from '../../snapshotter/diff.js';
-import { readTar, type TarEntry } from '../../snapshotter/tar.js';
+import { type TarEntry } from '../../snapshotter/tar.js';
+import { readTar } from '../../snapshotter/tarread.js';
 
 const ADDON = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../native/build/Release/tsbuild_native.node');
 const HELPERS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../helpers');

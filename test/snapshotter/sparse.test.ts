@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { applyLayer } from '../../snapshotter/apply.js';
-import { LayerFormatError, readTar } from '../../snapshotter/tar.js';
+import { LayerFormatError } from '../../snapshotter/tar.js';
+import { readTar } from '../../snapshotter/tarread.js';
 
 async function tmp(t: { teardown(fn: () => Promise<void>): void }): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), 'sparse-'));

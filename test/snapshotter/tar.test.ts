@@ -8,7 +8,8 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { getXattr, setXattr } from '../../native/fsops.js';
-import { LayerFormatError, readTar, writeTar, type TarEntry, type TarInput } from '../../snapshotter/tar.js';
+import { LayerFormatError, writeTar, type TarEntry, type TarInput } from '../../snapshotter/tar.js';
+import { readTar } from '../../snapshotter/tarread.js';
 
 async function tmp(t: { teardown(fn: () => Promise<void>): void }): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), 'tar-'));
