@@ -59,7 +59,7 @@ $AS buildah pull --storage-driver=overlay --tls-verify=false localhost:5000/busy
 
 RES=$W/results.jsonl
 M() { python3 "$ROOT/bench/measure.py" --results "$RES" --logs "$W/logs" --runs "$runs" "$@"; }
-buildah="buildah bud --storage-driver=overlay --runtime=runc --layers --tls-verify=false -q"
+buildah="buildah bud --storage-driver=overlay --runtime=runc --network=host --layers --tls-verify=false -q"
 M --row cold \
   --tool root --cmd "env TSBUILD_ROOT=$W/root-store $TSB build -q --no-cache $W/w1" \
   --tool rootless --cmd "$AS $TSB build -q --no-cache $W/w1" \
