@@ -5,6 +5,7 @@
 // A chain (bottom → top) is mounted as overlay lowerdirs, top-most first.
 import { readFileSync } from 'node:fs';
 import { lstat, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { applyLayer } from './apply.js';
 import type { ContentStore } from './content.js';
@@ -15,6 +16,7 @@ import type { Store } from './store.js';
 import { captureChanges, materialize } from './copying.js';
 import { MergedView } from './view.js';
 import { getXattr } from '../native/fsops.js';
+import { inUserNamespace } from '../native/userns.js';
 
 export interface Layer {
   diffID: Digest;
@@ -55,10 +57,13 @@ export type RootfsMount =
 
 export type SnapshotterMode = 'overlay' | 'copy';
 
-/** overlay where the kernel has it; TSBUILD_SNAPSHOTTER=copy|overlay overrides. */
-export function detectMode(): SnapshotterMode {
+/** overlay where the kernel has it (and allows it here); TSBUILD_SNAPSHOTTER=copy|overlay overrides. */
+export function detectMode(release = os.release()): SnapshotterMode {
   const forced = process.env.TSBUILD_SNAPSHOTTER;
   if (forced === 'copy' || forced === 'overlay') return forced;
+  // Kernels before 5.11 refuse overlayfs inside a user namespace (rootless): copy there.
+  const [major = 0, minor = 0] = release.split('.').map((n) => parseInt(n, 10));
+  if (inUserNamespace() && (major < 5 || (major === 5 && minor < 11))) return 'copy';
   try {
     return /\toverlay\n/.test(readFileSync('/proc/filesystems', 'utf8')) ? 'overlay' : 'copy';
   } catch {
