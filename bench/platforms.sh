@@ -44,6 +44,9 @@ printf 'FROM scratch\nARG TARGETARCH\nCOPY rootfs-$TARGETARCH/ /\nENV PATH=/usr/
 TSBUILD_ROOT=$W/seed $TSB build -q --platform linux/amd64,linux/arm64 -t "$REG/bb:multi" --push "$W/base" >/dev/null
 
 cp -r bench/workloads/platforms "$W/ctx"
+# The build stage's input: five files of 5,000 short lines (made here rather than kept in the repo).
+mkdir -p "$W/ctx/src"
+for i in 1 2 3 4 5; do seq 1 5000 | awk '{print $1 % 97}' > "$W/ctx/src/f$i.txt"; done
 sed -i "s# bb:multi# $REG/bb:multi#" "$W/ctx/Dockerfile"
 for s in two amd64 arm64; do TSBUILD_ROOT=$W/store-$s $TSB pull "$REG/bb:multi" >/dev/null 2>&1; done
 export REGISTRIES_CONFIG_PATH=$W/registries.conf

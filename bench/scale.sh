@@ -23,7 +23,8 @@ M --row files100k-nochange --warmup 1 --tool tsbuild --cmd "env TSBUILD_ROOT=$W/
 # One big file: 1 GB and 5 GB of incompressible bytes, each built cold into a fresh store.
 for gb in 1 5; do
   mkdir -p "$W/big$gb"
-  openssl enc -aes-128-ctr -pass pass:tsbuild -nosalt -pbkdf2 </dev/zero 2>/dev/null | head -c "${gb}G" > "$W/big$gb/blob"
+  # (head ends openssl with SIGPIPE: keep that out of pipefail)
+  head -c "${gb}G" < <(openssl enc -aes-128-ctr -pass pass:tsbuild -nosalt -pbkdf2 </dev/zero 2>/dev/null) > "$W/big$gb/blob"
   printf 'FROM scratch\nCOPY blob /blob\n' > "$W/big$gb/Dockerfile"
   M --row "file${gb}g-cold" --tool tsbuild --prep "rm -rf $W/store$gb" --cmd "env TSBUILD_ROOT=$W/store$gb $TSB build -q $W/big$gb"
   rm -rf "$W/store$gb"
