@@ -230,7 +230,7 @@ export async function build(parts: Parts, req: BuildRequest, sink: ProgressSink)
       const img = await exportImage(parts.content, solver, definition, chains[i]!, { ...(epoch !== undefined ? { sourceDateEpoch: epoch } : {}), ...(inlineCache ? { inlineCache } : {}), ...(req.annotations?.manifest ? { annotations: req.annotations.manifest } : {}) });
       images.push({ ...img, names, layers: chains[i]! });
     }
-    const built = multi ? await indexImage(parts.content, images, req.annotations?.index) : images[0]!;
+    const built = multi ? await indexImage(parts.content, images, req.annotations) : images[0]!;
     return { ...built, exports: await runExporters(local, built, ctx) };
   });
   // Remote exporters report their own steps (one per pushed name).
@@ -254,8 +254,8 @@ function checkAnnotations(a: Annotations | undefined, multi: boolean): void {
 }
 
 /** The images of a multi-platform build as one: their index (BuiltImage.platforms). */
-async function indexImage(content: StoreParts['content'], images: readonly BuiltImage[], annotations?: Readonly<Record<string, string>>): Promise<BuiltImage> {
-  const manifest = await writeIndex(content, images, annotations);
+async function indexImage(content: StoreParts['content'], images: readonly BuiltImage[], annotations?: Annotations): Promise<BuiltImage> {
+  const manifest = await writeIndex(content, images, annotations?.index, annotations?.manifestDescriptor);
   const platforms = images.map((img) => ({ ...img, platform: { os: img.config.os, architecture: img.config.architecture, ...(img.config.variant ? { variant: img.config.variant } : {}) } }));
   return { ...images[0]!, manifest, layers: images.flatMap((i) => i.layers), platforms };
 }

@@ -33,13 +33,15 @@ export async function writeImage(content: ContentStore, config: ImageConfig, lay
 
 /**
  * The OCI image index of one build's platform images (in --platform order), each entry with its
- * platform as the image config says. `annotations`: --annotation index:K=V.
+ * platform as the image config says. `annotations`: --annotation index:K=V; `entries`:
+ * manifest-descriptor:K=V, on each entry.
  */
-export async function writeIndex(content: ContentStore, images: readonly WrittenImage[], annotations?: Readonly<Record<string, string>>): Promise<Descriptor> {
+export async function writeIndex(content: ContentStore, images: readonly WrittenImage[], annotations?: Readonly<Record<string, string>>, entries?: Readonly<Record<string, string>>): Promise<Descriptor> {
+  const entryAnnotations = entries && Object.keys(entries).length ? { annotations: { ...entries } } : {};
   const index: Index = {
     schemaVersion: 2,
     mediaType: MediaType.ociIndex,
-    manifests: images.map(({ manifest, config }) => ({ ...manifest, platform: { architecture: config.architecture, os: config.os, ...(config.variant ? { variant: config.variant } : {}) } })),
+    manifests: images.map(({ manifest, config }) => ({ ...manifest, ...entryAnnotations, platform: { architecture: config.architecture, os: config.os, ...(config.variant ? { variant: config.variant } : {}) } })),
     ...(annotations && Object.keys(annotations).length ? { annotations: { ...annotations } } : {}),
   };
   const d = await content.putBytes(JSON.stringify(index));

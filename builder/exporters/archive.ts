@@ -20,9 +20,10 @@ function archiveExporter(type: 'oci' | 'docker'): ExporterFactory {
       type,
       remote: false,
       async export(image, ctx) {
-        // manifest-descriptor annotations land on the image's entry in the layout's index.json: for one
-        // platform, BuildKit's image writer puts them on the manifest descriptor it hands the exporter.
-        const extra = req.annotations?.manifestDescriptor;
+        // The entry in the layout's index.json carries manifest-descriptor annotations for one platform,
+        // index-descriptor ones for several (their manifests' entries in the index carry the former),
+        // as BuildKit's image writer does.
+        const extra = image.platforms ? req.annotations?.indexDescriptor : req.annotations?.manifestDescriptor;
         const out = await archivedManifest(ctx.parts, image.manifest, dist, ctx.progress);
         const manifest = extra ? { ...out, annotations: { ...extra } } : out;
         if (!tar) await writeLayoutDir(ctx.parts.content, manifest, names, dest);

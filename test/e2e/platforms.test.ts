@@ -135,7 +135,7 @@ test.serial('a FROM --platform=$BUILDPLATFORM stage runs once for both platforms
   t.is(arm.split('\n')[0], amd.split('\n')[0], 'the same build stage result in both');
 });
 
-test.serial('outputs that hold one platform refuse several; type=local writes one directory per platform', async (t) => {
+test.serial('outputs that hold one platform refuse several; type=local writes one directory per platform; an index takes its three kinds of annotations', async (t) => {
   const root = await multiStore();
   const ctx = makeContext({ Dockerfile: 'FROM bb:multi\nRUN uname -m > /arch\n' });
   const docker = await tsbuild(['build', '--platform', 'linux/amd64,linux/arm64', '-o', `type=docker,dest=${path.join(tmpDir(), 'x.tar')}`, ctx], { root });
@@ -146,6 +146,15 @@ test.serial('outputs that hold one platform refuse several; type=local writes on
   await tsbuildOk(['build', '--platform', 'linux/amd64,linux/arm64', '-o', `type=local,dest=${dest}`, ctx], { root });
   t.is(readFileSync(path.join(dest, 'linux_amd64', 'arch'), 'utf8'), 'x86_64\n');
   t.is(readFileSync(path.join(dest, 'linux_arm64', 'arch'), 'utf8'), 'aarch64\n');
+  // Annotations of an index: index: on it, manifest-descriptor: on its entries, index-descriptor: on its entry in index.json.
+  const oci = path.join(tmpDir(), 'annotated.tar');
+  await tsbuildOk(['build', '--platform', 'linux/amd64,linux/arm64', '--annotation', 'index:org.example.index=1', '--annotation', 'manifest-descriptor:org.example.entry=2', '--annotation', 'index-descriptor:org.example.top=3', '-o', `type=oci,dest=${oci}`, ctx], { root });
+  const index = JSON.parse(skopeo('inspect', '--raw', `oci-archive:${oci}`));
+  t.deepEqual(index.annotations, { 'org.example.index': '1' });
+  t.deepEqual(index.manifests.map((m: { annotations?: Record<string, string> }) => m.annotations), [{ 'org.example.entry': '2' }, { 'org.example.entry': '2' }]);
+  const layout = tmpDir('tsbuild-oci-');
+  execFileSync('tar', ['-xf', oci, '-C', layout]);
+  t.is(JSON.parse(readFileSync(path.join(layout, 'index.json'), 'utf8')).manifests[0].annotations['org.example.top'], '3');
   const bad = await tsbuild(['build', '--platform', 'linux/z80', ctx], { root });
   t.is(bad.code, 1);
   t.regex(bad.stderr, /--platform: invalid platform "linux\/z80": unknown architecture "z80"/);
