@@ -49,7 +49,8 @@ test('finds a forgotten process, container, mount and file of a run, and nothing
   writeFileSync(path.join(dir, 'forgotten'), '');
   mkdirSync(path.join(dir, `tsx-${process.getuid!()}`));
 
-  const left = await until(dir, (l) => l.processes.length >= 3 && l.mounts.length >= 2);
+  // The namespaced one counts once its shell has exec'd sleep (before that it is `sh -c …`): wait for that too.
+  const left = await until(dir, (l) => l.processes.length >= 3 && l.mounts.length >= 2 && l.processes.some((p) => p.cmdline === 'sleep 63'));
   const pids = left.processes.map((p) => p.pid);
   t.true(pids.includes(marked.pid!), 'a process with the run marker');
   t.true(pids.includes(naming.pid!), 'a process naming the run directory');
