@@ -275,10 +275,26 @@ async function main(argv: string[]): Promise<number> {
     .help()
     .version(version)
     .fail((msg, err) => {
-      throw err ?? new UsageError(msg, 'see tsbuild --help');
+      throw err ?? new UsageError(asTyped(msg), 'see tsbuild --help');
     })
     .parseAsync();
   return exitCode;
+}
+
+/**
+ * yargs names an unknown flag twice, as typed and camel-cased ("Unknown arguments: cache-too,
+ * cacheToo"): say it once, as the user typed it.
+ */
+function asTyped(msg: string): string {
+  const m = /^Unknown arguments?: (.*)$/.exec(msg);
+  if (!m) return msg;
+  const names = m[1]!.split(', ');
+  const camel = (s: string): string => s.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+  const typed = names.filter((n) => !names.some((o) => o !== n && o.includes('-') && camel(o) === n));
+  // A flag as it was typed; anything else (an extra positional argument) as it is.
+  const args = process.argv.slice(2);
+  const shown = typed.map((n) => [`--${n}`, `-${n}`].find((f) => args.some((a) => a === f || a.startsWith(`${f}=`))) ?? n);
+  return `unknown ${typed.length > 1 ? 'arguments' : 'argument'} ${shown.join(', ')}`;
 }
 
 const progressOption = { type: 'string', choices: ['auto', 'tty', 'plain', 'json', 'quiet'], default: 'auto', describe: 'auto: tty on a terminal, plain otherwise' } as const;

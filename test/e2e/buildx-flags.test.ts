@@ -33,6 +33,8 @@ test('what tsbuild cannot do yet is a clear usage error: a malformed platform, a
     [['--sbom=true'], /does not make attestations yet/],
     [['--builder', 'mybuilder'], /has no builders/],
     [['--label', 'novalue'], /needs KEY=VALUE/],
+    // an unknown flag is named once, as typed (yargs also names it camel-cased)
+    [['--cache-too', 'x'], /ERROR: unknown argument --cache-too\n/],
   ];
   for (const [flags, message] of cases) {
     const r = await tsbuild(['build', ...flags, ctx], { root: await root() });
