@@ -3,12 +3,11 @@
 // OCI archive and a real registry (pushed, read by skopeo per platform, pulled back by digest); a
 // FROM --platform=$BUILDPLATFORM stage runs once for both; missing emulation is a clear error.
 import test from 'ava';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { jsonEvents, makeContext, repoRoot, tmpDir, tsbuild, tsbuildOk } from '../helpers/cli.js';
+import { startRegistry as startRegistryServer, type RegistryServer } from '../helpers/registry.js';
 
 const ARM64_BUSYBOX = path.join(repoRoot, 'test', '.cache', 'busybox-arm64');
 const QEMU = '/proc/sys/fs/binfmt_misc/qemu-aarch64';
@@ -45,29 +44,12 @@ function multiStore(): Promise<string> {
   return store;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-let registry: { proc: ChildProcess; host: string } | undefined;
-test.after.always(() => registry?.proc.kill());
+let registry: RegistryServer | undefined;
+test.after.always(() => registry?.stop());
+/** The real registry the tests push to: one for this file, started when first needed. */
 async function startRegistry(): Promise<string> {
-  if (registry) return registry.host;
-  const dir = tmpDir('tsbuild-registry-');
-  const port = await freePort();
-  writeFileSync(path.join(dir, 'config.yml'), `version: 0.1\nstorage: {filesystem: {rootdirectory: ${dir}/data}}\nhttp: {addr: 127.0.0.1:${port}}\n`);
-  const proc = spawn('docker-registry', ['serve', path.join(dir, 'config.yml')], { stdio: 'ignore' });
-  registry = { proc, host: `localhost:${port}` };
-  for (let i = 0; i < 100; i++) {
-    if (await fetch(`http://127.0.0.1:${port}/v2/`).then((r) => r.ok, () => false)) return registry.host;
-    await sleep(100);
-  }
-  throw new Error('docker-registry did not start');
+  registry ??= await startRegistryServer();
+  return registry.host;
 }
 
 const skopeo = (...args: string[]): string => execFileSync('skopeo', args, { encoding: 'utf8' });
