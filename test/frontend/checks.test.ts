@@ -7,7 +7,6 @@ import { parseCheckDirective } from '../../frontend/checks/directive.js';
 import { isValidImageReference } from '../../frontend/checks/from.js';
 import { lintViolation, rules } from '../../frontend/checks/rules.js';
 import { checkDockerfile, convertDockerfile } from '../../frontend/convert.js';
-import { ignoreMatcher } from '../../frontend/dockerignore.js';
 import { DockerfileError } from '../../frontend/errors.js';
 
 interface Options {
@@ -205,18 +204,11 @@ test('CopyIgnoredFile is experimental and needs the .dockerignore patterns', (t)
   ]);
   t.deepEqual(only(src.replace(/^# check.*\n/, ''), 'CopyIgnoredFile', { dockerignore }), []);
   t.deepEqual(only('# check=experimental=all\nFROM alpine\nCOPY app /app\n', 'CopyIgnoredFile', { dockerignore }), []);
-});
-
-test('ignoreMatcher: last match wins, parents count, ** spans directories', (t) => {
-  const m = ignoreMatcher(['docs', '**/*.log', 'build/*', '!build/keep']);
-  t.true(m('docs/a/b.md'));
-  t.true(m('docs'));
-  t.true(m('x/y/z.log'));
-  t.true(m('a.log'));
-  t.true(m('build/out'));
-  t.false(m('build/keep'));
-  t.false(m('src/main.go'));
-  t.false(m('.'));
+  // The context walk's matcher: a `**` pattern excludes a source below any matching parent, and a source is cleaned first.
+  t.deepEqual(only('# check=experimental=CopyIgnoredFile\nFROM alpine\nCOPY a/b/cache/x /build/ /\n', 'CopyIgnoredFile', { dockerignore: '**/cache\nbuild\n' }), [
+    ['Attempting to Copy file "a/b/cache/x" that is excluded by .dockerignore', 3],
+    ['Attempting to Copy file "/build/" that is excluded by .dockerignore', 3],
+  ]);
 });
 
 test('ExposeProtoCasing and ExposeInvalidFormat', (t) => {
