@@ -187,6 +187,13 @@ test('FromPlatformFlagConstDisallowed unless the stage name mentions the platfor
   t.deepEqual(only('FROM --platform=linux/amd64 alpine AS build\n', 'FromPlatformFlagConstDisallowed'), [['FROM --platform flag should not use constant value "linux/amd64"', 1]]);
   t.deepEqual(only('FROM --platform=linux/amd64 alpine AS build-amd64\n', 'FromPlatformFlagConstDisallowed'), []);
   t.deepEqual(only('FROM --platform=$BUILDPLATFORM alpine AS build\n', 'FromPlatformFlagConstDisallowed'), []);
+  // The platform is compared as BuildKit parses it, normalised: aarch64 is arm64.
+  t.deepEqual(only('FROM --platform=linux/aarch64 alpine AS build-arm64\n', 'FromPlatformFlagConstDisallowed'), []);
+  t.deepEqual(only('FROM --platform=Linux/ARM/v7 alpine AS build\n', 'FromPlatformFlagConstDisallowed'), [['FROM --platform flag should not use constant value "Linux/ARM/v7"', 1]]);
+  // An invalid one is not the check's to report: the plan's error is.
+  const e = t.throws(() => run('FROM --platform=linux/nope alpine AS build\n'));
+  t.true(e instanceof DockerfileError);
+  t.regex(e!.message, /unknown architecture "nope"/);
 });
 
 test('RedundantTargetPlatform', (t) => {
