@@ -3,6 +3,7 @@
 // with a resolver.
 import test from 'ava';
 import type { FrontendInput, ResolvedImage } from '../../builder/frontend.js';
+import type { TsbuildError } from '../../common/errors.js';
 import { parseCheckDirective } from '../../frontend/checks/directive.js';
 import { isValidImageReference } from '../../frontend/checks/from.js';
 import { lintViolation, rules } from '../../frontend/checks/rules.js';
@@ -262,7 +263,7 @@ test('a malformed # check directive is a user error pointing at its line', (t) =
   t.is(e.kind, 'user');
   t.truthy(e.hint);
   // the build arg's mistakes are the command line's
-  t.is(t.throws(() => run('FROM alpine\n', { buildArgs: new Map([['BUILDKIT_DOCKERFILE_CHECK', 'oops']]) }))?.code, 'TSB_USAGE');
+  t.is(t.throws<TsbuildError>(() => run('FROM alpine\n', { buildArgs: new Map([['BUILDKIT_DOCKERFILE_CHECK', 'oops']]) }))?.code, 'TSB_USAGE');
 });
 
 test('check=skip and skip=all drop warnings; error=true makes them a violation', (t) => {
