@@ -2,6 +2,7 @@
 // the image, hand it to each exporter. `check` runs the frontend alone.
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { dockerignoreCandidates } from '../common/dockerignore.js';
 import { TsbuildError, UsageError } from '../common/errors.js';
 import { hostPlatform, type Descriptor, type Digest, type Platform } from '../common/oci.js';
 import { formatPlatform, normalizePlatform } from '../common/platform.js';
@@ -108,11 +109,6 @@ async function readInputs(req: Pick<BuildRequest, 'context' | 'dockerfile'>, sin
     if (dockerignore !== undefined) break;
   }
   return { contextDir, dockerfilePath, dockerfile, filename, ...(dockerignore !== undefined ? { dockerignore } : {}) };
-}
-
-/** `<Dockerfile>.dockerignore` beside a Dockerfile wins over the context's `.dockerignore`, as in BuildKit. */
-function dockerignoreCandidates(dockerfilePath: string, contextDir: string): string[] {
-  return [`${dockerfilePath}.dockerignore`, path.join(contextDir, '.dockerignore')];
 }
 
 /** SOURCE_DATE_EPOCH (a build arg first, else the environment), for reproducible times. */

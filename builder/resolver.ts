@@ -1,15 +1,12 @@
 // Resolves base image names to a manifest in the content store: the local image store by name,
 // or an OCI layout directory (`oci-layout://DIR[:TAG|@DIGEST]`) whose blobs are imported, verified.
 import { TsbuildError } from '../common/errors.js';
-import { createReadStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import type { ImageSource } from './graph.js';
 import type { ContentStore } from '../snapshotter/content.js';
 import type { ImageStore } from '../snapshotter/images.js';
+import { OciLayout } from '../snapshotter/ocilayout.js';
 import { RefNameAnnotation } from '../snapshotter/images.js';
 import { hostPlatform, isDigest, platformMatches, type Descriptor, type Digest, type ImageConfig, type Manifest, type Platform } from '../common/oci.js';
-import { parseIndex } from '../common/ociparse.js';
 import { InvalidReferenceError, normalizeReference, familiarName, parseReference, formatReference } from '../snapshotter/reference.js';
 import type { Registries } from '../snapshotter/registry/registries.js';
 import type { BlobSources } from '../snapshotter/registry/sources.js';
@@ -145,12 +142,12 @@ export class ImageResolver {
         tag = spec.slice(colon + 1);
       }
     }
-    const dirAbs = path.resolve(dir);
-    const indexFile = path.join(dirAbs, 'index.json');
-    const text = await readFile(indexFile, 'utf8').catch(() => {
+    const layout = new OciLayout(dir);
+    const dirAbs = layout.dir;
+    const index = await layout.index().catch((e: unknown) => {
+      if (e instanceof TsbuildError) throw e;
       throw new ImageNotFoundError(ref, `${dirAbs} is not an OCI image layout (no readable index.json)`);
     });
-    const index = parseIndex(text, indexFile);
     const pick = index.manifests.find((m) => {
       if (digest) return m.digest === digest;
       if (tag) return m.annotations?.[RefNameAnnotation] === tag || m.annotations?.[RefNameAnnotation]?.endsWith(`:${tag}`);
@@ -160,28 +157,28 @@ export class ImageResolver {
       const tags = index.manifests.map((m) => m.annotations?.[RefNameAnnotation]).filter(Boolean);
       throw new ImageNotFoundError(ref, tags.length ? `tags in ${dirAbs}: ${tags.join(', ')}` : `${dirAbs} has no matching manifest`);
     }
-    await this.importTree(dirAbs, pick);
+    await this.importTree(layout, pick);
     const { manifestDigest, config } = await this.pickManifest(pick);
     return { source: { type: 'image', ref, origin: { kind: 'oci-layout', dir: dirAbs, tag }, manifestDigest, ...layersKey(config), platform: this.platform }, config };
   }
 
   /** Copies a manifest (or index) and every blob it references into the content store, verified. */
-  private async importTree(dir: string, desc: Descriptor): Promise<void> {
-    await this.importBlob(dir, desc.digest);
+  private async importTree(layout: OciLayout, desc: Descriptor): Promise<void> {
+    await this.importBlob(layout, desc.digest);
     const doc = await this.content.readImageDocument(desc.digest);
     if (doc.kind === 'index') {
       const { manifests } = doc.index;
-      for (const m of manifests) if (platformMatches(m.platform, this.platform) || manifests.length === 1) await this.importTree(dir, m);
+      for (const m of manifests) if (platformMatches(m.platform, this.platform) || manifests.length === 1) await this.importTree(layout, m);
       return;
     }
-    await this.importBlob(dir, doc.manifest.config.digest);
-    for (const l of doc.manifest.layers) await this.importBlob(dir, l.digest);
+    await this.importBlob(layout, doc.manifest.config.digest);
+    for (const l of doc.manifest.layers) await this.importBlob(layout, l.digest);
   }
 
-  private async importBlob(dir: string, digest: Digest): Promise<void> {
+  private async importBlob(layout: OciLayout, digest: Digest): Promise<void> {
     if (!isDigest(digest)) throw new ImageNotFoundError(digest, 'only sha256 digests are supported');
     if (await this.content.has(digest)) return;
-    await this.content.put(createReadStream(path.join(dir, 'blobs', 'sha256', digest.slice(7))), digest);
+    await this.content.put(layout.openBlob(digest), digest);
   }
 }
 

@@ -12,7 +12,7 @@ import type { ContextDeps } from './contextdeps.js';
 import { execKeyDefinition, runExec } from './exec.js';
 import { readSecret, type SecretSource } from './mounts.js';
 import { SecretMasker } from './masking.js';
-import { PatternMatcher } from './patterns.js';
+import { PatternMatcher } from '../common/patterns.js';
 import type { MissExplainer } from './missreason.js';
 import { step, StepError, type CacheMiss, type ProgressSink } from './progress.js';
 import { TsbuildError } from '../common/errors.js';

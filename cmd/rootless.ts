@@ -5,10 +5,10 @@
 // user namespace itself (it has threads), hence the second process. setpriv --pdeathsig ties it to
 // this one: a killed tsbuild takes its build, and so the build's containers, with it.
 import { spawn, spawnSync } from 'node:child_process';
-import { accessSync, constants, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import { TsbuildError } from '../common/errors.js';
+import { findExecutable } from '../common/executable.js';
 
 /** Set for the inner process: the store then defaults to the user's own (snapshotter/store.ts). */
 const INNER = 'TSBUILD_ROOTLESS';
@@ -38,18 +38,11 @@ function hasSubRange(file: string, user: string, id: number): boolean {
   });
 }
 
+/** util-linux and uidmap live in the system's directories, also when the caller's PATH leaves them out. */
+const SYSTEM_DIRS = ['/usr/bin', '/usr/sbin', '/bin', '/sbin'];
+
 function onPath(cmd: string): string | undefined {
-  const dirs = [...(process.env.PATH ?? '').split(':'), '/usr/bin', '/usr/sbin', '/bin', '/sbin'].filter(Boolean);
-  for (const dir of dirs) {
-    const p = path.join(dir, cmd);
-    try {
-      accessSync(p, constants.X_OK);
-      return p;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
+  return findExecutable(cmd, SYSTEM_DIRS);
 }
 
 const hintUserns =

@@ -3,12 +3,12 @@
 // dispatch walk that emits the graph and runs the checks. --check is that same walk, over every
 // stage unless a target is named, with nothing solved.
 import type { CheckResult, Frontend, FrontendInput, FrontendResult } from '../builder/frontend.js';
+import { parseDockerignore } from '../common/dockerignore.js';
 import { hostPlatform, type ImageConfig, type Platform } from '../common/oci.js';
 import { checkConfig } from './checks/directive.js';
 import { fileChecks } from './checks/file.js';
 import { Checks, lintViolation, type CheckReport } from './checks/rules.js';
 import { walk } from './dispatch.js';
-import { parseDockerignore } from './dockerignore.js';
 import { parse, type Directives } from './parser.js';
 import { makePlan, neededStages, type Images, type Plan } from './plan.js';
 import { resolveImages } from './resolve.js';

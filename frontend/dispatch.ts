@@ -1,16 +1,17 @@
 // The dispatch walk, as BuildKit's dispatchStages: the planned stages in file order, each from its
 // base, instruction by instruction, emitting the op graph and feeding the checks as it goes. The
 // same walk serves a build (the target's graph) and --check (the warnings of every stage).
+import path from 'node:path/posix';
 import type { ContextSource, ExecDefaults, Op, Source, Vertex } from '../builder/graph.js';
 import type { SourceLocation } from '../common/errors.js';
 import type { ImageConfig, Platform, RunConfig } from '../common/oci.js';
+import { PatternMatcher } from '../common/patterns.js';
 import { formatPlatform } from '../common/platform.js';
 import { Scope } from './args.js';
 import { baseImagePlatform } from './checks/from.js';
 import { InstructionChecks } from './checks/instruction.js';
 import type { Checks } from './checks/rules.js';
 import { dispatchCopy } from './copy.js';
-import { ignoreMatcher } from './dockerignore.js';
 import { DockerfileError } from './errors.js';
 import { expandHeredocAt, expandWordAt, expandWordsAt } from './expand.js';
 import type { Instruction } from './instructions.js';
@@ -52,6 +53,14 @@ function envFromList(list: readonly string[] | null | undefined): Map<string, st
   return m;
 }
 
+/** CopyIgnoredFile's test of a COPY source as written (`./x`, `/x`, `dir/`): the context walk's matcher on the cleaned path. */
+function ignoredBy(matcher: PatternMatcher): (src: string) => boolean {
+  return (src) => {
+    const rel = path.normalize(src).replace(/^\/+/, '').replace(/\/+$/, '');
+    return rel !== '' && rel !== '.' && matcher.matches(rel);
+  };
+}
+
 /** Runs the walk; the state of every dispatched stage. */
 export function walk(input: WalkInput): Map<Stage, StageState> {
   return new Walk(input).run();
@@ -68,7 +77,7 @@ class Walk {
   constructor(readonly input: WalkInput) {
     const source: ContextSource = { type: 'context', name: 'context', excludes: [...input.excludes] };
     this.context = { id: 'context', op: { kind: 'source', source }, inputs: [], name: '[internal] load build context' };
-    if (input.excludes.length) this.ignored = ignoreMatcher(input.excludes);
+    if (input.excludes.length) this.ignored = ignoredBy(new PatternMatcher(input.excludes));
   }
 
   run(): Map<Stage, StageState> {

@@ -13,17 +13,15 @@
 // archive, not a concurrent process racing us in the target.
 import { TsbuildError } from '../common/errors.js';
 import {
-  chmodSync, closeSync, constants, createWriteStream, fchmodSync, futimesSync, lchownSync, linkSync, lstatSync, lutimesSync, write, ftruncateSync,
-  mkdirSync, openSync, readdirSync, readlinkSync, realpathSync, rmSync, symlinkSync, unlinkSync, writeSync, type Stats,
+  chmodSync, closeSync, constants, fchmodSync, futimesSync, lchownSync, linkSync, lstatSync, lutimesSync,
+  mkdirSync, openSync, readdirSync, readlinkSync, realpathSync, rmSync, symlinkSync, unlinkSync, type Stats,
 } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { promisify } from 'node:util';
-import { pipeline } from 'node:stream/promises';
 import { mknod, setXattr } from '../native/fsops.js';
 import { assertMapped, overlayXattr } from '../native/userns.js';
 import { OPAQUE_WHITEOUT, WHITEOUT_PREFIX } from './diff.js';
-import type { SparseSegment } from './sparse.js';
+import { writeFileBody } from './filebody.js';
 import { LayerFormatError, type TarEntry } from './tar.js';
 import { readTar } from './tarread.js';
 
@@ -54,11 +52,8 @@ export class LayerApplyError extends TsbuildError {
 }
 
 // Metadata calls are synchronous: applying a layer is metadata-bound (one file per entry) and a
-// thread-pool round trip costs far more than the syscalls themselves. Larger bodies stream async.
-const SMALL_FILE = 64 * 1024;
-const writeAt = promisify(write);
+// thread-pool round trip costs far more than the syscalls themselves (file bodies: filebody.ts).
 const MAX_SYMLINKS = 40; // Linux's own limit on symlinks followed in one lookup
-const O_CREATE_NEW = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 const O_DIR_NOFOLLOW = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW;
 // Overlay's control xattrs would let a layer redirect lookups or fake opaque dirs: never take them from an archive.
 const OVERLAY_XATTR_PREFIXES = ['trusted.overlay.', 'user.overlay.'];
@@ -351,49 +346,6 @@ class Applier {
         throw err;
       }
     }
-  }
-}
-
-async function writeFileBody(dest: string, entry: TarEntry, body: Readable): Promise<void> {
-  const fd = openSync(dest, O_CREATE_NEW, 0o600);
-  if (entry.sparse) return writeSparse(fd, entry.sparse, entry.size, body);
-  if (entry.size > SMALL_FILE) {
-    await pipeline(body, createWriteStream('', { fd, autoClose: true }));
-    return;
-  }
-  try {
-    for await (const chunk of body as AsyncIterable<Buffer>) {
-      for (let off = 0; off < chunk.length;) off += writeSync(fd, chunk, off);
-    }
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/**
- * A GNU sparse file: each segment's bytes written at its offset, then the file cut to its real size,
- * so the gaps stay holes where the filesystem has them (and read as zeros where it does not).
- */
-async function writeSparse(fd: number, segments: readonly SparseSegment[], size: number, body: Readable): Promise<void> {
-  try {
-    let i = 0;
-    let done = 0; // bytes of segment i already written
-    for await (const chunk of body as AsyncIterable<Buffer>) {
-      for (let off = 0; off < chunk.length;) {
-        while (segments[i]!.length === done) {
-          i++;
-          done = 0;
-        }
-        const seg = segments[i]!;
-        const n = Math.min(chunk.length - off, seg.length - done);
-        const { bytesWritten } = await writeAt(fd, chunk, off, n, seg.offset + done);
-        off += bytesWritten;
-        done += bytesWritten;
-      }
-    }
-    ftruncateSync(fd, size);
-  } finally {
-    closeSync(fd);
   }
 }
 

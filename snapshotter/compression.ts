@@ -2,11 +2,10 @@
 // gzip is node:zlib; Node 20's zlib has no zstd, so zstd runs Debian's `zstd` CLI as a streaming
 // child process (no native build, no download at install time; TSBUILD_ZSTD names another binary).
 import { spawn } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
-import path from 'node:path';
 import { Duplex, PassThrough } from 'node:stream';
 import { createGunzip, createGzip } from 'node:zlib';
 import { TsbuildError } from '../common/errors.js';
+import { findExecutable } from '../common/executable.js';
 import { MediaType } from '../common/oci.js';
 
 export type Compression = 'uncompressed' | 'gzip' | 'zstd';
@@ -44,16 +43,9 @@ export function ociLayerMediaType(c: Compression): string {
 
 function zstdBinary(): string {
   const name = process.env.TSBUILD_ZSTD || 'zstd';
-  const candidates = name.includes('/') ? [name] : (process.env.PATH ?? '/usr/bin:/bin').split(':').filter(Boolean).map((d) => path.join(d, name));
-  for (const c of candidates) {
-    try {
-      accessSync(c, constants.X_OK);
-      return c;
-    } catch {
-      // next
-    }
-  }
-  throw new CompressionUnavailableError(name);
+  const found = findExecutable(name);
+  if (!found) throw new CompressionUnavailableError(name);
+  return found;
 }
 
 /** Fails now (before any work) when `c` cannot be used here. */

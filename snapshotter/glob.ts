@@ -1,32 +1,7 @@
-// Path patterns in Go's filepath.Match syntax (`*` `?` `[...]` `\\x`), as COPY sources use them, and
-// with `**` spanning directories, as .dockerignore patterns (moby/patternmatcher) do.
+// COPY source patterns in Go's filepath.Match syntax (`*` `?` `[...]` `\\x`), matched and expanded
+// component by component against a source tree (the syntax itself is common/globregexp.ts).
+import { globRegExp } from '../common/globregexp.js';
 import type { SourceTree } from './tree.js';
-
-/** A regex for a whole path (or one component); `doubleStar` lets `**` match any number of directories. */
-export function globRegExp(pattern: string, opts: { doubleStar?: boolean } = {}): RegExp {
-  let re = '^';
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i]!;
-    if (c === '*') {
-      if (opts.doubleStar && pattern[i + 1] === '*') {
-        i++;
-        if (pattern[i + 1] === '/') i++;
-        re += i + 1 >= pattern.length ? '.*' : '(.*/)?';
-      } else re += '[^/]*';
-    } else if (c === '?') re += '[^/]';
-    else if (c === '\\' && i + 1 < pattern.length) re += `\\${pattern[++i]}`;
-    else if (c === '[') {
-      const close = pattern.indexOf(']', i + 1);
-      if (close < 0) re += '\\[';
-      else {
-        re += `[${pattern.slice(i + 1, close).replace(/^!/, '^')}]`;
-        i = close;
-      }
-    } else if ('.+()|{}$^'.includes(c)) re += `\\${c}`;
-    else re += c;
-  }
-  return new RegExp(`${re}$`, 's');
-}
 
 /** Go's filepath.Match for one path component. */
 export function matchComponent(pattern: string, name: string): boolean {

@@ -1,14 +1,11 @@
 // Writes an image as an OCI image layout (`--output type=oci`), in a tar archive or a directory,
 // streaming blobs from the content store. The docker flavour (`type=docker`) adds docker save's
 // manifest.json beside the layout, which `docker load` (and podman, skopeo docker-archive:) read.
-import { createWriteStream } from 'node:fs';
-import { mkdir, rename } from 'node:fs/promises';
-import path from 'node:path';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { ContentStore } from './content.js';
 import { ContainerdNameAnnotation, RefNameAnnotation } from './images.js';
-import { MediaType, type Descriptor, type Digest, type Manifest } from '../common/oci.js';
+import type { Descriptor, Digest, Manifest } from '../common/oci.js';
+import { blobPath, indexDocument, INDEX_FILE, LAYOUT_FILE, LAYOUT_MARKER, OciLayout } from './ocilayout.js';
 import { familiarName } from './reference.js';
 import { writeTar, type TarInput } from './tar.js';
 
@@ -45,21 +42,24 @@ function* entries(content: ContentStore, manifest: Descriptor, { blobs, manifest
   };
   const dir = (path: string): TarInput => ({ entry: { path, type: 'dir', mode: 0o755, uid: 0, gid: 0, size: 0, mtime } });
   const blob = (d: Descriptor): TarInput => ({
-    entry: { path: `blobs/sha256/${d.digest.slice(7)}`, type: 'file', mode: 0o644, uid: 0, gid: 0, size: d.size, mtime },
+    entry: { path: blobPath(d.digest), type: 'file', mode: 0o644, uid: 0, gid: 0, size: d.size, mtime },
     body: () => content.read(d.digest),
   });
-  const manifests: Descriptor[] = names.length
-    ? names.map((n) => ({ ...manifest, annotations: { ...manifest.annotations, [ContainerdNameAnnotation]: n, [RefNameAnnotation]: n.slice(n.lastIndexOf(':') + 1) } }))
-    : [manifest];
   yield dir('blobs');
   yield dir('blobs/sha256');
   for (const d of blobs) yield blob(d);
-  yield file('index.json', JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests }));
-  yield file('oci-layout', JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+  yield file(INDEX_FILE, indexDocument(indexEntries(manifest, names)));
+  yield file(LAYOUT_FILE, LAYOUT_MARKER);
   if (o.docker) {
-    const blobPath = (d: Descriptor): string => `blobs/sha256/${d.digest.slice(7)}`;
-    yield file('manifest.json', JSON.stringify(docs.map((doc) => ({ Config: blobPath(doc.config), RepoTags: names.map(familiarName), Layers: doc.layers.map(blobPath) }))));
+    yield file('manifest.json', JSON.stringify(docs.map((doc) => ({ Config: blobPath(doc.config.digest), RepoTags: names.map(familiarName), Layers: doc.layers.map((l) => blobPath(l.digest)) }))));
   }
+}
+
+/** The index entries: the image once per name, with containerd's and OCI's name annotations. */
+function indexEntries(manifest: Descriptor, names: readonly string[]): Descriptor[] {
+  return names.length
+    ? names.map((n) => ({ ...manifest, annotations: { ...manifest.annotations, [ContainerdNameAnnotation]: n, [RefNameAnnotation]: n.slice(n.lastIndexOf(':') + 1) } }))
+    : [manifest];
 }
 
 /** The archive as a tar stream, once every blob is here (lazily imported layers are fetched first). */
@@ -69,17 +69,13 @@ export async function imageArchive(content: ContentStore, manifest: Descriptor, 
   return writeTar(entries(content, manifest, image, names, o));
 }
 
-/** The same layout as a directory (`type=oci,tar=false`); blobs already there are kept. */
+/** The same layout as a directory (`type=oci,tar=false`): blobs already there are kept, index.json is replaced. */
 export async function writeLayoutDir(content: ContentStore, manifest: Descriptor, names: readonly string[], dir: string): Promise<void> {
-  const image = await imageBlobs(content, manifest);
-  for (const d of image.blobs) await content.ensure(d.digest);
-  for (const { entry, body } of entries(content, manifest, image, names, {})) {
-    const dest = path.join(dir, entry.path);
-    if (entry.type === 'dir') await mkdir(dest, { recursive: true });
-    else if (body) {
-      const b = typeof body === 'function' ? body() : body;
-      await pipeline(Buffer.isBuffer(b) ? Readable.from([b]) : b, createWriteStream(`${dest}.tmp`));
-      await rename(`${dest}.tmp`, dest);
-    }
+  const { blobs } = await imageBlobs(content, manifest);
+  const layout = new OciLayout(dir);
+  for (const d of blobs) {
+    await content.ensure(d.digest);
+    await layout.putBlob(d.digest, () => content.read(d.digest));
   }
+  await layout.writeIndex(indexEntries(manifest, names));
 }

@@ -5,6 +5,7 @@ import { link, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { TsbuildError } from '../common/errors.js';
+import { indexDocument, INDEX_FILE, LAYOUT_FILE, LAYOUT_MARKER } from './ocilayout.js';
 
 export function defaultStoreRoot(): string {
   if (process.env.TSBUILD_ROOT) return process.env.TSBUILD_ROOT;
@@ -68,12 +69,8 @@ export class Store {
     const s = new Store(path.resolve(root));
     s.makePrivate();
     for (const d of [s.blobsDir, s.snapshotsDir, s.cacheDir, s.locksDir, s.cacheMountsDir, s.tmpDir]) mkdirSync(d, { recursive: true, mode: 0o700 });
-    if (!existsSync(path.join(s.root, 'oci-layout'))) {
-      writeFileSync(path.join(s.root, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-    }
-    if (!existsSync(path.join(s.root, 'index.json'))) {
-      writeFileSync(path.join(s.root, 'index.json'), JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [] }));
-    }
+    if (!existsSync(path.join(s.root, LAYOUT_FILE))) writeFileSync(path.join(s.root, LAYOUT_FILE), LAYOUT_MARKER);
+    if (!existsSync(path.join(s.root, INDEX_FILE))) writeFileSync(path.join(s.root, INDEX_FILE), indexDocument([]));
     s.removeStaleTemporaries();
     return s;
   }

@@ -1,27 +1,22 @@
 // The rules about FROM lines, run for every stage when its base is worked out (global ARGs only)
 // and, for InvalidBaseImagePlatform, when its base image has been resolved.
-import { formatPlatform } from '../../common/platform.js';
 import type { ResolvedImage } from '../../builder/frontend.js';
+import { UsageError } from '../../common/errors.js';
 import type { Platform } from '../../common/oci.js';
+import { formatPlatform, parsePlatform } from '../../common/platform.js';
 import { ExpansionError, expandWord, type ExpandResult } from '../shell.js';
 import type { Stage } from '../stages.js';
 import { suggest } from '../suggest.js';
 import type { Checks } from './rules.js';
 
-const KNOWN_OS = new Set(['aix', 'android', 'darwin', 'dragonfly', 'freebsd', 'illumos', 'ios', 'js', 'linux', 'netbsd', 'openbsd', 'plan9', 'solaris', 'wasip1', 'windows']);
-const KNOWN_ARCH = new Set(['386', 'amd64', 'amd64p32', 'arm', 'arm64', 'arm64be', 'armbe', 'loong64', 'mips', 'mips64', 'mips64le', 'mipsle', 'ppc64', 'ppc64le', 'riscv64', 's390x', 'sparc64', 'wasm', 'x86_64', 'aarch64', 'i386', 'armhf', 'armel']);
-
-/** containerd's platforms.Parse, loosely: `os[/arch[/variant]]` or a lone os or arch. */
-function parsePlatform(s: string): { os: string; arch: string } | undefined {
-  const parts = s.toLowerCase().split('/');
-  if (parts.length > 3 || parts.some((p) => !/^[a-z0-9_.-]+$/.test(p))) return undefined;
-  if (parts.length === 1) {
-    if (KNOWN_OS.has(parts[0]!)) return { os: parts[0]!, arch: 'amd64' };
-    if (KNOWN_ARCH.has(parts[0]!)) return { os: 'linux', arch: parts[0]! };
-    return undefined;
+/** FROM --platform's value as BuildKit's check reads it: parsed and normalised, or undefined when invalid (the plan reports that). */
+function constPlatform(value: string): Platform | undefined {
+  try {
+    return parsePlatform(value, 'FROM --platform');
+  } catch (e) {
+    if (e instanceof UsageError) return undefined;
+    throw e;
   }
-  if (!KNOWN_OS.has(parts[0]!)) return undefined;
-  return { os: parts[0]!, arch: parts[1]! };
 }
 
 const referenceRe = (() => {
@@ -78,9 +73,9 @@ export function fromChecks(checks: Checks, stage: Stage, base: ExpandResult, pla
     checks.warn('RedundantTargetPlatform', `Setting platform to predefined ${written} in FROM is redundant as this is the default behavior`, location);
   }
   if (platform.matched.size + platform.unmatched.size === 0) {
-    const p = parsePlatform(platform.value);
+    const p = constPlatform(platform.value);
     const name = stage.name ?? '';
-    if (p && !(name.includes(p.os) || name.includes(p.arch))) checks.warn('FromPlatformFlagConstDisallowed', `FROM --platform flag should not use constant value "${platform.value}"`, location);
+    if (p && !(name.includes(p.os) || name.includes(p.architecture))) checks.warn('FromPlatformFlagConstDisallowed', `FROM --platform flag should not use constant value "${platform.value}"`, location);
   }
 }
 

@@ -5,7 +5,7 @@
 import test from 'ava';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { jsonEvents, makeContext, storeWithBusybox, tmpDir, tsbuild, tsbuildOk, type CliResult } from '../helpers/cli.js';
+import { jsonEvents, makeContext, tmpDir, tsbuild, tsbuildOk, type CliResult } from '../helpers/cli.js';
 import { proxiedRegistryWithBase } from '../helpers/proxiedregistry.js';
 import type { ProxyServer } from '../helpers/registry.js';
 

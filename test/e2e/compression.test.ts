@@ -4,7 +4,7 @@
 // (through a counting proxy) and a pull back. Serial: the tests share one proxy.
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { jsonEvents, makeContext, storeWithBusybox, tmpDir, tsbuild, tsbuildOk, type CliResult } from '../helpers/cli.js';
 import { proxiedRegistryWithBase } from '../helpers/proxiedregistry.js';

@@ -55,7 +55,7 @@ test('ADD unpacks local tar archives (gzip, bzip2), copies other files as they a
 
 test('ADD URL: downloaded with mode 0600, verified by --checksum; a wrong checksum fails clearly', async (t) => {
   const body = 'served over http\n';
-  const server = createServer((req, res) => {
+  const server = createServer((_req, res) => {
     res.setHeader('last-modified', new Date(Date.UTC(2020, 0, 2)).toUTCString());
     res.end(body);
   });

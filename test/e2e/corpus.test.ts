@@ -32,7 +32,7 @@ function env(): Promise<Env> {
     // the base archive: the stores' busybox base itself, exported by a build that only names it
     const bbctx = makeContext({ Dockerfile: 'FROM busybox:latest\n' });
     const base = path.join(tmpDir('tsbuild-corpus-base-'), 'base.tar');
-    await tsbuildOk(['build', '-q', '--output', `type=oci,dest=${base}`, bbctx], { root: stores[0] });
+    await tsbuildOk(['build', '-q', '--output', `type=oci,dest=${base}`, bbctx], { root: stores[0]! });
     return { stores, base };
   })();
   return envP;
@@ -83,7 +83,7 @@ async function build(name: string): Promise<Outcome> {
       const image = path.join(work, 'image.tar');
       const tag = `corpus-${name.toLowerCase()}`;
       const r = await tsbuild(['build', '--progress=plain', '-t', tag, '--output', `type=oci,dest=${image}`, ...extra, '.'], {
-        root: stores[slot],
+        root: stores[slot]!,
         cwd: ctx,
       });
       const output = `${r.stderr}${r.stdout}`;

@@ -31,7 +31,7 @@ function multiStore(): Promise<string> {
     requireEmulation();
     const root = tmpDir('tsbuild-root-');
     const ctx = tmpDir('tsbuild-bb-');
-    for (const [arch, busybox] of [['amd64', '/usr/bin/busybox'], ['arm64', path.join(ARM64_BUSYBOX, 'busybox')]]) {
+    for (const [arch, busybox] of [['amd64', '/usr/bin/busybox'], ['arm64', path.join(ARM64_BUSYBOX, 'busybox')]] as const) {
       const dir = path.join(ctx, arch);
       execFileSync('bash', [path.join(repoRoot, 'scripts', 'busybox-context.sh'), dir], { env: { ...process.env, BUSYBOX: busybox } });
       renameSync(path.join(dir, 'rootfs'), path.join(ctx, `rootfs-${arch}`));

@@ -3,11 +3,11 @@
 // with a resolver.
 import test from 'ava';
 import type { FrontendInput, ResolvedImage } from '../../builder/frontend.js';
+import type { TsbuildError } from '../../common/errors.js';
 import { parseCheckDirective } from '../../frontend/checks/directive.js';
 import { isValidImageReference } from '../../frontend/checks/from.js';
 import { lintViolation, rules } from '../../frontend/checks/rules.js';
 import { checkDockerfile, convertDockerfile } from '../../frontend/convert.js';
-import { ignoreMatcher } from '../../frontend/dockerignore.js';
 import { DockerfileError } from '../../frontend/errors.js';
 
 interface Options {
@@ -188,6 +188,13 @@ test('FromPlatformFlagConstDisallowed unless the stage name mentions the platfor
   t.deepEqual(only('FROM --platform=linux/amd64 alpine AS build\n', 'FromPlatformFlagConstDisallowed'), [['FROM --platform flag should not use constant value "linux/amd64"', 1]]);
   t.deepEqual(only('FROM --platform=linux/amd64 alpine AS build-amd64\n', 'FromPlatformFlagConstDisallowed'), []);
   t.deepEqual(only('FROM --platform=$BUILDPLATFORM alpine AS build\n', 'FromPlatformFlagConstDisallowed'), []);
+  // The platform is compared as BuildKit parses it, normalised: aarch64 is arm64.
+  t.deepEqual(only('FROM --platform=linux/aarch64 alpine AS build-arm64\n', 'FromPlatformFlagConstDisallowed'), []);
+  t.deepEqual(only('FROM --platform=Linux/ARM/v7 alpine AS build\n', 'FromPlatformFlagConstDisallowed'), [['FROM --platform flag should not use constant value "Linux/ARM/v7"', 1]]);
+  // An invalid one is not the check's to report: the plan's error is.
+  const e = t.throws(() => run('FROM --platform=linux/nope alpine AS build\n'));
+  t.true(e instanceof DockerfileError);
+  t.regex(e!.message, /unknown architecture "nope"/);
 });
 
 test('RedundantTargetPlatform', (t) => {
@@ -205,18 +212,11 @@ test('CopyIgnoredFile is experimental and needs the .dockerignore patterns', (t)
   ]);
   t.deepEqual(only(src.replace(/^# check.*\n/, ''), 'CopyIgnoredFile', { dockerignore }), []);
   t.deepEqual(only('# check=experimental=all\nFROM alpine\nCOPY app /app\n', 'CopyIgnoredFile', { dockerignore }), []);
-});
-
-test('ignoreMatcher: last match wins, parents count, ** spans directories', (t) => {
-  const m = ignoreMatcher(['docs', '**/*.log', 'build/*', '!build/keep']);
-  t.true(m('docs/a/b.md'));
-  t.true(m('docs'));
-  t.true(m('x/y/z.log'));
-  t.true(m('a.log'));
-  t.true(m('build/out'));
-  t.false(m('build/keep'));
-  t.false(m('src/main.go'));
-  t.false(m('.'));
+  // The context walk's matcher: a `**` pattern excludes a source below any matching parent, and a source is cleaned first.
+  t.deepEqual(only('# check=experimental=CopyIgnoredFile\nFROM alpine\nCOPY a/b/cache/x /build/ /\n', 'CopyIgnoredFile', { dockerignore: '**/cache\nbuild\n' }), [
+    ['Attempting to Copy file "a/b/cache/x" that is excluded by .dockerignore', 3],
+    ['Attempting to Copy file "/build/" that is excluded by .dockerignore', 3],
+  ]);
 });
 
 test('ExposeProtoCasing and ExposeInvalidFormat', (t) => {
@@ -263,7 +263,7 @@ test('a malformed # check directive is a user error pointing at its line', (t) =
   t.is(e.kind, 'user');
   t.truthy(e.hint);
   // the build arg's mistakes are the command line's
-  t.is(t.throws(() => run('FROM alpine\n', { buildArgs: new Map([['BUILDKIT_DOCKERFILE_CHECK', 'oops']]) }))?.code, 'TSB_USAGE');
+  t.is(t.throws<TsbuildError>(() => run('FROM alpine\n', { buildArgs: new Map([['BUILDKIT_DOCKERFILE_CHECK', 'oops']]) }))?.code, 'TSB_USAGE');
 });
 
 test('check=skip and skip=all drop warnings; error=true makes them a violation', (t) => {

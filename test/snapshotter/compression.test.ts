@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { checkAvailable, compressionOf, compressor, decompressor } from '../../snapshotter/compression.js';
 import { CompressedForms } from '../../snapshotter/compressed.js';
@@ -18,9 +18,13 @@ const data = Buffer.from(Array.from({ length: 20000 }, (_, i) => `line ${i}\n`).
 
 async function through(input: Buffer, ...streams: NodeJS.ReadWriteStream[]): Promise<Buffer> {
   const chunks: Buffer[] = [];
-  await pipeline(Readable.from([input]), ...(streams as [NodeJS.ReadWriteStream]), async function* (src: AsyncIterable<Buffer>) {
-    for await (const c of src) chunks.push(c);
+  const collect = new Writable({
+    write(c: Buffer, _encoding, done) {
+      chunks.push(c);
+      done();
+    },
   });
+  await pipeline([Readable.from([input]), ...streams, collect]);
   return Buffer.concat(chunks);
 }
 

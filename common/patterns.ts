@@ -1,7 +1,7 @@
 // Exclude patterns with moby/patternmatcher semantics (what BuildKit uses for .dockerignore):
 // `*` and `?` stay within one path component, `**` spans any number, the last matching pattern
 // wins, `!` re-includes, and a pattern matching a parent directory excludes everything below it.
-import { globRegExp } from '../snapshotter/glob.js';
+import { globRegExp } from './globregexp.js';
 
 interface Compiled {
   negative: boolean;

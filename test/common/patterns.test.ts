@@ -1,6 +1,6 @@
 import test from 'ava';
-import { PatternMatcher } from '../../builder/patterns.js';
-import { parseDockerignore } from '../../frontend/dockerignore.js';
+import { parseDockerignore } from '../../common/dockerignore.js';
+import { PatternMatcher } from '../../common/patterns.js';
 
 const m = (content: string) => new PatternMatcher(parseDockerignore(content));
 
@@ -35,6 +35,7 @@ test('an excluded dir is walked when a later ! pattern may re-include below it',
   t.false(p.mayReincludeUnder('other'));
 });
 
-test('.dockerignore lines: comments, blank lines, BOM, leading slash and cleaning', (t) => {
-  t.deepEqual(parseDockerignore('\uFEFF# c\n\n /a/b/../c/ \n!./d\n'), ['a/c', '!d']);
+test('a pattern matching any parent excludes below it, ** parents too (as moby MatchesOrParentMatches)', (t) => {
+  const p = new PatternMatcher(['docs', 'build/*', '!build/keep', '**/cache']);
+  t.deepEqual(['docs', 'docs/a/b.md', 'build/out', 'build/keep', 'src/main.go', 'a/b/cache/x'].map((f) => p.matches(f)), [true, true, true, false, false, true]);
 });
