@@ -9,40 +9,38 @@ import { sha256 } from '../../common/oci.js';
 import { BlobNotFoundError, ContentStore } from '../../snapshotter/content.js';
 import { Store } from '../../snapshotter/store.js';
 
-async function content(t: { teardown(fn: () => Promise<void>): void }): Promise<ContentStore> {
+/**
+ * An empty content store whose fetcher brings `text` in, counting its calls; `fail` makes a call throw
+ * (after `delayMs`) instead.
+ */
+async function lazyStore(t: { teardown(fn: () => Promise<void>): void }, text: string, fail: (call: number) => boolean, delayMs = 0) {
   const dir = await mkdtemp(path.join(tmpdir(), 'content-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
-  return new ContentStore(Store.open(dir));
+  const c = new ContentStore(Store.open(dir));
+  const bytes = Buffer.from(text);
+  const counter = { fetches: 0 };
+  c.fetcher = async (d) => {
+    const call = ++counter.fetches;
+    await new Promise((r) => setTimeout(r, delayMs));
+    if (fail(call)) throw new Error('connection reset');
+    await c.put(Readable.from([bytes]), d);
+  };
+  return { c, bytes, digest: sha256(bytes), counter };
 }
 
 test('concurrent ensure() of one missing blob fetches it once', async (t) => {
-  const c = await content(t);
-  const bytes = Buffer.from('a layer');
-  const digest = sha256(bytes);
-  let fetches = 0;
-  c.fetcher = async (d) => {
-    fetches++;
-    await new Promise((r) => setTimeout(r, 50));
-    await c.put(Readable.from([bytes]), d);
-  };
+  const { c, bytes, digest, counter } = await lazyStore(t, 'a layer', () => false, 50);
   await Promise.all([c.ensure(digest), c.ensure(digest), c.ensure(digest)]);
-  t.is(fetches, 1);
+  t.is(counter.fetches, 1);
   t.deepEqual(await c.readBytes(digest), bytes);
 });
 
 test('a failed fetch is not remembered: the next ensure() tries again', async (t) => {
-  const c = await content(t);
-  const bytes = Buffer.from('flaky');
-  const digest = sha256(bytes);
-  let fetches = 0;
-  c.fetcher = async (d) => {
-    if (++fetches === 1) throw new Error('connection reset');
-    await c.put(Readable.from([bytes]), d);
-  };
+  const { c, digest, counter } = await lazyStore(t, 'flaky', (call) => call === 1, 20);
   await t.throwsAsync(Promise.all([c.ensure(digest), c.ensure(digest)]), { message: 'connection reset' });
-  t.is(fetches, 1);
+  t.is(counter.fetches, 1);
   await c.ensure(digest);
-  t.is(fetches, 2);
+  t.is(counter.fetches, 2);
   c.fetcher = async () => {};
   await t.throwsAsync(c.ensure(sha256(Buffer.from('nowhere'))), { instanceOf: BlobNotFoundError });
 });
