@@ -23,8 +23,9 @@ import { ImageResolver } from './resolver.js';
 import { MissExplainer } from './missreason.js';
 import { Solver } from './solver.js';
 import { FastPath } from './fastpath.js';
-import { cacheExporter, type RecordSource } from './remotecache/export.js';
+import { cacheExporter, type MountSource, type RecordSource } from './remotecache/export.js';
 import { checkCacheSpec, importCaches, type CacheSpec } from './remotecache/import.js';
+import { cacheMountLayers, cacheMountSeeder, usedCacheMounts } from './remotecache/cachemounts.js';
 
 export interface BuildRequest {
   /** The build context directory. */
@@ -175,9 +176,9 @@ export async function build(parts: Parts, req: BuildRequest, sink: ProgressSink)
   const exporters = resolveExporters({ names, push: req.push ?? false, format: req.format ?? 'oci', outputs: req.outputs ?? [], ...(req.annotations ? { annotations: req.annotations } : {}), ...((req.platforms?.length ?? 0) > 1 ? { multiPlatform: true } : {}) });
   for (const spec of req.cacheFrom ?? []) checkCacheSpec(spec, 'from');
   // The cache exporters need the solver's records, known once it has run.
-  const solved: { records?: RecordSource } = {};
+  const solved: { records?: RecordSource; mounts?: MountSource } = {};
   const inline = (req.cacheTo ?? []).some((spec) => spec.type === 'inline');
-  const cacheExporters = (req.cacheTo ?? []).filter((spec) => spec.type !== 'inline').map((spec) => cacheExporter(spec, (mode) => solved.records!(mode)));
+  const cacheExporters = (req.cacheTo ?? []).filter((spec) => spec.type !== 'inline').map((spec) => cacheExporter(spec, (mode) => solved.records!(mode), () => solved.mounts!()));
   for (const spec of req.cacheTo ?? []) if (spec.type === 'inline') checkCacheSpec(spec, 'to');
   const frontend = frontendFor(parts, req.frontend);
   const inputs = await readInputs(req, sink);
@@ -211,12 +212,13 @@ export async function build(parts: Parts, req: BuildRequest, sink: ProgressSink)
     secrets: req.secrets ?? new Map(),
     allowInsecure: (req.allow ?? []).includes('security.insecure'),
     sshAgents: req.ssh ?? new Map(),
-    ...(imported ? { imported } : {}),
+    ...(imported ? { imported, seedCacheMount: cacheMountSeeder(parts.content, imported) } : {}),
     explain,
     ...(fast ? { contextDeps: fast.deps } : {}),
   });
   const chains = await solver.solveAll(definitions.map((d) => d.root));
   solved.records = (mode) => solver.exportRecords(definitions.map((d) => d.root), mode);
+  solved.mounts = () => cacheMountLayers(parts, usedCacheMounts(definitions.map((d) => d.root)), imported, sink);
   const ctx: ExportContext = { parts, progress: sink, ...(epoch !== undefined ? { sourceDateEpoch: epoch } : {}), ...(req.stdout ? { stdout: req.stdout } : {}) };
   const local = exporters.filter((e) => !e.remote);
   const image = await step(sink, 'export', 'exporting to image', async () => {

@@ -32,8 +32,18 @@ export interface PreparedMounts {
   release(): Promise<void>;
 }
 
+export type CacheMount = Extract<ExecMount, { type: 'cache' }>;
+
+/**
+ * Fills a new cache mount's `data` directory from an imported cache (cache-mounts=true), writing
+ * beside it what it came from (CACHE_MOUNT_LAYER_FILE); false when the import has nothing for it.
+ */
+export type CacheMountSeeder = (m: CacheMount, dir: string) => Promise<boolean>;
+
 export interface MountContext {
   store: Store;
+  /** Cache mount contents from --cache-from, applied when a RUN first mounts one here. */
+  seedCacheMount?: CacheMountSeeder;
   /** The tree each op input offers (undefined for inputs that are not trees). */
   trees: ReadonlyArray<SourceTree | undefined>;
   secrets: ReadonlyMap<string, SecretSource>;
@@ -63,14 +73,32 @@ function cacheDirName(id: string): string {
   return createHash('sha256').update(id).digest('hex').slice(0, 32);
 }
 
-async function cacheDir(ctx: MountContext, m: Extract<ExecMount, { type: 'cache' }>): Promise<string> {
-  const dir = path.join(ctx.store.cacheMountsDir, cacheDirName(m.id));
-  if (existsSync(path.join(dir, 'data'))) return path.join(dir, 'data');
-  // First use: create (or seed from `from`) in scratch, then rename into place.
+/** A cache mount's directory in the store; its contents are in `data` under it. */
+export function cacheMountDir(store: Store, id: string): string {
+  return path.join(store.cacheMountsDir, cacheDirName(id));
+}
+
+/**
+ * Beside `data`: the layer (blob and diff ID) that `data` last matched, written when it was exported
+ * or imported, removed when a RUN mounts it writable. While it is there, an export reuses that layer
+ * instead of reading the directory again.
+ */
+export const CACHE_MOUNT_LAYER_FILE = 'layer.json';
+
+async function cacheDir(ctx: MountContext, m: CacheMount): Promise<string> {
+  const dir = cacheMountDir(ctx.store, m.id);
+  if (existsSync(path.join(dir, 'data'))) {
+    if (!m.readonly) await rm(path.join(dir, CACHE_MOUNT_LAYER_FILE), { force: true });
+    return path.join(dir, 'data');
+  }
+  // First use: create (seeded from an imported cache, else from `from`) in scratch, then rename into place.
   const tmp = await mkdtemp(path.join(ctx.store.tmpDir, 'cache-'));
   let data = path.join(tmp, 'data');
   const tree = m.from !== undefined ? ctx.trees[m.from] : undefined;
-  if (tree) data = await copyOut(tree, m.source ?? '/', data);
+  const seeded = (await ctx.seedCacheMount?.(m, tmp)) ?? false;
+  if (seeded) {
+    if (!m.readonly) await rm(path.join(tmp, CACHE_MOUNT_LAYER_FILE), { force: true });
+  } else if (tree) data = await copyOut(tree, m.source ?? '/', data);
   else await mkdir(data);
   await chown(data, m.uid, m.gid);
   await chmod(data, m.mode);

@@ -10,7 +10,7 @@ import { checksumSources } from './contenthash.js';
 import { StatCache } from './statcache.js';
 import type { ContextDeps } from './contextdeps.js';
 import { execKeyDefinition, runExec } from './exec.js';
-import { readSecret, type SecretSource } from './mounts.js';
+import { readSecret, type CacheMountSeeder, type SecretSource } from './mounts.js';
 import { SecretMasker } from './masking.js';
 import { PatternMatcher } from '../common/patterns.js';
 import type { MissExplainer } from './missreason.js';
@@ -52,6 +52,8 @@ export interface SolverOptions {
   allowInsecure?: boolean;
   /** Records read from --cache-from, consulted after the local cache. */
   imported?: ImportedCache;
+  /** Cache mount contents read from --cache-from, unpacked when a RUN first mounts one. */
+  seedCacheMount?: CacheMountSeeder;
   /** Learns what each key is made of, and says why a step missed the cache (builder/missreason.ts). */
   explain?: MissExplainer;
   /** Notes the context paths the keys read (for the no-change fast path). */
@@ -344,7 +346,7 @@ export class Solver {
             name: v.name,
             progress: this.o.progress,
             signal: this.o.signal,
-            mounts: { store: this.o.store, trees, secrets: this.o.secrets ?? new Map(), sshAgents: this.o.sshAgents },
+            mounts: { store: this.o.store, trees, secrets: this.o.secrets ?? new Map(), sshAgents: this.o.sshAgents, ...(this.o.seedCacheMount ? { seedCacheMount: this.o.seedCacheMount } : {}) },
             allowInsecure: this.o.allowInsecure,
             masker: await this.masker(),
           });

@@ -114,7 +114,7 @@ async function main(argv: string[]): Promise<number> {
           .option('secret', { type: 'string', coerce: list, describe: 'secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VAR; repeatable' })
           .option('ssh', { type: 'string', coerce: list, describe: 'ssh agent for RUN --mount=type=ssh: default (from $SSH_AUTH_SOCK) or ID=SOCKET; repeatable' })
           .option('cache-from', { type: 'string', coerce: list, describe: 'reuse a build cache: type=registry,ref=R | type=local,src=DIR; repeatable, consulted in order' })
-          .option('cache-to', { type: 'string', coerce: list, describe: 'export the build cache: type=registry,ref=R | type=local,dest=DIR, with mode=min|max; repeatable' })
+          .option('cache-to', { type: 'string', coerce: list, describe: 'export the build cache: type=registry,ref=R | type=local,dest=DIR | type=inline, with mode=min|max (cache-mounts=true: RUN cache mounts too); repeatable' })
           .option('check', { type: 'boolean', describe: 'run the build checks only (lint), as docker build --check' })
           .option('allow', { type: 'string', coerce: list, describe: 'entitlement: security.insecure (RUN --security=insecure); repeatable' })
           .option('label', { type: 'string', coerce: list, describe: 'set an image label (K=V); repeatable' })

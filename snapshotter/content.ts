@@ -50,13 +50,23 @@ export type BlobFetcher = (digest: Digest) => Promise<void>;
 export class ContentStore {
   /** Set by whoever knows where missing blobs live (the engine's lazy blobs). */
   fetcher?: BlobFetcher;
+  /** Fetches under way: two steps that need the same blob at once (two stages on one base) download it once. */
+  private readonly fetching = new Map<Digest, Promise<void>>();
 
   constructor(private readonly store: Store) {}
 
   /** Makes sure the blob is here, fetching it if it is known elsewhere; BlobNotFoundError if not. */
   async ensure(digest: Digest): Promise<void> {
     if (await this.has(digest)) return;
-    if (this.fetcher) await this.fetcher(digest);
+    const fetcher = this.fetcher;
+    if (fetcher) {
+      let pending = this.fetching.get(digest);
+      if (!pending) {
+        pending = fetcher(digest).finally(() => this.fetching.delete(digest));
+        this.fetching.set(digest, pending);
+      }
+      await pending;
+    }
     if (!(await this.has(digest))) throw new BlobNotFoundError(digest);
   }
 

@@ -12,7 +12,7 @@ import { formatReference, parseReference } from '../../snapshotter/reference.js'
 import type { Exporter, ExportContext } from '../exporter.js';
 import { step } from '../progress.js';
 import { checkCacheSpec, type CacheSpec } from './import.js';
-import { cacheManifest, CACHE_CONFIG_TYPE, encodeCache, type ExportRecord } from './format.js';
+import { cacheManifest, CACHE_CONFIG_TYPE, encodeCache, type CacheMountLayer, type ExportRecord } from './format.js';
 import { distributableLayers, distributionAttrs, type Distribution } from '../distribution.js';
 
 export type CacheMode = 'min' | 'max';
@@ -20,20 +20,31 @@ export type CacheMode = 'min' | 'max';
 /** The records to export: min, the final image's steps; max, every step of every stage. */
 export type RecordSource = (mode: CacheMode) => Promise<ExportRecord[]>;
 
-function encoded(records: readonly ExportRecord[]): { configBytes: Buffer; config: Descriptor; layers: Descriptor[]; manifestBytes: Buffer } {
-  const { config, layers } = encodeCache(records);
+/** The cache mounts to export (cache-mounts=true): those the build's RUNs use, as layers. */
+export type MountSource = () => Promise<CacheMountLayer[]>;
+
+/** What one cache export holds: step records and cache mounts, their layers as they leave. */
+interface CacheContents {
+  records: readonly ExportRecord[];
+  mounts: readonly CacheMountLayer[];
+}
+
+function encoded({ records, mounts }: CacheContents): { configBytes: Buffer; config: Descriptor; layers: Descriptor[]; manifestBytes: Buffer } {
+  const { config, layers } = encodeCache(records, mounts);
   const configBytes = Buffer.from(JSON.stringify(config));
   const configDesc: Descriptor = { mediaType: CACHE_CONFIG_TYPE, digest: sha256(configBytes), size: configBytes.length };
   return { configBytes, config: configDesc, layers, manifestBytes: Buffer.from(JSON.stringify(cacheManifest(configDesc, layers))) };
 }
 
-async function toRegistry(ctx: ExportContext, ref: string, records: readonly ExportRecord[]): Promise<Record<string, string>> {
+async function toRegistry(ctx: ExportContext, ref: string, contents: CacheContents): Promise<Record<string, string>> {
   const r = parseReference(ref);
   const { parts, progress } = ctx;
   const repo = parts.registries().repository(r);
-  const { configBytes, config, layers, manifestBytes } = encoded(records);
+  const { configBytes, config, layers, manifestBytes } = encoded(contents);
   const id = `cache-to:${ref}`;
   const sent = { uploaded: 0, mounted: 0, exists: 0 };
+  const mountBlobs = new Set(contents.mounts.map((m) => m.layer.blob.digest));
+  let mountsUploaded = 0;
   await step(progress, id, `exporting cache to ${formatReference(r)}`, async () => {
     for (const d of layers) {
       const how = await repo.pushBlob(d, (start, end) => parts.content.read(d.digest, start === undefined ? {} : { start, ...(end !== undefined ? { end } : {}) }), {
@@ -41,6 +52,7 @@ async function toRegistry(ctx: ExportContext, ref: string, records: readonly Exp
         beforeUpload: () => parts.content.ensure(d.digest),
       });
       sent[how]++;
+      if (how === 'uploaded' && mountBlobs.has(d.digest)) mountsUploaded++;
       progress({ type: 'transfer', id, digest: d.digest, current: d.size, total: d.size, state: how === 'uploaded' ? 'done' : how });
       parts.sources.add(r.domain, r.path, d.digest);
     }
@@ -49,12 +61,25 @@ async function toRegistry(ctx: ExportContext, ref: string, records: readonly Exp
     await repo.putManifest(r.tag ?? 'latest', manifestBytes, MediaType.ociManifest);
     await parts.sources.save();
   });
-  return { 'cache.ref': ref, 'cache.manifest': sha256(manifestBytes), 'cache.records': String(records.length), 'cache.blobs.uploaded': String(sent.uploaded), 'cache.blobs.mounted': String(sent.mounted), 'cache.blobs.existing': String(sent.exists) };
+  return {
+    'cache.ref': ref,
+    'cache.manifest': sha256(manifestBytes),
+    'cache.records': String(contents.records.length),
+    'cache.blobs.uploaded': String(sent.uploaded),
+    'cache.blobs.mounted': String(sent.mounted),
+    'cache.blobs.existing': String(sent.exists),
+    ...mountsReport(contents, { 'cache.mounts.uploaded': String(mountsUploaded) }),
+  };
+}
+
+/** Cache mount figures, only in a response of an export that carries mounts. */
+function mountsReport(contents: CacheContents, extra: Record<string, string> = {}): Record<string, string> {
+  return contents.mounts.length ? { 'cache.mounts': String(contents.mounts.length), ...extra } : {};
 }
 
 /** An OCI image layout directory holding the cache manifest under `tag`, as a CI cache action saves and restores it. */
-async function toDirectory(ctx: ExportContext, dir: string, tag: string, records: readonly ExportRecord[]): Promise<Record<string, string>> {
-  const { configBytes, config, layers, manifestBytes } = encoded(records);
+async function toDirectory(ctx: ExportContext, dir: string, tag: string, contents: CacheContents): Promise<Record<string, string>> {
+  const { configBytes, config, layers, manifestBytes } = encoded(contents);
   const blobs = path.join(dir, 'blobs', 'sha256');
   await step(ctx.progress, `cache-to:${dir}`, `exporting cache to ${dir}`, async () => {
     await mkdir(blobs, { recursive: true });
@@ -79,35 +104,38 @@ async function toDirectory(ctx: ExportContext, dir: string, tag: string, records
     await writeFile(`${indexFile}.tmp`, JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests }));
     await rename(`${indexFile}.tmp`, indexFile);
   });
-  return { 'cache.dest': dir, 'cache.records': String(records.length) };
+  return { 'cache.dest': dir, 'cache.records': String(contents.records.length), ...mountsReport(contents) };
 }
 
 const DOCKER_LAYER_TYPES: Readonly<Record<string, string>> = { [MediaType.ociLayerGzip]: MediaType.dockerLayerGzip, [MediaType.ociLayer]: MediaType.dockerLayer };
 
-/** The records with their layers as they leave: compressed (once; kept for the next export), typed as asked. */
-async function distributableRecords(ctx: ExportContext, records: readonly ExportRecord[], dist: Distribution): Promise<ExportRecord[]> {
+/** The records' and mounts' layers as they leave: compressed (once; kept for the next export), typed as asked. */
+async function distributable(ctx: ExportContext, { records, mounts }: CacheContents, dist: Distribution): Promise<CacheContents> {
   const unique = new Map<Digest, { blob: Descriptor; diffID: Digest }>();
   for (const r of records) for (const l of r.chain) unique.set(l.blob.digest, l);
+  for (const m of mounts) unique.set(m.layer.blob.digest, m.layer);
   const layers = [...unique.values()];
   const out = await distributableLayers(ctx.parts, layers, dist.layers, ctx.progress);
   const docker = dist.format === 'docker';
   const mapped = new Map(layers.map((l, i) => [l.blob.digest, docker ? { ...out[i]!, mediaType: DOCKER_LAYER_TYPES[out[i]!.mediaType] ?? out[i]!.mediaType } : out[i]!]));
-  return records.map((r) => ({ ...r, chain: r.chain.map((l) => ({ blob: mapped.get(l.blob.digest)!, diffID: l.diffID })) }));
+  const as = (l: { blob: Descriptor; diffID: Digest }): { blob: Descriptor; diffID: Digest } => ({ blob: mapped.get(l.blob.digest)!, diffID: l.diffID });
+  return { records: records.map((r) => ({ ...r, chain: r.chain.map(as) })), mounts: mounts.map((m) => ({ ...m, layer: as(m.layer) })) };
 }
 
 /** One --cache-to as an exporter; with ignore-error=true a failed export is a warning. */
-export function cacheExporter(spec: CacheSpec, records: RecordSource): Exporter {
+export function cacheExporter(spec: CacheSpec, records: RecordSource, mounts: MountSource): Exporter {
   checkCacheSpec(spec, 'to');
   const mode: CacheMode = spec.attrs.mode === 'max' ? 'max' : 'min';
+  const withMounts = spec.attrs['cache-mounts'] === 'true';
   const dist = distributionAttrs(spec.attrs, `--cache-to type=${spec.type}`);
   return {
     type: `cache:${spec.type}`,
     remote: true,
     async export(_image, ctx) {
       try {
-        const recs = await distributableRecords(ctx, await records(mode), dist);
-        if (spec.type === 'registry') return await toRegistry(ctx, spec.attrs.ref!, recs);
-        return await toDirectory(ctx, path.resolve(spec.attrs.dest!), spec.attrs.tag ?? 'latest', recs);
+        const contents = await distributable(ctx, { records: await records(mode), mounts: withMounts ? await mounts() : [] }, dist);
+        if (spec.type === 'registry') return await toRegistry(ctx, spec.attrs.ref!, contents);
+        return await toDirectory(ctx, path.resolve(spec.attrs.dest!), spec.attrs.tag ?? 'latest', contents);
       } catch (e) {
         if (spec.attrs['ignore-error'] !== 'true' || !(e instanceof TsbuildError)) throw e;
         ctx.progress({ type: 'warning', warning: { rule: 'CacheExport', message: `cache not exported: ${e.message}` } });

@@ -18,12 +18,45 @@ export interface CacheEntry {
   created: string;
 }
 
+/** What a RUN --mount=type=cache directory is known by across builds (docs/cache-format.md). */
+export interface CacheMountKey {
+  id: string;
+  sharing: 'shared' | 'private' | 'locked';
+  uid: number;
+  gid: number;
+  mode: number;
+}
+
+/** An exported cache mount (cache-mounts=true): its key and the one layer holding its contents. */
+export interface CacheMountEntry extends CacheMountKey {
+  /** Index into the manifest's layers. */
+  layer: number;
+}
+
 export interface CacheConfig {
   /** Format version; readers refuse others. */
   tsbuildCache: number;
   /** diff IDs of the manifest's layers, in the same order. */
   diffIDs: Digest[];
   records: CacheEntry[];
+  /** Cache mount contents, sorted by key; absent unless exported with cache-mounts=true. Older readers ignore it. */
+  cacheMounts?: CacheMountEntry[];
+}
+
+/** A cache mount's contents as one layer, as exported and as read. */
+export interface CacheMountLayer extends CacheMountKey {
+  layer: { blob: Descriptor; diffID: Digest };
+}
+
+/** The canonical form of a key, for maps and sorting. */
+export function cacheMountKey(k: CacheMountKey): string {
+  return JSON.stringify([k.id, k.sharing, k.uid, k.gid, k.mode]);
+}
+
+/** A parsed cache: its step records and the cache mounts it carries. */
+export interface ParsedCache {
+  records: ImportedRecord[];
+  mounts: CacheMountLayer[];
 }
 
 /** A cache as read: its records resolved to layer descriptors. */
@@ -51,14 +84,29 @@ export function parseCacheManifest(bytes: Buffer, where: string): Manifest {
   return m;
 }
 
-export function parseCacheConfig(bytes: Buffer, manifest: Manifest, where: string): ImportedRecord[] {
+export function parseCacheConfig(bytes: Buffer, manifest: Manifest, where: string): ParsedCache {
   let doc: unknown;
   try {
     doc = JSON.parse(bytes.toString('utf8'));
   } catch {
     throw new CacheFormatError(where, 'the cache config is not JSON');
   }
-  return cacheRecords(doc as Partial<CacheConfig>, manifest, where);
+  const c = doc as Partial<CacheConfig>;
+  const records = cacheRecords(c, manifest, where);
+  return { records, mounts: cacheMounts(c, manifest, where) };
+}
+
+const SHARING = ['shared', 'private', 'locked'];
+
+function cacheMounts(c: Partial<CacheConfig>, manifest: Manifest, where: string): CacheMountLayer[] {
+  if (c.cacheMounts === undefined) return [];
+  if (!Array.isArray(c.cacheMounts)) throw new CacheFormatError(where, 'cacheMounts must be a list');
+  const diffIDs = c.diffIDs!;
+  return c.cacheMounts.map((m, i) => {
+    const ok = typeof m === 'object' && m !== null && typeof m.id === 'string' && m.id !== '' && SHARING.includes(m.sharing) && [m.uid, m.gid, m.mode].every((n) => Number.isInteger(n) && n >= 0) && Number.isInteger(m.layer) && m.layer >= 0 && m.layer < diffIDs.length;
+    if (!ok) throw new CacheFormatError(where, `cacheMounts[${i}] is malformed`);
+    return { id: m.id, sharing: m.sharing, uid: m.uid, gid: m.gid, mode: m.mode, layer: { blob: manifest.layers[m.layer]!, diffID: diffIDs[m.layer]! } };
+  });
 }
 
 /**
@@ -109,27 +157,33 @@ export interface ExportRecord {
   created: string;
 }
 
-/** The config and the layer list of a cache holding `records` (each layer once). */
-export function encodeCache(records: readonly ExportRecord[]): { config: CacheConfig; layers: Descriptor[] } {
+/**
+ * The config and the layer list of a cache holding `records` and `mounts` (each layer once: the
+ * records' layers first, then the cache mounts'). Without mounts the config has no cacheMounts
+ * field, so such a cache is byte for byte what it was before cache mounts could travel.
+ */
+export function encodeCache(records: readonly ExportRecord[], mounts: readonly CacheMountLayer[] = []): { config: CacheConfig; layers: Descriptor[] } {
   const layers: Descriptor[] = [];
   const diffIDs: Digest[] = [];
   const index = new Map<Digest, number>();
-  const entries: CacheEntry[] = [];
-  for (const r of records) {
-    const idx = r.chain.map((l) => {
-      let n = index.get(l.blob.digest);
-      if (n === undefined) {
-        n = layers.length;
-        index.set(l.blob.digest, n);
-        layers.push({ mediaType: l.blob.mediaType, digest: l.blob.digest, size: l.blob.size });
-        diffIDs.push(l.diffID);
-      }
-      return n;
-    });
-    entries.push({ key: r.key, layers: idx, addedLayer: r.addedLayer, created: r.created });
-  }
+  const at = (l: { blob: Descriptor; diffID: Digest }): number => {
+    let n = index.get(l.blob.digest);
+    if (n === undefined) {
+      n = layers.length;
+      index.set(l.blob.digest, n);
+      layers.push({ mediaType: l.blob.mediaType, digest: l.blob.digest, size: l.blob.size });
+      diffIDs.push(l.diffID);
+    }
+    return n;
+  };
+  const entries: CacheEntry[] = records.map((r) => ({ key: r.key, layers: r.chain.map(at), addedLayer: r.addedLayer, created: r.created }));
   entries.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  return { config: { tsbuildCache: CACHE_VERSION, diffIDs, records: entries }, layers };
+  const config: CacheConfig = { tsbuildCache: CACHE_VERSION, diffIDs, records: entries };
+  if (mounts.length) {
+    const sorted = [...mounts].sort((a, b) => (cacheMountKey(a) < cacheMountKey(b) ? -1 : 1));
+    config.cacheMounts = sorted.map((m) => ({ id: m.id, sharing: m.sharing, uid: m.uid, gid: m.gid, mode: m.mode, layer: at(m.layer) }));
+  }
+  return { config, layers };
 }
 
 export function cacheManifest(config: Descriptor, layers: readonly Descriptor[]): Manifest {

@@ -48,6 +48,30 @@ test('type=docker and type=oci (tar and directory) are read by skopeo and umoci'
   t.false(existsSync(path.join(bundle, 'rootfs', 'data', 'gone')));
 });
 
+/**
+ * podman on a private store (its own root, run root and tmp dir, so nothing of the machine's podman
+ * is touched). runc, not crun: crun refuses hybrid cgroup hosts such as this lab's ("cgroups in
+ * hybrid mode not supported"); limits within the host's hard ones (podman's default nofile is above).
+ */
+function podman(dir: string, args: string[]): string {
+  const base = ['--root', path.join(dir, 'root'), '--runroot', path.join(dir, 'run'), '--tmpdir', path.join(dir, 'tmp'), '--storage-driver', 'vfs', '--events-backend', 'none', '--cgroup-manager', 'cgroupfs', '--runtime', 'runc'];
+  return execFileSync('podman', [...base, ...args], { encoding: 'utf8', timeout: 120_000, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+test('type=docker is loaded by podman load: listed under its name with the image id, and it runs', async (t) => {
+  const root = tmpDir('tsbuild-root-');
+  const archive = path.join(tmpDir(), 'docker.tar');
+  // -q prints the image id: the config digest.
+  const id = (await tsbuildOk(['build', '-q', '-t', 'loaded:1', '-o', `type=docker,dest=${archive}`, context()], { root })).stdout.trim();
+  t.regex(id, /^sha256:[a-f0-9]{64}$/);
+  const pod = tmpDir('pod-'); // short: podman refuses a run root over 50 characters
+  t.regex(podman(pod, ['load', '-i', archive]), /Loaded image: docker\.io\/library\/loaded:1/);
+  const listed = podman(pod, ['images', '--no-trunc', '--format', '{{.ID}} {{.Repository}}:{{.Tag}}']).trim();
+  // podman's image id is the config digest too.
+  t.is(listed, `${id} docker.io/library/loaded:1`);
+  t.is(podman(pod, ['run', '--rm', '--network', 'none', '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024', 'loaded:1']), 'hello\n');
+});
+
 test('type=local writes the filesystem; type=tar streams it to stdout', async (t) => {
   const root = tmpDir('tsbuild-root-');
   const dir = path.join(tmpDir(), 'rootfs');
