@@ -113,10 +113,10 @@ const factories: Readonly<Record<string, ExporterFactory>> = {
   tar: tarExporter,
 };
 
-/** Fails with a usage error naming the attributes a type takes when `attrs` has others. */
-export function checkAttrs(type: string, attrs: Readonly<Record<string, string>>, known: readonly string[]): void {
+/** Fails with a usage error naming the attributes a type of `flag` takes when `attrs` has others. */
+export function checkAttrs(type: string, attrs: Readonly<Record<string, string>>, known: readonly string[], flag = '--output'): void {
   const unknown = Object.keys(attrs).filter((k) => !known.includes(k));
-  if (unknown.length) throw new UsageError(`--output type=${type} does not take ${unknown.join(', ')}`, `it takes ${known.join(', ') || 'no attributes'}`);
+  if (unknown.length) throw new UsageError(`${flag} type=${type} does not take ${unknown.join(', ')}`, `it takes ${known.join(', ') || 'no attributes'}`);
 }
 
 /**

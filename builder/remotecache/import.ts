@@ -42,16 +42,16 @@ export function checkCacheSpec(spec: CacheSpec, direction: 'from' | 'to'): void 
   if (direction === 'to') refuseAnnotations(spec);
   const common = direction === 'from' ? ['strict'] : ['mode', 'ignore-error', 'image-manifest', 'cache-mounts', ...COMPRESSION_ATTRS];
   if (spec.type === 'registry') {
-    checkAttrs(`registry (--cache-${direction})`, spec.attrs, ['ref', ...common]);
+    checkAttrs('registry', spec.attrs, ['ref', ...common], `--cache-${direction}`);
     if (!spec.attrs.ref) throw new UsageError(`--cache-${direction} type=registry needs ref=REFERENCE`, `e.g. --cache-${direction} type=registry,ref=registry.example/app:buildcache`);
     parseReference(spec.attrs.ref);
   } else if (spec.type === 'local') {
     const dirAttr = direction === 'from' ? 'src' : 'dest';
-    checkAttrs(`local (--cache-${direction})`, spec.attrs, [dirAttr, 'tag', ...common]);
+    checkAttrs('local', spec.attrs, [dirAttr, 'tag', ...common], `--cache-${direction}`);
     if (!spec.attrs[dirAttr]) throw new UsageError(`--cache-${direction} type=local needs ${dirAttr}=DIR`, `e.g. --cache-${direction} type=local,${dirAttr}=/tmp/buildcache`);
   } else if (spec.type === 'inline' && direction === 'to') {
     if (spec.attrs['cache-mounts'] !== undefined) throw new UsageError('--cache-to type=inline cannot carry cache mounts', 'the image holds its own layers only; export them with --cache-to type=registry,ref=…,cache-mounts=true (or type=local)');
-    checkAttrs('inline (--cache-to)', spec.attrs, ['mode']);
+    checkAttrs('inline', spec.attrs, ['mode'], '--cache-to');
     if (spec.attrs.mode === 'max') throw new UsageError('--cache-to type=inline takes mode=min only', 'the image holds its own layers only; use type=registry for mode=max');
   } else {
     const supported = direction === 'from' ? 'type=registry,ref=R (a cache or an image with inline cache) and type=local,src=DIR' : 'type=registry,ref=R, type=local,dest=DIR and type=inline';

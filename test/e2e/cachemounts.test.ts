@@ -131,6 +131,8 @@ test('refused --cache-to attributes say why: annotations (as buildx), cache-moun
     ['type=local,dest=c,annotation-manifest.a=b', /does not take annotation-manifest\.a/],
     ['type=inline,cache-mounts=true', /type=inline cannot carry cache mounts/],
     ['type=local,dest=c,cache-mounts=yes', /cache-mounts=yes is not valid[\s\S]*true or false/],
+    // An unknown attribute names the flag it was given to, not --output.
+    ['type=registry,ref=localhost:5000/c:1,bogus=1', /--cache-to type=registry does not take bogus/],
   ];
   for (const [spec, message] of cases) {
     const r = await tsbuild(['build', '--cache-to', spec, ctx], { root: tmpDir('tsbuild-root-') });
