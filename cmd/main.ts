@@ -130,7 +130,7 @@ async function main(argv: string[]): Promise<number> {
           .option('network', { type: 'string', describe: 'network of every RUN: default|none|host (RUN --network overrides it)' })
           .option('add-host', { type: 'string', coerce: list, describe: "an /etc/hosts entry of every RUN: HOST:IP; repeatable" })
           .option('shm-size', { type: 'string', describe: "size of every RUN's /dev/shm, e.g. 128m (default 64m)" })
-          .option('build-context', { type: 'string', coerce: list, describe: 'a named context for FROM/--from/a stage of that name: NAME=DIR|docker-image://REF|oci-layout://DIR[@sha256:…]; repeatable' })
+          .option('build-context', { type: 'string', coerce: list, describe: 'a named context for FROM/--from/a stage of that name: NAME=DIR|docker-image://REF|oci-layout://DIR[@sha256:…]|GIT-URL[#REF:SUBDIR]|https://URL (a file); repeatable' })
           .option('annotation', { type: 'string', coerce: list, describe: 'an image annotation: [TYPE:]KEY=VALUE, TYPE manifest (default) or manifest-descriptor (index.json of type=oci|docker outputs); repeatable' })
           .option('ulimit', { type: 'string', coerce: list, describe: 'a resource limit of every RUN: TYPE=SOFT[:HARD], e.g. nofile=1024:2048; repeatable' }),
       async (a) => {
