@@ -1,5 +1,5 @@
-// ADD <git url> and --build-context NAME=<git url>: resolves a ref to a commit (that commit, not the ref, goes into the cache key),
-// then fetches just that commit into scratch space. Needs the git command.
+// ADD <git url> and --build-context NAME=<git url>: resolves a ref to a commit (that commit, not
+// the ref, goes into the cache key), then fetches just that commit into scratch space. Needs git.
 import { TsbuildError } from '../common/errors.js';
 import { execFile } from 'node:child_process';
 import { mkdir, rm } from 'node:fs/promises';

@@ -1,5 +1,6 @@
-// ADD <url> and --build-context NAME=<url>: downloads a file over HTTP(S) into the build's scratch space, verifying --checksum.
-// Like BuildKit: mode 0600, mtime from Last-Modified; the frontend picks the file name.
+// ADD <url> and --build-context NAME=<url>: downloads a file over HTTP(S) into the build's scratch
+// space, verifying --checksum. Like BuildKit: mode 0600, mtime from Last-Modified; the frontend
+// (or the CLI, for a named context) picks the file name.
 import { TsbuildError } from '../common/errors.js';
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
