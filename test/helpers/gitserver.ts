@@ -1,14 +1,16 @@
-// A git repository served on loopback, by git daemon (git://) and over smart HTTP (git http-backend),
-// and plain files over HTTP: for ADD and --build-context of remote sources. Servers stop when the
-// test file's tests are done.
+// A git repository served on loopback, by git daemon (git://) and over smart HTTP(S) (git
+// http-backend), and plain files over HTTP(S): for ADD and --build-context of remote sources. With
+// `tls`, the servers speak https with a certificate from a fresh CA (clients trust it through
+// NODE_EXTRA_CA_CERTS and GIT_SSL_CAINFO). Servers stop when the test file's tests are done.
 import test from 'ava';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { createReadStream, mkdirSync, statSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createReadStream, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, type RequestListener, type Server } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { tmpDir } from './cli.js';
-import { freePort } from './registry.js';
+import { freePort, makeTlsMaterial } from './registry.js';
 
 const children: ChildProcess[] = [];
 const servers: Server[] = [];
@@ -62,10 +64,29 @@ export async function gitServer(): Promise<{ url: string; v1: string }> {
   return { url: `git://127.0.0.1:${port}/repo.git`, v1 };
 }
 
-/** gitRepo() served over git's smart HTTP protocol (git http-backend as a CGI program): its http:// URL. */
-export async function gitHttpServer(): Promise<{ url: string; v1: string }> {
+/** Certificates for https servers on 127.0.0.1: a server's, and the CA clients must trust. */
+export interface TlsMaterial {
+  caPath: string;
+  certPath: string;
+  keyPath: string;
+}
+
+export function tlsMaterial(): Promise<TlsMaterial> {
+  return makeTlsMaterial(tmpDir('tsbuild-tls-'));
+}
+
+/** Starts `handler` on loopback, over https with `tls`: its base URL. */
+async function serve(handler: RequestListener, tls?: TlsMaterial): Promise<string> {
+  const server = tls ? createTlsServer({ cert: readFileSync(tls.certPath), key: readFileSync(tls.keyPath) }, handler) : createServer(handler);
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return `${tls ? 'https' : 'http'}://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+/** gitRepo() served over git's smart HTTP protocol (git http-backend as a CGI program): its http(s):// URL. */
+export async function gitHttpServer(tls?: TlsMaterial): Promise<{ url: string; v1: string }> {
   const { base, v1 } = gitRepo();
-  const server = createServer((req, res) => {
+  const url = await serve((req, res) => {
     const u = new URL(req.url ?? '/', 'http://x');
     const env: NodeJS.ProcessEnv = { ...process.env, GIT_PROJECT_ROOT: base, GIT_HTTP_EXPORT_ALL: '1', PATH_INFO: u.pathname, QUERY_STRING: u.search.slice(1), REQUEST_METHOD: req.method ?? 'GET', REMOTE_ADDR: '127.0.0.1' };
     for (const [k, v] of Object.entries({ CONTENT_TYPE: req.headers['content-type'], CONTENT_LENGTH: req.headers['content-length'], HTTP_CONTENT_ENCODING: req.headers['content-encoding'], GIT_PROTOCOL: req.headers['git-protocol'] })) {
@@ -90,15 +111,13 @@ export async function gitHttpServer(): Promise<{ url: string; v1: string }> {
       head = undefined;
     });
     cgi.stdout.on('end', () => res.end());
-  });
-  servers.push(server);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/repo.git`, v1 };
+  }, tls);
+  return { url: `${url}/repo.git`, v1 };
 }
 
-/** The files under `dir` over HTTP on loopback: its http://127.0.0.1:PORT base URL (404 for what is not a file). */
-export async function fileServer(dir: string): Promise<string> {
-  const server = createServer((req, res) => {
+/** The files under `dir` over HTTP(S) on loopback: its base URL (404 for what is not a file). */
+export function fileServer(dir: string, tls?: TlsMaterial): Promise<string> {
+  return serve((req, res) => {
     const file = path.join(dir, path.normalize(`/${decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)}`));
     let isFile = false;
     try {
@@ -112,8 +131,5 @@ export async function fileServer(dir: string): Promise<string> {
       return;
     }
     createReadStream(file).pipe(res);
-  });
-  servers.push(server);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  }, tls);
 }

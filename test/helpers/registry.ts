@@ -277,7 +277,7 @@ function tokenSigningMaterial(): Promise<SigningMaterial> {
 }
 
 /** A CA and a server certificate for IP:127.0.0.1 signed by it (EC keys: fast to generate). */
-async function makeTlsMaterial(dir: string): Promise<{ caPath: string; certPath: string; keyPath: string }> {
+export async function makeTlsMaterial(dir: string): Promise<{ caPath: string; certPath: string; keyPath: string }> {
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
   // `req -x509` applies the v3_ca section of openssl.cnf: basicConstraints CA:TRUE.
   // The CA cert alone in its own dir: dirname(caPath) is then a valid containers cert dir
