@@ -10,7 +10,18 @@
 // match, and after an empty one, a character further, as JavaScript's String.replace does.
 import { DockerfileError } from './errors.js';
 
-type Element = { star: true } | { star: false; test: (c: number) => boolean; literal?: number };
+/**
+ * One element of a pattern: `*`, or one character: a literal (`literal` >= 0) or any other test
+ * (`?`, a class), by code point.
+ */
+interface Element {
+  star: boolean;
+  literal: number;
+  test: (c: number) => boolean;
+}
+
+const STAR: Element = { star: true, literal: -1, test: () => true };
+const ANY: Element = { star: false, literal: -1, test: () => true };
 
 /**
  * Steps taken (states advanced over one character), and how many one expansion may take: far past
@@ -27,8 +38,14 @@ export class Budget {
   }
 }
 
-/** The code points of `s`, and where each starts in `s` (with s.length at the end). */
-function codePoints(s: string): { cps: number[]; offsets: number[] } {
+/** The code points of `s`, and where the i-th starts in `s` (at(cps.length) is s.length). */
+function codePoints(s: string): { cps: Int32Array; at: (i: number) => number } {
+  if (!/[\ud800-\udfff]/.test(s)) {
+    // No surrogates (the usual case): one code unit per code point.
+    const cps = new Int32Array(s.length);
+    for (let i = 0; i < s.length; i++) cps[i] = s.charCodeAt(i);
+    return { cps, at: (i) => i };
+  }
   const cps: number[] = [];
   const offsets: number[] = [];
   for (let i = 0; i < s.length; ) {
@@ -38,21 +55,20 @@ function codePoints(s: string): { cps: number[]; offsets: number[] } {
     i += c > 0xffff ? 2 : 1;
   }
   offsets.push(s.length);
-  return { cps, offsets };
+  return { cps: Int32Array.from(cps), at: (i) => offsets[i]! };
 }
 
 /** A bracket class's members as JavaScript's regex classes read them: a leading ! or ^ negates; a-z ranges. */
-function classTest(body: string): (c: number) => boolean {
-  const { cps } = codePoints(body);
+function classTest(body: number[]): (c: number) => boolean {
   let i = 0;
-  const negate = cps[0] === 0x21 || cps[0] === 0x5e;
+  const negate = body[0] === 0x21 || body[0] === 0x5e;
   if (negate) i++;
   const ranges: Array<[number, number]> = [];
-  while (i < cps.length) {
-    const lo = cps[i]!;
-    if (cps[i + 1] === 0x2d && i + 2 < cps.length) {
-      const hi = cps[i + 2]!;
-      if (hi < lo) throw new DockerfileError('TSB_DOCKERFILE_INVALID', `range out of order in the pattern class [${body}]`, { hint: 'write ranges low to high, e.g. [a-z]' });
+  while (i < body.length) {
+    const lo = body[i]!;
+    if (body[i + 1] === 0x2d && i + 2 < body.length) {
+      const hi = body[i + 2]!;
+      if (hi < lo) throw new DockerfileError('TSB_DOCKERFILE_INVALID', `range out of order in the pattern class [${String.fromCodePoint(...body)}]`, { hint: 'write ranges low to high, e.g. [a-z]' });
       ranges.push([lo, hi]);
       i += 3;
     } else {
@@ -66,20 +82,20 @@ function classTest(body: string): (c: number) => boolean {
 /** The pattern's elements: stars, and one-character tests. */
 function compile(pattern: string): Element[] {
   const els: Element[] = [];
-  const literal = (ch: number): Element => ({ star: false, test: (c) => c === ch, literal: ch });
-  const { cps } = codePoints(pattern);
+  const literal = (ch: number): Element => ({ star: false, literal: ch, test: (c) => c === ch });
+  const cps = Array.from(codePoints(pattern).cps);
   for (let i = 0; i < cps.length; i++) {
     const c = cps[i]!;
     if (c === 0x5c && i + 1 < cps.length) els.push(literal(cps[++i]!));
     else if (c === 0x2a) {
-      if (!els.at(-1)?.star) els.push({ star: true }); // ** is *
-    } else if (c === 0x3f) els.push({ star: false, test: () => true });
+      if (!els.at(-1)?.star) els.push(STAR); // ** is *
+    } else if (c === 0x3f) els.push(ANY);
     else if (c === 0x5b) {
       // A class needs at least one member: `[]` is literal, as in BuildKit; so is an unclosed one.
       const close = cps.indexOf(0x5d, i + 2);
       if (close < 0 || cps[i + 1] === 0x5d) els.push(literal(c));
       else {
-        els.push({ star: false, test: classTest(String.fromCodePoint(...cps.slice(i + 1, close))) });
+        els.push({ star: false, literal: -1, test: classTest(cps.slice(i + 1, close)) });
         i = close;
       }
     } else els.push(literal(c));
@@ -89,70 +105,86 @@ function compile(pattern: string): Element[] {
 
 /** The pattern as a plain string, when it has no `*`, `?` or class (then a string search does). */
 function literalOf(els: readonly Element[]): string | undefined {
-  const cps: number[] = [];
-  for (const e of els) {
-    if (e.star || e.literal === undefined) return undefined;
-    cps.push(e.literal);
-  }
-  return cps.length ? String.fromCodePoint(...cps) : undefined;
+  if (els.length === 0 || els.some((e) => e.literal < 0)) return undefined;
+  return String.fromCodePoint(...els.map((e) => e.literal));
 }
 
 /**
  * A set of automaton states (element indexes; els.length is the match), each at most once, with
  * the position its match started at. States are added in order of their starts, so the one a
- * state keeps is its earliest: the leftmost match's.
+ * state keeps is its earliest: the leftmost match's. Two pairs of buffers, swapped at each step.
  */
 class States {
-  list: number[] = [];
-  starts: number[] = [];
-  /** Where the match that reached the end of the pattern started, if one did. */
-  accepted: number | undefined;
+  size = 0;
+  /** Where the match that reached the end of the pattern started, or -1. */
+  accepted = -1;
+  private list: Int32Array;
+  private starts: Int32Array;
+  private nextList: Int32Array;
+  private nextStarts: Int32Array;
   private readonly seen: Uint32Array;
   private gen = 1;
 
   constructor(private readonly els: readonly Element[]) {
-    this.seen = new Uint32Array(els.length + 1);
+    const n = els.length + 1;
+    this.list = new Int32Array(n);
+    this.starts = new Int32Array(n);
+    this.nextList = new Int32Array(n);
+    this.nextStarts = new Int32Array(n);
+    this.seen = new Uint32Array(n);
+  }
+
+  /** Empties the set, to start another search. */
+  clear(): void {
+    this.size = 0;
+    this.accepted = -1;
+    this.gen++;
   }
 
   /** State s and those a star reaches without a character (a star may match nothing). */
   add(s: number, start: number): void {
+    const { els, seen, gen } = this;
     for (;;) {
-      if (this.seen[s] === this.gen) return;
-      this.seen[s] = this.gen;
-      this.list.push(s);
-      this.starts.push(start);
-      if (s === this.els.length) this.accepted = start;
-      if (s === this.els.length || !this.els[s]!.star) return;
+      if (seen[s] === gen) return;
+      seen[s] = gen;
+      this.list[this.size] = s;
+      this.starts[this.size++] = start;
+      if (s === els.length) {
+        this.accepted = start;
+        return;
+      }
+      if (!els[s]!.star) return;
       s++;
     }
   }
 
   /** The states after character c, but those of matches starting after `latest`. */
   step(c: number, budget: Budget, latest = Infinity): void {
-    const { list, starts } = this;
-    budget.spend(list.length);
-    this.list = [];
-    this.starts = [];
-    this.accepted = undefined;
-    this.gen++;
-    for (const [i, s] of list.entries()) {
+    const { els } = this;
+    const [list, starts, n] = [this.list, this.starts, this.size];
+    budget.spend(n);
+    [this.list, this.nextList] = [this.nextList, list];
+    [this.starts, this.nextStarts] = [this.nextStarts, starts];
+    this.clear();
+    for (let i = 0; i < n; i++) {
+      const s = list[i]!;
       const start = starts[i]!;
-      if (s === this.els.length || start > latest) continue;
-      const e = this.els[s]!;
+      if (s === els.length || start > latest) continue;
+      const e = els[s]!;
       if (e.star) this.add(s, start);
-      else if (e.test(c)) this.add(s + 1, start);
+      else if (e.literal >= 0 ? e.literal === c : e.test(c)) this.add(s + 1, start);
     }
   }
 }
 
-/** The end of the shortest or longest match of els starting at cps[0], if any. */
-function matchStart(els: readonly Element[], cps: readonly number[], longest: boolean, budget: Budget): number | undefined {
+/** The end of the shortest or longest match of els starting at cps[0], or -1. */
+function matchStart(els: readonly Element[], cps: Int32Array, longest: boolean, budget: Budget): number {
   const states = new States(els);
   states.add(0, 0);
-  let end = states.accepted !== undefined ? 0 : undefined;
-  for (let j = 0; j < cps.length && states.list.length && (longest || end === undefined); j++) {
+  let end = states.accepted >= 0 ? 0 : -1;
+  for (let j = 0; j < cps.length && states.size > 0 && (longest || end < 0); j++) {
     states.step(cps[j]!, budget);
-    if (states.accepted !== undefined) end = j + 1;
+    if (states.accepted >= 0) end = j + 1;
   }
   return end;
 }
@@ -161,14 +193,14 @@ function matchStart(els: readonly Element[], cps: readonly number[], longest: bo
  * The leftmost match at or after cps[from], and the longest from its start: one pass, a match
  * begun at every position until one is found, then only those begun no later, until none is left.
  */
-function leftmostLongest(els: readonly Element[], cps: readonly number[], from: number, budget: Budget): { start: number; end: number } | undefined {
-  const states = new States(els);
+function leftmostLongest(states: States, cps: Int32Array, from: number, budget: Budget): { start: number; end: number } | undefined {
+  states.clear();
   let best: { start: number; end: number } | undefined;
   for (let j = from; ; j++) {
     if (!best) states.add(0, j);
     const start = states.accepted;
-    if (start !== undefined && (!best || start <= best.start)) best = { start, end: j };
-    if (j === cps.length || !states.list.length) return best;
+    if (start >= 0 && (!best || start <= best.start)) best = { start, end: j };
+    if (j === cps.length || states.size === 0) return best;
     states.step(cps[j]!, budget, best?.start);
   }
 }
@@ -184,15 +216,15 @@ export function trimGlob(value: string, pattern: string, prefix: boolean, longes
     if (prefix) return value.startsWith(literal) ? value.slice(literal.length) : value;
     return value.endsWith(literal) ? value.slice(0, value.length - literal.length) : value;
   }
-  const { cps, offsets } = codePoints(value);
+  const { cps, at } = codePoints(value);
   if (prefix) {
     const end = matchStart(els, cps, longest, budget);
-    return end === undefined ? value : value.slice(offsets[end]);
+    return end < 0 ? value : value.slice(at(end));
   }
   // A suffix is a prefix of the reversed value, matched by the reversed pattern.
   const n = cps.length;
   const end = matchStart(els.reverse(), cps.reverse(), longest, budget);
-  return end === undefined ? value : value.slice(0, offsets[n - end]);
+  return end < 0 ? value : value.slice(0, at(n - end));
 }
 
 /**
@@ -205,28 +237,29 @@ export function replaceGlob(value: string, pattern: string, replacement: string,
   let out = '';
   if (literal !== undefined) {
     let pos = 0;
-    for (let at = value.indexOf(literal); at >= 0; at = all ? value.indexOf(literal, pos) : -1) {
+    for (let i = value.indexOf(literal); i >= 0; i = all ? value.indexOf(literal, pos) : -1) {
       onReplace();
-      out += value.slice(pos, at) + replacement;
-      pos = at + literal.length;
+      out += value.slice(pos, i) + replacement;
+      pos = i + literal.length;
     }
     return out + value.slice(pos);
   }
-  const { cps, offsets } = codePoints(value);
+  const { cps, at } = codePoints(value);
   const n = cps.length;
+  const states = new States(els);
   let pos = 0;
   while (pos <= n) {
-    const m = leftmostLongest(els, cps, pos, budget);
+    const m = leftmostLongest(states, cps, pos, budget);
     if (!m) break;
     onReplace();
-    out += value.slice(offsets[pos], offsets[m.start]) + replacement;
+    out += value.slice(at(pos), at(m.start)) + replacement;
     pos = m.end;
     if (!all) break;
     if (m.end === m.start) {
       // An empty match: keep the next character and look on from after it.
-      if (m.start < n) out += value.slice(offsets[m.start], offsets[m.start + 1]);
+      if (m.start < n) out += value.slice(at(m.start), at(m.start + 1));
       pos = m.start + 1;
     }
   }
-  return pos > n ? out : out + value.slice(offsets[pos]);
+  return pos > n ? out : out + value.slice(at(pos));
 }

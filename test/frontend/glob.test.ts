@@ -69,6 +69,12 @@ test('every form gives what the regexes gave, on random patterns and values', (t
   t.is(compared, 36000);
 });
 
+test('a lone backslash ending a pattern is a literal backslash at either end (reversing the pattern made it escape the character before it)', (t) => {
+  t.is(trimGlob('b\\x', 'b\\', true, false), 'x');
+  t.is(trimGlob('xb\\', 'b\\', false, false), 'x');
+  t.is(trimGlob('xb\\', '?\\', false, true), 'x');
+});
+
 test('each form on a 64 KB value takes steps linear in its length (a backtracking search took about n²/2)', (t) => {
   const n = 64 * 1024;
   const value = 'y'.repeat(n - 6) + '.tar.gz';
