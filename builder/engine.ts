@@ -27,7 +27,7 @@ export type { Annotations, OutputSpec } from './exporter.js';
 export type { ExecDefaults, ExtraHost, Ulimit } from './graph.js';
 export type { SecretSource } from './mounts.js';
 export type { ProgressEvent, ProgressSink } from './progress.js';
-export type { Frontend, NamedContext, Warning } from './frontend.js';
+export type { FilesContext, Frontend, NamedContext, Warning } from './frontend.js';
 export { login, loginHost, logout } from './transfer.js';
 
 export interface RegistrySettings {

@@ -3,15 +3,18 @@
 // contract and never imports a frontend; cmd/ gives the engine the Dockerfile frontend.
 import type { SourceLocation } from '../common/errors.js';
 import type { ImageConfig, Platform } from '../common/oci.js';
-import type { BuildDefinition, ExecDefaults, ImageSource } from './graph.js';
+import type { BuildDefinition, ExecDefaults, GitSource, HttpSource, ImageSource } from './graph.js';
 
 export interface ResolvedImage {
   source: ImageSource;
   config: ImageConfig;
 }
 
-/** A named context (--build-context NAME=…): a local directory, or an image (a registry or store reference, or oci-layout://…). */
-export type NamedContext = { kind: 'dir'; name: string; dir: string } | { kind: 'image'; ref: string };
+/** A named context (--build-context NAME=…) of files: a local directory, or a git repository or a file fetched as ADD fetches them. */
+export type FilesContext = { kind: 'dir'; name: string; dir: string } | { kind: 'remote'; name: string; url: string; source: GitSource | HttpSource };
+
+/** A named context: files, or an image (a registry or store reference, or oci-layout://…). */
+export type NamedContext = FilesContext | { kind: 'image'; ref: string };
 
 export interface FrontendInput {
   dockerfile: string;

@@ -1,5 +1,5 @@
-// ADD <git url>: resolves a ref to a commit (that commit, not the ref, goes into the cache key),
-// then fetches just that commit into scratch space. Needs the git command.
+// ADD <git url> and --build-context NAME=<git url>: resolves a ref to a commit (that commit, not
+// the ref, goes into the cache key), then fetches just that commit into scratch space. Needs git.
 import { TsbuildError } from '../common/errors.js';
 import { execFile } from 'node:child_process';
 import { mkdir, rm } from 'node:fs/promises';
@@ -16,8 +16,8 @@ function git(args: string[], cwd?: string, signal?: AbortSignal): Promise<string
   return new Promise((resolve, reject) => {
     execFile('git', args, { cwd, signal, env: { ...process.env, GIT_TERMINAL_PROMPT: '0' }, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
       if (!err) return resolve(stdout);
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return reject(new GitError('ADD of a git repository needs git, which is not installed', 'install git (apt-get install git)'));
-      reject(new GitError(`git ${args[0]} ${args.filter((a) => !a.startsWith('-')).slice(1).join(' ')}: ${stderr.trim().split('\n').pop() ?? err.message}`));
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return reject(new GitError('a git source (ADD, --build-context) needs git, which is not installed', 'install git (apt-get install git)'));
+      reject(new GitError(`git ${args[0]} ${args.filter((a) => !a.startsWith('-')).slice(1).join(' ')}: ${stderr.trim().split('\n').pop() ?? err.message}`, 'check the repository URL, and that git reaches it from here (git ls-remote URL)'));
     });
   });
 }

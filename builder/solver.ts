@@ -313,8 +313,10 @@ export class Solver {
     const inputs = await Promise.all(v.inputs.map((i) => this.result(i)));
     const rootfs = inputs[0];
     if (rootfs?.kind !== 'chain') throw new Error(`${v.name}: input 0 must be a filesystem`);
-    // A result found in an imported cache has no snapshots yet: this step needs them now.
-    for (const r of inputs) if (r.kind === 'chain') await this.materialize(r.chain, r.image);
+    // A result found in an imported cache, or a base image, has no snapshots yet: this step needs
+    // them now. A layer that cannot be fetched or unpacked is reported at the instruction that
+    // named the image (its FROM, COPY --from or RUN --mount from=), or that made the result.
+    for (const [i, r] of inputs.entries()) if (r.kind === 'chain') await located(v.inputs[i]!, () => this.materialize(r.chain, r.image));
     // Another tsbuild on this store may be running the same step: wait for it and take its result,
     // as a daemon would share the work. Only the step itself is held, never its inputs, so the
     // per-key locks cannot wait on each other in a cycle.
@@ -447,12 +449,16 @@ export class Solver {
 
   private async step<T>(v: Vertex, cacheMiss: CacheMiss | undefined, fn: () => Promise<T>): Promise<T> {
     this.reported.add(v.id);
-    try {
-      return await step(this.o.progress, v.id, v.name, fn, cacheMiss);
-    } catch (e) {
-      // Point the user at the Dockerfile line of the failed step.
-      if (!v.location || (e instanceof TsbuildError && e.location)) throw e;
-      throw new StepError(v.name, v.location, e);
-    }
+    return located(v, () => step(this.o.progress, v.id, v.name, fn, cacheMiss));
+  }
+}
+
+/** Runs fn for vertex v; an error it throws points at v's Dockerfile line, unless it points somewhere already. */
+async function located<T>(v: Vertex, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (!v.location || (e instanceof TsbuildError && e.location)) throw e;
+    throw new StepError(v.name, v.location, e);
   }
 }

@@ -1,11 +1,45 @@
 // --build-context NAME=VALUE as buildx spells it: VALUE is a local directory, docker-image://REF (an
-// image: the local store, else its registry) or oci-layout://DIR[:TAG|@sha256:…] (an OCI image layout).
+// image: the local store, else its registry), oci-layout://DIR[:TAG|@sha256:…] (an OCI image layout),
+// a git URL (git@host:repo, git://, ssh://, http(s)://….git, each with #REF:SUBDIR) or another
+// http(s) URL, a file the context then holds (as BuildKit's dockerui: it is not unpacked).
 import { statSync } from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../common/errors.js';
-import type { NamedContext } from '../builder/engine.js';
+import { isGitURL, remoteFileName, splitGitURL } from '../common/remoteurl.js';
+import type { FilesContext, NamedContext } from '../builder/engine.js';
 
-const FORM = 'use --build-context NAME=DIR, NAME=docker-image://REF or NAME=oci-layout://DIR[@sha256:…], e.g. --build-context base=docker-image://alpine:3.20';
+const FORM = 'use --build-context NAME=DIR, NAME=docker-image://REF, NAME=oci-layout://DIR[@sha256:…], NAME=https://host/repo.git#REF:SUBDIR (or git@host:repo.git) or NAME=https://host/file, e.g. --build-context base=docker-image://alpine:3.20';
+
+/** A git or http(s) URL as a named context; undefined if `value` is no URL. */
+function remoteContext(spec: string, name: string, value: string): FilesContext | undefined {
+  const bad = (why: string): never => {
+    throw new UsageError(`--build-context "${spec}": ${why}`, FORM);
+  };
+  if (isGitURL(value)) {
+    const { remote, ref, subdir } = splitGitURL(value);
+    if (value.startsWith('git@')) {
+      if (!/^git@[^:/]+:[^/].*/.test(remote)) bad(`${remote} names no repository (git@HOST:PATH)`);
+    } else if (!hostOf(remote)) bad(`${remote} is not a valid URL with a host`);
+    // As BuildKit's named git contexts, the .git directory is kept.
+    return { kind: 'remote', name, url: value, source: { type: 'git', remote, ...(ref ? { ref } : {}), ...(subdir ? { subdir } : {}), keepGitDir: true } };
+  }
+  if (/^https?:\/\//i.test(value)) {
+    const filename = hostOf(value) ? remoteFileName(value) : undefined;
+    if (!filename) bad(`${value} is not a valid URL with a host`);
+    return { kind: 'remote', name, url: value, source: { type: 'http', url: value, filename: filename! } };
+  }
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(value)?.[1];
+  if (scheme) bad(`unsupported context source ${scheme}://`);
+  return undefined;
+}
+
+function hostOf(url: string): string | undefined {
+  try {
+    return new URL(url).host || undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 function parseOne(spec: string): [string, NamedContext] {
   const eq = spec.indexOf('=');
@@ -26,9 +60,8 @@ function parseOne(spec: string): [string, NamedContext] {
     const split = at > 0 ? at : colon > rest.lastIndexOf('/') ? colon : rest.length;
     return [name, { kind: 'image', ref: `oci-layout://${path.resolve(rest.slice(0, split))}${rest.slice(split)}` }];
   }
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value) || value.startsWith('git@')) {
-    throw new UsageError(`--build-context "${spec}": tsbuild takes directories, docker-image:// and oci-layout:// contexts only`, FORM);
-  }
+  const remote = remoteContext(spec, name, value);
+  if (remote) return [name, remote];
   let isDir = false;
   try {
     isDir = statSync(value).isDirectory();

@@ -19,6 +19,7 @@ import { formatDiskUsage, formatImages, formatReclaimed } from './images.js';
 import { formatFsck, pruneOptions } from './store.js';
 import { createRenderer, jsonLine, type ProgressMode } from './progress.js';
 import { needsRootless, runRootless } from './rootless.js';
+import { asTyped, unknownFlags, unknownMessage, type KnownOptions } from './unknownflags.js';
 
 /** Repeatable options: yargs gives a string once, an array when repeated. (`array: true` would swallow the positional context.) */
 function list(v: string | string[] | undefined): string[] {
@@ -87,7 +88,8 @@ async function main(argv: string[]): Promise<number> {
   const run = runArgs(argv);
   if (run && !argv.includes('--help')) return runCommand(run);
   let exitCode = 0;
-  await withoutHelpCache(yargs(argv))
+  const parser = withoutHelpCache(yargs(argv));
+  await parser
     .scriptName('tsbuild')
     .usage('$0 [build] [options] CONTEXT\n\nBuild container images from Dockerfiles, without a daemon.')
     .option('root', { type: 'string', describe: 'store directory (default: $TSBUILD_ROOT, /var/lib/tsbuild as root, else $XDG_DATA_HOME/tsbuild or ~/.local/share/tsbuild)' })
@@ -128,7 +130,7 @@ async function main(argv: string[]): Promise<number> {
           .option('network', { type: 'string', describe: 'network of every RUN: default|none|host (RUN --network overrides it)' })
           .option('add-host', { type: 'string', coerce: list, describe: "an /etc/hosts entry of every RUN: HOST:IP; repeatable" })
           .option('shm-size', { type: 'string', describe: "size of every RUN's /dev/shm, e.g. 128m (default 64m)" })
-          .option('build-context', { type: 'string', coerce: list, describe: 'a named context for FROM/--from/a stage of that name: NAME=DIR|docker-image://REF|oci-layout://DIR[@sha256:…]; repeatable' })
+          .option('build-context', { type: 'string', coerce: list, describe: 'a named context for FROM/--from/a stage of that name: NAME=DIR|docker-image://REF|oci-layout://DIR[@sha256:…]|GIT-URL[#REF:SUBDIR]|https://URL (a file); repeatable' })
           .option('annotation', { type: 'string', coerce: list, describe: 'an image annotation: [TYPE:]KEY=VALUE, TYPE manifest (default) or manifest-descriptor (index.json of type=oci|docker outputs); repeatable' })
           .option('ulimit', { type: 'string', coerce: list, describe: 'a resource limit of every RUN: TYPE=SOFT[:HARD], e.g. nofile=1024:2048; repeatable' }),
       async (a) => {
@@ -275,26 +277,13 @@ async function main(argv: string[]): Promise<number> {
     .help()
     .version(version)
     .fail((msg, err) => {
-      throw err ?? new UsageError(asTyped(msg), 'see tsbuild --help');
+      if (err) throw err;
+      // An unknown flag first: it may have taken the next word as its value, the cause of any other complaint.
+      const unknown = unknownFlags(argv, (parser as unknown as { getOptions(): KnownOptions }).getOptions());
+      throw new UsageError(unknown.length ? unknownMessage(unknown) : asTyped(msg, argv), 'see tsbuild --help');
     })
     .parseAsync();
   return exitCode;
-}
-
-/**
- * yargs names an unknown flag twice, as typed and camel-cased ("Unknown arguments: cache-too,
- * cacheToo"): say it once, as the user typed it.
- */
-function asTyped(msg: string): string {
-  const m = /^Unknown arguments?: (.*)$/.exec(msg);
-  if (!m) return msg;
-  const names = m[1]!.split(', ');
-  const camel = (s: string): string => s.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
-  const typed = names.filter((n) => !names.some((o) => o !== n && o.includes('-') && camel(o) === n));
-  // A flag as it was typed; anything else (an extra positional argument) as it is.
-  const args = process.argv.slice(2);
-  const shown = typed.map((n) => [`--${n}`, `-${n}`].find((f) => args.some((a) => a === f || a.startsWith(`${f}=`))) ?? n);
-  return `unknown ${typed.length > 1 ? 'arguments' : 'argument'} ${shown.join(', ')}`;
 }
 
 const progressOption = { type: 'string', choices: ['auto', 'tty', 'plain', 'json', 'quiet'], default: 'auto', describe: 'auto: tty on a terminal, plain otherwise' } as const;

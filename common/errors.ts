@@ -28,7 +28,7 @@ export const ErrorCodes = {
   TSB_FILE_OP: 'a COPY/ADD/WORKDIR cannot be applied to the image\'s filesystem',
   TSB_ARCHIVE_INVALID: 'an archive (ADD of a tar, an image layer) is malformed, truncated or cannot be unpacked',
   TSB_ARCHIVE_UNSAFE: 'an archive (ADD of a tar, an image layer) tries to write outside its target (a path, symlink or hardlink that escapes)',
-  TSB_REMOTE: 'an ADD of a URL or git repository failed',
+  TSB_REMOTE: 'fetching a URL or git repository (ADD, --build-context) failed',
   TSB_IMAGE_NOT_FOUND: 'an image is neither in the local store nor in its registry',
   TSB_IMAGE_INVALID: 'a manifest, index or image config is malformed',
   TSB_DIGEST_MISMATCH: 'content does not match its digest',

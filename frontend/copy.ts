@@ -3,33 +3,10 @@
 import path from 'node:path/posix';
 import type { CopyAction, Vertex } from '../builder/graph.js';
 import { parseFileMode } from '../common/filemode.js';
+import { isGitURL, remoteFileName, splitGitURL } from '../common/remoteurl.js';
 import type { CopyInstruction } from './instructions.js';
 import { splitUser } from './metadata.js';
 import type { Dispatch } from './state.js';
-
-/** BuildKit's git URL forms: git@host:path, git://, ssh://, or http(s) ending in .git (each with #ref:subdir). */
-function isGitURL(s: string): boolean {
-  const base = s.split('#')[0]!;
-  return /^git@[^:]+:/.test(s) || /^(git|ssh|git\+ssh):\/\//.test(s) || (/^https?:\/\//.test(s) && /\.git\/?$/.test(base));
-}
-
-/** `remote#ref:subdir` → its parts. */
-function splitGitURL(s: string): { remote: string; ref?: string; subdir?: string } {
-  const hash = s.indexOf('#');
-  if (hash < 0) return { remote: s };
-  const [ref, subdir] = s.slice(hash + 1).split(':', 2);
-  return { remote: s.slice(0, hash), ...(ref ? { ref } : {}), ...(subdir ? { subdir } : {}) };
-}
-
-/** The file name ADD gives a download: the URL's last path segment; undefined for a malformed URL. */
-function remoteFileName(url: string): string | undefined {
-  try {
-    const name = path.basename(new URL(url).pathname);
-    return name && name !== '/' ? decodeURIComponent(name) : 'index.html';
-  } catch {
-    return undefined;
-  }
-}
 
 /** `COPY <<EOF /file`: the delimiter of a heredoc source word. */
 const heredocSource = (w: string): string | undefined => /^<<-?(["']?)([^"'\s]+)\1$/.exec(w)?.[2];

@@ -2,6 +2,7 @@
 // base, instruction by instruction, emitting the op graph and feeding the checks as it goes. The
 // same walk serves a build (the target's graph) and --check (the warnings of every stage).
 import path from 'node:path/posix';
+import type { FilesContext } from '../builder/frontend.js';
 import type { ContextSource, ExecDefaults, Op, Source, Vertex } from '../builder/graph.js';
 import type { SourceLocation } from '../common/errors.js';
 import type { ImageConfig, Platform, RunConfig } from '../common/oci.js';
@@ -71,7 +72,7 @@ class Walk {
   readonly context: Vertex;
   private readonly ignored?: (file: string) => boolean;
   private vertices = 0;
-  /** The source vertex of each named local context (--build-context NAME=DIR), made once. */
+  /** The source vertex of each named context of files (--build-context NAME=DIR|URL), made once. */
   private readonly locals = new Map<string, Vertex>();
 
   constructor(readonly input: WalkInput) {
@@ -91,13 +92,16 @@ class Walk {
     return { id, op, inputs, name, location, ...(platform ? { platform } : {}) };
   }
 
-  /** A named context's directory, read in place as the build context is (without its .dockerignore). */
-  localContext(name: string, dir: string): Vertex {
-    let v = this.locals.get(name);
+  /**
+   * A named context's files: a directory read in place as the build context is (without its
+   * .dockerignore), or a git repository or file fetched as ADD fetches it.
+   */
+  filesContext(c: FilesContext): Vertex {
+    let v = this.locals.get(c.name);
     if (!v) {
-      const source: ContextSource = { type: 'context', name, dir, excludes: [] };
-      v = this.newVertex({ op: { kind: 'source', source }, inputs: [], name: `[internal] load build context ${name}` });
-      this.locals.set(name, v);
+      const source: Source = c.kind === 'dir' ? { type: 'context', name: c.name, dir: c.dir, excludes: [] } : c.source;
+      v = this.newVertex({ op: { kind: 'source', source }, inputs: [], name: c.kind === 'dir' ? `[internal] load build context ${c.name}` : `[context ${c.name}] ${c.url}` });
+      this.locals.set(c.name, v);
     }
     return v;
   }
@@ -150,11 +154,11 @@ class Walk {
       }
       case 'scratch':
         return fresh(source({ type: 'scratch' }, stepName('FROM scratch')), { WorkingDir: '/' }, [], platform, true);
-      case 'local': {
-        // A directory as a stage's filesystem: its files copied onto scratch, so RUN can write over them.
+      case 'files': {
+        // Named files as a stage's filesystem: copied onto scratch, so RUN can write over them.
         const root = source({ type: 'scratch' }, '[internal] scratch');
         const copy: Op = { kind: 'file', actions: [{ type: 'copy', from: 1, src: ['/'], dest: '/' }] };
-        const vertex = this.newVertex({ op: copy, inputs: [root, this.localContext(base.name, base.dir)], name: stepName(`FROM ${base.name}`), location });
+        const vertex = this.newVertex({ op: copy, inputs: [root, this.filesContext(base.context)], name: stepName(`FROM ${base.context.name}`), location });
         return fresh(vertex, { WorkingDir: '/' }, [], platform, true);
       }
       case 'image': {
@@ -263,7 +267,7 @@ class Step implements Dispatch {
     const { plan, images } = this.walk.input;
     const { stage } = this;
     const ref = resolveSourceRef(plan.stages, plan.namedContext, value);
-    if (ref.kind === 'local') return this.walk.localContext(ref.name, ref.dir);
+    if (ref.kind === 'files') return this.walk.filesContext(ref.context);
     if (ref.kind === 'image') {
       // (unresolved only in --check without an image resolver, where nothing is solved)
       const img = images.get(ref.ref);

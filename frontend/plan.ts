@@ -1,7 +1,7 @@
 // The plan of a walk, as BuildKit sets up its dispatch states before dispatching any: the global
 // ARG values FROM lines see, each stage's base and platform, the target, and which stages the
 // target needs and which images those use. The FROM-level checks run here, for every stage.
-import type { NamedContext, ResolvedImage } from '../builder/frontend.js';
+import type { FilesContext, NamedContext, ResolvedImage } from '../builder/frontend.js';
 import type { SourceLocation } from '../common/errors.js';
 import type { Platform } from '../common/oci.js';
 import { formatPlatform, parsePlatform, samePlatform } from '../common/platform.js';
@@ -14,7 +14,7 @@ import { parseTriggers, type Instruction } from './instructions.js';
 import { sourceRef, sourcesOf, stageByName, type SourceRef, type Stage, type Stages } from './stages.js';
 
 /** What a stage starts from. `later`: a stage defined further down (an error when dispatched). */
-export type Base = { kind: 'scratch' } | { kind: 'stage'; stage: Stage } | { kind: 'later' } | { kind: 'image'; ref: string } | { kind: 'local'; name: string; dir: string };
+export type Base = { kind: 'scratch' } | { kind: 'stage'; stage: Stage } | { kind: 'later' } | { kind: 'image'; ref: string } | { kind: 'files'; context: FilesContext };
 
 /** A --from or from= of an instruction. */
 export interface SourceUse {
@@ -74,15 +74,15 @@ function stagePlatform(value: string | undefined, target: Platform, location: So
   return samePlatform(p, target) ? undefined : p;
 }
 
-function contextBase(c: NamedContext): Base {
-  return c.kind === 'dir' ? { kind: 'local', name: c.name, dir: c.dir } : { kind: 'image', ref: c.ref };
+function contextBase(c: NamedContext): Base & SourceRef {
+  return c.kind === 'image' ? { kind: 'image', ref: c.ref } : { kind: 'files', context: c };
 }
 
 /** What --from or from= names: a stage, else a named context, else an image. */
 export function resolveSourceRef(stages: readonly Stage[], namedContext: PlanInput['namedContext'], value: string): SourceRef {
   const ref = sourceRef(stages, value);
   const c = ref.kind === 'image' ? namedContext?.(value) : undefined;
-  return !c ? ref : c.kind === 'dir' ? { kind: 'local', name: c.name, dir: c.dir } : { kind: 'image', ref: c.ref };
+  return c ? contextBase(c) : ref;
 }
 
 export function makePlan({ globalArgs, stages }: Stages, input: PlanInput, file: string, escape: string, checks: Checks): Plan {

@@ -1,7 +1,8 @@
 // Word expansion as BuildKit's shell lexer does it: quotes, escapes, $VAR and ${VAR...} with the
 // -, +, ?, #, %, / modifiers. RUN/CMD/ENTRYPOINT are not expanded here (the shell does that);
-// every other instruction's words are. Imports nothing but its own types and errors.
+// every other instruction's words are. Imports nothing but its own types, errors and pattern matching.
 import { DockerfileError } from './errors.js';
+import { replaceGlob, trimGlob } from './glob.js';
 
 /** What words expand against: a Map, or a stage's ARG/ENV scope. */
 export interface Env {
@@ -296,7 +297,7 @@ class Lexer {
       const longest = this.peek() === c;
       if (longest) this.next();
       const pattern = this.untilBrace(true);
-      return trimPattern(value ?? '', pattern, c === '#', longest);
+      return trimGlob(value ?? '', pattern, c === '#', longest);
     }
     if (c === '/') {
       const all = this.peek() === '/';
@@ -338,71 +339,12 @@ class Lexer {
   }
 }
 
-/** Shell glob (* ? \x, [..]) to a regex source. */
-function globToRegex(pattern: string, greedy: boolean): string {
-  let re = '';
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i]!;
-    if (c === '\\' && i + 1 < pattern.length) re += escapeRe(pattern[++i]!);
-    else if (c === '*') re += greedy ? '.*' : '.*?';
-    else if (c === '?') re += '.';
-    else if (c === '[') {
-      // A class needs at least one member: `[]` is literal, as in BuildKit.
-      const close = pattern.indexOf(']', i + 2);
-      if (close < 0 || pattern[i + 1] === ']') re += '\\[';
-      else {
-        re += `[${pattern.slice(i + 1, close).replace(/^!/, '^').replace(/\\/g, '\\\\')}]`;
-        i = close;
-      }
-    } else re += escapeRe(c);
-  }
-  return re;
-}
-
-function escapeRe(c: string): string {
-  return c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-}
-
-function trimPattern(value: string, pattern: string, prefix: boolean, longest: boolean): string {
-  const body = globToRegex(pattern, longest);
-  if (prefix) {
-    const m = new RegExp(`^(?:${body})`, 's').exec(value);
-    return m ? value.slice(m[0].length) : value;
-  }
-  // A suffix of the value is a prefix of the reversed value, matched by the reversed glob: one regex
-  // run instead of one per start position (quadratic: 8 s for a 64 KB value, found by fuzzing).
-  return reverse(trimPattern(reverse(value), reverseGlob(pattern), true, longest));
-}
-
-const reverse = (s: string): string => Array.from(s).reverse().join('');
-
-/** The glob that matches the reverse of what `pattern` matches: its elements in reverse order. */
-function reverseGlob(pattern: string): string {
-  const elements: string[] = [];
-  for (let i = 0; i < pattern.length;) {
-    const c = pattern[i]!;
-    let n = 1;
-    if (c === '\\' && i + 1 < pattern.length) n = 2;
-    else if (c === '[') {
-      const close = pattern.indexOf(']', i + 2);
-      if (close >= 0 && pattern[i + 1] !== ']') n = close - i + 1;
-    }
-    const element = pattern.slice(i, i + n);
-    // A lone bracket is literal: escaped, so that reversing cannot pair it into a class.
-    elements.push(element === '[' || element === ']' ? `\\${element}` : element);
-    i += n;
-  }
-  return elements.reverse().join('');
-}
-
 function replacePattern(value: string, pattern: string, replacement: string, all: boolean): string {
-  const re = new RegExp(globToRegex(pattern, true), all ? 'gs' : 's');
   // Replacing every character of a long value with a long text multiplies them: bound it as the lexer does.
   let added = 0;
-  return value.replace(re, () => {
+  return replaceGlob(value, pattern, replacement, all, () => {
     added += replacement.length;
     if (value.length + added > MAX_EXPANDED) throw new ExpansionError(`the expanded text is longer than ${MAX_EXPANDED} characters`);
-    return replacement;
   });
 }
 

@@ -2,6 +2,7 @@
 // typed instruction, the ARGs before the first FROM kept as global ARGs, then one stage per FROM
 // with the instructions up to the next. Also how stages are named and found by --target, FROM and
 // --from.
+import type { FilesContext } from '../builder/frontend.js';
 import type { SourceLocation } from '../common/errors.js';
 import { DockerfileError } from './errors.js';
 import { parseInstruction, type ArgInstruction, type FromInstruction, type Instruction } from './instructions.js';
@@ -72,8 +73,8 @@ export function stageByName(stages: readonly Stage[], name: string): Stage | und
 }
 
 /** A --from or from= value: a stage by name, a stage by index (maybe out of range), or an image. */
-/** `local`: a named context that is a directory (--build-context NAME=DIR). */
-export type SourceRef = { kind: 'stage'; stage: Stage } | { kind: 'index'; index: number; stage?: Stage } | { kind: 'image'; ref: string } | { kind: 'local'; name: string; dir: string };
+/** `files`: a named context of files (--build-context NAME=DIR or NAME=URL). */
+export type SourceRef = { kind: 'stage'; stage: Stage } | { kind: 'index'; index: number; stage?: Stage } | { kind: 'image'; ref: string } | { kind: 'files'; context: FilesContext };
 
 export function sourceRef(stages: readonly Stage[], value: string): SourceRef {
   if (/^\d+$/.test(value)) {

@@ -17,8 +17,11 @@ const allowed = {
   cmd: ['common', 'builder', 'frontend'],
 };
 
-/** Inside frontend/, the line parser and the word lexer import nothing but their own types. */
-const leaves = { 'frontend/parser.ts': [], 'frontend/shell.ts': [] };
+/**
+ * Inside frontend/, the line parser and the word lexer import nothing but their own types (the
+ * lexer's pattern matching, glob.ts, is part of it).
+ */
+const leaves = { 'frontend/parser.ts': [], 'frontend/shell.ts': ['frontend/glob.ts'], 'frontend/glob.ts': [] };
 
 function* sources(dir) {
   for (const e of readdirSync(path.join(root, dir), { withFileTypes: true })) {

@@ -48,3 +48,18 @@ test('--build-context values; named contexts are found by their familiar name', 
   t.is(find('alpine'), undefined);
   t.is(namedContextLookup(new Map()), undefined, 'no contexts: nothing to look up');
 });
+
+test('--build-context git and http(s) URLs in buildx\'s forms', (t) => {
+  const m = parseBuildContexts([
+    'gh=https://github.com/org/repo.git#v1.2:sub/dir',
+    'ssh=git@github.com:org/repo.git#main',
+    'plain=git://example.com/repo.git',
+    'file=https://example.com/dl/ctx.tar.gz',
+  ]);
+  t.deepEqual(m.get('gh'), { kind: 'remote', name: 'gh', url: 'https://github.com/org/repo.git#v1.2:sub/dir', source: { type: 'git', remote: 'https://github.com/org/repo.git', ref: 'v1.2', subdir: 'sub/dir', keepGitDir: true } });
+  t.deepEqual(m.get('ssh'), { kind: 'remote', name: 'ssh', url: 'git@github.com:org/repo.git#main', source: { type: 'git', remote: 'git@github.com:org/repo.git', ref: 'main', keepGitDir: true } });
+  t.deepEqual(m.get('plain'), { kind: 'remote', name: 'plain', url: 'git://example.com/repo.git', source: { type: 'git', remote: 'git://example.com/repo.git', keepGitDir: true } });
+  // Not a git URL (no .git): the file itself, named as ADD names a download.
+  t.deepEqual(m.get('file'), { kind: 'remote', name: 'file', url: 'https://example.com/dl/ctx.tar.gz', source: { type: 'http', url: 'https://example.com/dl/ctx.tar.gz', filename: 'ctx.tar.gz' } });
+  for (const bad of ['x=https://', 'x=git://', 'x=git@host:', 'x=s3://bucket/key']) t.throws(() => parseBuildContexts([bad]), { code: 'TSB_USAGE' }, bad);
+});

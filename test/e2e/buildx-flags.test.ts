@@ -45,3 +45,28 @@ test('what tsbuild cannot do yet is a clear usage error: a malformed platform, a
   const host = await tsbuild(['build', '--platform', `linux/${process.arch === 'x64' ? 'amd64' : 'arm64'}`, ctx], { root: await root() });
   t.is(host.code, 0, host.stderr);
 });
+
+test('an unknown flag is reported as typed even where it took the context as its value; a known flag takes its value', async (t) => {
+  const ctx = makeContext({ Dockerfile: 'FROM busybox AS one\nRUN echo one > /which\n\nFROM busybox\n' });
+  // `--bogus .` gives yargs bogus="." and no context: the flag is the mistake, not the context.
+  const cases: Array<[string[], string]> = [
+    [['--bogus', ctx], '--bogus'],
+    [['--bogus=1', ctx], '--bogus'],
+    [['-Z', ctx], '-Z'],
+    [['-qZ', ctx], '-Z'],
+    [['--no-bogus', ctx], '--no-bogus'],
+    [['-t', 'x:1', '--bogus', ctx], '--bogus'],
+  ];
+  for (const [flags, name] of cases) {
+    const r = await tsbuild(['build', ...flags], { root: await root() });
+    t.is(r.code, 1, flags.join(' '));
+    t.is(r.stderr, `ERROR: unknown argument ${name}\nhint: see tsbuild --help\n`, flags.join(' '));
+  }
+  const pull = await tsbuild(['pull', '--bogus', 'busybox'], { root: await root() });
+  t.is(pull.stderr, 'ERROR: unknown argument --bogus\nhint: see tsbuild --help\n', 'another command\'s unknown flag too');
+  // Known flags followed by their values, short and long, negated booleans: the build runs.
+  const dest = tmpDir();
+  const ok = await tsbuild(['build', '-f', path.join(ctx, 'Dockerfile'), '--target', 'one', '--no-cache', '-o', `type=local,dest=${dest}`, '-t', 'flags:typed', ctx], { root: await root() });
+  t.is(ok.code, 0, ok.stderr);
+  t.is(readFileSync(path.join(dest, 'which'), 'utf8'), 'one\n');
+});

@@ -1,48 +1,16 @@
 // ADD of git repositories (a real git daemon on loopback) and RUN --mount=type=ssh with a real ssh-agent.
 import test from 'ava';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { makeContext, sharedStore, tmpDir, tsbuild, tsbuildOk } from '../helpers/cli.js';
-import { freePort } from '../helpers/registry.js';
+import { gitServer } from '../helpers/gitserver.js';
 
 const root = sharedStore();
+/** The ssh-agents started here (each leads its own process group). */
 const children: ChildProcess[] = [];
 test.after.always(() => {
-  // Each child leads its own process group: `git daemon` runs git-daemon (and one process per
-  // connection) under the git wrapper, and killing the wrapper alone would leave them running.
   for (const c of children) process.kill(-c.pid!, 'SIGKILL');
 });
-
-/** A repository with a tag v1 and a later commit on main, served by git daemon on loopback. */
-async function gitServer(): Promise<{ url: string; v1: string }> {
-  const base = tmpDir('tsbuild-git-');
-  const work = path.join(base, 'work');
-  mkdirSync(path.join(work, 'sub'), { recursive: true });
-  const g = (...args: string[]) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], { cwd: work, encoding: 'utf8' }).trim();
-  g('init', '-q', '-b', 'main');
-  writeFileSync(path.join(work, 'README'), 'version one\n');
-  writeFileSync(path.join(work, 'sub', 'file.txt'), 'in subdir\n');
-  g('add', '.');
-  g('commit', '-q', '-m', 'one');
-  g('tag', '-a', 'v1', '-m', 'v1');
-  const v1 = g('rev-parse', 'HEAD');
-  writeFileSync(path.join(work, 'README'), 'version two\n');
-  g('commit', '-q', '-am', 'two');
-  execFileSync('git', ['clone', '-q', '--bare', work, path.join(base, 'repo.git')]);
-  const port = await freePort();
-  const daemon = spawn('git', ['daemon', '--export-all', '--reuseaddr', `--base-path=${base}`, '--listen=127.0.0.1', `--port=${port}`, base], { stdio: 'ignore', detached: true });
-  children.push(daemon);
-  for (let i = 0; i < 100; i++) {
-    try {
-      execFileSync('git', ['ls-remote', `git://127.0.0.1:${port}/repo.git`], { stdio: 'ignore' });
-      break;
-    } catch {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  return { url: `git://127.0.0.1:${port}/repo.git`, v1 };
-}
 
 test('ADD of a git repository: default branch, a tag, a subdir, --keep-git-dir', async (t) => {
   const { url, v1 } = await gitServer();

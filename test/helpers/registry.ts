@@ -277,7 +277,7 @@ function tokenSigningMaterial(): Promise<SigningMaterial> {
 }
 
 /** A CA and a server certificate for IP:127.0.0.1 signed by it (EC keys: fast to generate). */
-async function makeTlsMaterial(dir: string): Promise<{ caPath: string; certPath: string; keyPath: string }> {
+export async function makeTlsMaterial(dir: string): Promise<{ caPath: string; certPath: string; keyPath: string }> {
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
   // `req -x509` applies the v3_ca section of openssl.cnf: basicConstraints CA:TRUE.
   // The CA cert alone in its own dir: dirname(caPath) is then a valid containers cert dir
@@ -866,7 +866,7 @@ export interface TestImage {
 }
 
 /** One ustar entry (regular file, mode 0644, mtime 0) — enough for a tiny layer. */
-function tarFile(name: string, content: Buffer): Buffer {
+export function tarFile(name: string, content: Buffer): Buffer {
   const header = Buffer.alloc(512);
   const field = (value: string, offset: number, length: number): void => void header.write(value, offset, length, 'ascii');
   const octal = (n: number, length: number): string => n.toString(8).padStart(length - 1, '0') + '\0';
@@ -889,10 +889,11 @@ function tarFile(name: string, content: Buffer): Buffer {
 }
 
 /**
- * Writes a single-layer OCI image layout (one file `/hello.txt` holding `content`) into `dir`
- * (default: a temp dir removed at process exit). Distinct `content` gives distinct digests.
+ * Writes a single-layer OCI image layout (one file `/hello.txt` holding `content`, or the tar
+ * `layerTar` as it is, for a damaged layer) into `dir` (default: a temp dir removed at process
+ * exit). Distinct `content` gives distinct digests.
  */
-export function writeTestImage(opts: { dir?: string; tag?: string; content?: string } = {}): TestImage {
+export function writeTestImage(opts: { dir?: string; tag?: string; content?: string; layerTar?: Buffer } = {}): TestImage {
   const dir = opts.dir ?? tempDir('tsbuild-regtest-image-');
   const tag = opts.tag ?? 'latest';
   const blobs = path.join(dir, 'blobs', 'sha256');
@@ -902,7 +903,7 @@ export function writeTestImage(opts: { dir?: string; tag?: string; content?: str
     writeFileSync(path.join(blobs, hex), data);
     return { digest: `sha256:${hex}`, size: data.length };
   };
-  const tar = Buffer.concat([tarFile('hello.txt', Buffer.from(opts.content ?? 'hello from tsbuild tests\n')), Buffer.alloc(1024)]);
+  const tar = opts.layerTar ?? Buffer.concat([tarFile('hello.txt', Buffer.from(opts.content ?? 'hello from tsbuild tests\n')), Buffer.alloc(1024)]);
   const diffId = `sha256:${createHash('sha256').update(tar).digest('hex')}`;
   const layer = put(gzipSync(tar));
   const config = put(
