@@ -7,7 +7,7 @@
 // suffix match is the shortest (`#`, `%`) or longest (`##`, `%%`) that matches; a replacement
 // replaces the leftmost match, and from there the longest (a pattern's `*` matches anything, so
 // the first match in a greedy regex's priority order is the longest). `//` goes on after each
-// match, and after an empty one, a character further, as JavaScript's String.replace does.
+// match as Go's ReplaceAllString does (an empty match abutting the previous one is skipped).
 import { DockerfileError } from './errors.js';
 
 /**
@@ -247,19 +247,22 @@ export function replaceGlob(value: string, pattern: string, replacement: string,
   const { cps, at } = codePoints(value);
   const n = cps.length;
   const states = new States(els);
-  let pos = 0;
-  while (pos <= n) {
-    const m = leftmostLongest(states, cps, pos, budget);
+  // Go's Regexp.ReplaceAllString, as BuildKit calls it: an empty match right after another match is
+  // not replaced (`${a//*/x}` on "abc" is "x", where JavaScript's replace gives "xx"), and the search
+  // always moves on by at least one character.
+  let lastEnd = 0;
+  let search = 0;
+  while (search <= n) {
+    const m = leftmostLongest(states, cps, search, budget);
     if (!m) break;
-    onReplace();
-    out += value.slice(at(pos), at(m.start)) + replacement;
-    pos = m.end;
-    if (!all) break;
-    if (m.end === m.start) {
-      // An empty match: keep the next character and look on from after it.
-      if (m.start < n) out += value.slice(at(m.start), at(m.start + 1));
-      pos = m.start + 1;
+    out += value.slice(at(lastEnd), at(m.start));
+    if (m.end > lastEnd || m.start === 0) {
+      onReplace();
+      out += replacement;
     }
+    lastEnd = m.end;
+    if (!all) break;
+    search = m.end > search ? m.end : search + 1;
   }
-  return pos > n ? out : out + value.slice(at(pos));
+  return out + value.slice(at(lastEnd));
 }

@@ -37,7 +37,31 @@ function oracleTrim(value: string, pattern: string, prefix: boolean, longest: bo
   return value;
 }
 
-const oracleReplace = (value: string, pattern: string, replacement: string, all: boolean): string => value.replace(new RegExp(globToRegex(pattern, true), all ? 'gs' : 's'), () => replacement);
+/** The regex's matches replaced as Go's ReplaceAllString (BuildKit's) does: an empty match abutting the last match is not. */
+function oracleReplace(value: string, pattern: string, replacement: string, all: boolean): string {
+  const re = new RegExp(globToRegex(pattern, true), 'gs');
+  let out = '';
+  let lastEnd = 0;
+  for (let search = 0; search <= value.length;) {
+    re.lastIndex = search;
+    const m = re.exec(value);
+    if (!m) break;
+    const end = m.index + m[0].length;
+    out += value.slice(lastEnd, m.index);
+    if (end > lastEnd || m.index === 0) out += replacement;
+    lastEnd = end;
+    if (!all) break;
+    search = end > search ? end : search + 1;
+  }
+  return out + value.slice(lastEnd);
+}
+
+test('// skips an empty match right after a match, as Go\'s ReplaceAllString (BuildKit) does', (t) => {
+  t.is(replaceGlob('abc', '*', 'x', true, () => {}), 'x');
+  t.is(replaceGlob('abc', 'b*', 'x', true, () => {}), 'ax');
+  t.is(replaceGlob('abc', '', '-', true, () => {}), '-a-b-c-');
+  t.is(replaceGlob('', '*', 'x', true, () => {}), 'x');
+});
 
 /** A small deterministic PRNG (mulberry32): the same cases on every run. */
 function prng(seed: number): () => number {
