@@ -25,10 +25,10 @@ export class ContextDeps {
   /** Path → its index in `stats`; numbers, not Stats objects, so that memory stays small for large contexts. */
   private readonly seen = new Map<string, number>();
   private stats = new Float64Array(1024 * FIELDS);
-  private readonly since = Date.now();
   private racy = false;
 
-  constructor(readonly root: string) {}
+  /** `since`: when the walk began (a test sets it to make the racy window certain). */
+  constructor(readonly root: string, private readonly since = Date.now()) {}
 
   /** `tree` (the context, or a filtered view of it) with every path it is asked about noted. */
   recording(tree: SourceTree): SourceTree {
