@@ -56,18 +56,23 @@ export class CopyBase implements CopyReuse {
     private readonly parent: string,
     private readonly stats: StatCache,
     /** The earlier snapshot's fs/ and its files' hashes, when there is one to start from. */
-    private readonly from?: { dir: string; files: Record<string, string> },
+    private readonly from?: { layer: Digest; dir: string; files: Record<string, string> },
   ) {}
+
+  /** The earlier snapshot (chain ID) this run starts from, if any: its layer tar is reused too. */
+  get earlierLayer(): Digest | undefined {
+    return this.from?.layer;
+  }
 
   /** The record of this COPY on this parent; `reuse` false (--no-cache) records without linking. */
   static async open(o: { store: Store; snapshots: Snapshots; shape: string; parent: Digest | undefined; stats: StatCache; reuse: boolean }): Promise<CopyBase> {
     const file = recordFile(o.store, o.shape);
     const parent = o.parent ?? '';
-    let from: { dir: string; files: Record<string, string> } | undefined;
+    let from: { layer: Digest; dir: string; files: Record<string, string> } | undefined;
     if (o.reuse) {
       const rec = await readFile(file, 'utf8').then((t) => JSON.parse(t) as BaseRecord, () => undefined);
       if (rec?.version === RECORD_VERSION && rec.parent === parent && typeof rec.files === 'object' && (await o.snapshots.has(rec.layer as Digest))) {
-        from = { dir: o.snapshots.fsDir(rec.layer as Digest), files: rec.files };
+        from = { layer: rec.layer as Digest, dir: o.snapshots.fsDir(rec.layer as Digest), files: rec.files };
       }
     }
     return new CopyBase(file, parent, o.stats, from);

@@ -365,7 +365,7 @@ export class Solver {
         throw e;
       }
       // Every step makes a layer, even an empty one, as BuildKit does.
-      const chain = await this.o.snapshots.commit(active, rootfs, { sourceDateEpoch: this.o.sourceDateEpoch, keepEmpty: true });
+      const chain = await this.o.snapshots.commit(active, rootfs, { sourceDateEpoch: this.o.sourceDateEpoch, keepEmpty: true, ...(base ? { indexed: { from: base.earlierLayer } } : {}) });
       if (base && chain.length > rootfs.length) await base.save(this.o.store, chain.at(-1)!.chainID);
       const rec: CacheRecord = { chain, addedLayer: chain.length > rootfs.length, created: new Date().toISOString() };
       await this.cache.put(key, rec);

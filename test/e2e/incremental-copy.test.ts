@@ -3,7 +3,7 @@
 // the same diff IDs as a --no-cache build of the same context on the same base, with changed,
 // added and deleted files, a mode change and an mtime-only change among the edits.
 import test from 'ava';
-import { chmodSync, lstatSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync, mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { makeContext, storeWithBusybox, tsbuildOk } from '../helpers/cli.js';
 
@@ -74,6 +74,7 @@ test('an incremental COPY links unchanged files and gives the diff IDs of a cold
   const same = holders(root, 'app/f7.txt');
   t.is(same.length, 2, 'f7.txt is in the two snapshots of COPY app/');
   t.is(same[0]!.ino, same[1]!.ino, 'an unchanged file is a hard link to the earlier snapshot’s');
+  for (const h of same) t.true(existsSync(path.join(root, 'snapshots', h.dir, 'tarindex.json')), 'each COPY snapshot has the tar index the next one copies entries from');
   const changed = holders(root, 'app/f3.txt');
   t.is(changed.length, 2);
   t.not(changed[0]!.ino, changed[1]!.ino, 'a changed file is copied');
