@@ -359,6 +359,7 @@ export class Solver {
         } else {
           base = await this.copyBase(v, op, rootfs);
           await this.runFileOp(op, rootfs, inputs, active.upper, base);
+          await base?.copied(active.dir);
         }
       } catch (e) {
         await this.o.snapshots.discard(active);

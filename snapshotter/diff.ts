@@ -20,9 +20,13 @@ export interface DiffOptions {
    * path, the inode it was made from and its byte range there. A file of the upper dir that is that
    * same inode (hard-linked from the earlier snapshot) has the same header and body.
    */
-  reuse?: { fd: number; entries: ReadonlyMap<string, ReusableEntry> };
+  reuse?: { fd: number; entries: ReusableEntries };
   /** Learns where each entry landed in the archive (to make the next build's `reuse`). */
   placed?: EntryPlacement;
+}
+
+export interface ReusableEntries {
+  get(rel: string): ReusableEntry | undefined;
 }
 
 export interface ReusableEntry {
@@ -70,9 +74,10 @@ export async function* walkUpper(upperDir: string, opts: DiffOptions = {}): Asyn
       }
       const entry: TarEntry = { ...base, path: rel, type: 'file', mode: Number(st.mode) & 0o7777 };
       const earlier = st.isFile() && st.nlink > 1n ? opts.reuse?.entries.get(rel) : undefined;
-      if (earlier && earlier.ino === Number(st.ino) && earlier.dev === Number(st.dev) && !links.has(`${st.dev}:${st.ino}`)) {
-        // The earlier archive's bytes for this very inode: no header to encode, no file to open.
-        links.set(`${st.dev}:${st.ino}`, rel);
+      if (earlier && earlier.ino === Number(st.ino) && earlier.dev === Number(st.dev)) {
+        // The earlier archive's bytes for this very inode: no header to encode, no file to open. Its
+        // other link is in the earlier snapshot, not here (a COPY links each path from the same path),
+        // so it is not a hardlink entry, and is not kept in `links` either.
         entry.size = Number(st.size);
         yield { entry, raw: { fd: opts.reuse!.fd, offset: earlier.offset, length: earlier.length }, inode: { dev: earlier.dev, ino: earlier.ino } };
         continue;

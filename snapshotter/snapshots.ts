@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { applyLayer } from './apply.js';
 import type { ContentStore } from './content.js';
-import { diffUpperDir, type ReusableEntry } from './diff.js';
+import { diffUpperDir, type ReusableEntries } from './diff.js';
 import { loadTarIndex, TarIndexWriter } from './tarindex.js';
 import { openLayer, storeLayer, type StoreLayerOptions } from './layer.js';
 import { sha256, type Descriptor, type Digest } from '../common/oci.js';
@@ -229,7 +229,7 @@ export class Snapshots {
   }
 
   /** The earlier snapshot's layer tar, open, and its index: what an incremental COPY's layer copies unchanged entries from. */
-  private async earlierTar(chainID: Digest, epoch: number | undefined): Promise<{ fd: number; entries: ReadonlyMap<string, ReusableEntry> } | undefined> {
+  private async earlierTar(chainID: Digest, epoch: number | undefined): Promise<{ fd: number; entries: ReusableEntries } | undefined> {
     const index = await loadTarIndex(this.dir(chainID), epoch);
     if (!index) return undefined;
     try {

@@ -3,49 +3,62 @@
 // incremental COPY hard-links unchanged files from that snapshot, and its layer copies those
 // entries' bytes from the earlier tar instead of encoding headers and opening each file
 // (diff.ts). Kept beside layer.json, so it goes when the snapshot goes.
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Digest } from '../common/oci.js';
-import type { ReusableEntry } from './diff.js';
+import type { ReusableEntries, ReusableEntry } from './diff.js';
+import { PathRecordWriter, readPathRecords, type PathRecords } from './pathrecords.js';
 import type { TarEntry } from './tar.js';
 
-const INDEX_FILE = 'tarindex.json';
-const INDEX_VERSION = 1;
+const INDEX_FILE = 'tarindex.bin';
+const MAGIC = 'TSBTARIX1';
+/** dev, ino, offset, length */
+const WIDTH = 4;
 
-interface IndexFile {
-  version: number;
+interface Head {
   /** The layer tar the offsets are in (its digest = its diffID: stored uncompressed). */
   blob: string;
   /** SOURCE_DATE_EPOCH the tar was made with: another clamps other mtimes. */
   epoch: number | null;
-  /** path, dev, ino, offset, length */
-  entries: Array<[string, number, number, number, number]>;
+}
+
+class Entries implements ReusableEntries {
+  constructor(private readonly r: PathRecords<Head>) {}
+
+  get size(): number {
+    return this.r.rows.size;
+  }
+
+  get(rel: string): ReusableEntry | undefined {
+    const row = this.r.rows.get(rel);
+    if (row === undefined) return undefined;
+    const v = this.r.values;
+    const i = row * WIDTH;
+    return { dev: v[i]!, ino: v[i + 1]!, offset: v[i + 2]!, length: v[i + 3]! };
+  }
 }
 
 export interface TarIndex {
   blob: Digest;
-  entries: Map<string, ReusableEntry>;
+  entries: Entries;
 }
 
 /** The index of the snapshot in `snapshotDir`, if it has one made with the same SOURCE_DATE_EPOCH. */
 export async function loadTarIndex(snapshotDir: string, epoch: number | undefined): Promise<TarIndex | undefined> {
-  const f = await readFile(path.join(snapshotDir, INDEX_FILE), 'utf8').then((t) => JSON.parse(t) as IndexFile, () => undefined);
-  if (f?.version !== INDEX_VERSION || f.epoch !== (epoch ?? null) || !Array.isArray(f.entries)) return undefined;
-  const entries = new Map<string, ReusableEntry>();
-  for (const [p, dev, ino, offset, length] of f.entries) entries.set(p, { dev, ino, offset, length });
-  return { blob: f.blob as Digest, entries };
+  const r = await readPathRecords<Head>(path.join(snapshotDir, INDEX_FILE), MAGIC, WIDTH);
+  if (!r || r.head.epoch !== (epoch ?? null) || typeof r.head.blob !== 'string') return undefined;
+  return { blob: r.head.blob as Digest, entries: new Entries(r) };
 }
 
 /** Collects the placements of a tar being written (regular files only), then writes the index. */
 export class TarIndexWriter {
-  private readonly entries: IndexFile['entries'] = [];
+  private readonly records = new PathRecordWriter(WIDTH);
 
   placed = (entry: TarEntry, offset: number, length: number, inode?: { dev: number; ino: number }): void => {
-    if (entry.type === 'file' && inode) this.entries.push([entry.path, inode.dev, inode.ino, offset, length]);
+    if (entry.type === 'file' && inode) this.records.add(entry.path, [inode.dev, inode.ino, offset, length]);
   };
 
   async save(snapshotDir: string, blob: Digest, epoch: number | undefined): Promise<void> {
-    const f: IndexFile = { version: INDEX_VERSION, blob, epoch: epoch ?? null, entries: this.entries };
-    await writeFile(path.join(snapshotDir, INDEX_FILE), JSON.stringify(f));
+    await writeFile(path.join(snapshotDir, INDEX_FILE), this.records.encode(MAGIC, { blob, epoch: epoch ?? null } satisfies Head));
   }
 }

@@ -74,7 +74,7 @@ test('an incremental COPY links unchanged files and gives the diff IDs of a cold
   const same = holders(root, 'app/f7.txt');
   t.is(same.length, 2, 'f7.txt is in the two snapshots of COPY app/');
   t.is(same[0]!.ino, same[1]!.ino, 'an unchanged file is a hard link to the earlier snapshot’s');
-  for (const h of same) t.true(existsSync(path.join(root, 'snapshots', h.dir, 'tarindex.json')), 'each COPY snapshot has the tar index the next one copies entries from');
+  for (const h of same) t.true(existsSync(path.join(root, 'snapshots', h.dir, 'tarindex.bin')), 'each COPY snapshot has the tar index the next one copies entries from');
   const changed = holders(root, 'app/f3.txt');
   t.is(changed.length, 2);
   t.not(changed[0]!.ino, changed[1]!.ino, 'a changed file is copied');
