@@ -119,17 +119,14 @@ export async function* walkUpper(upperDir: string, opts: DiffOptions = {}): Asyn
   yield* walkDir(upperDir, '');
 }
 
-let scratch = Buffer.allocUnsafe(SMALL_FILE + 1);
-
 // Reads up to one byte more than expected so the tar writer notices a file that grew since lstat.
-// Into one reused buffer: the tar writer copies a small body into its batch before the next is read.
 function readSmall(file: string, size: number): Buffer {
-  if (scratch.length < size + 1) scratch = Buffer.allocUnsafe(size + 1);
   const fd = openSync(file, 'r');
   try {
+    const buf = Buffer.allocUnsafe(size + 1);
     let got = 0;
-    for (let n; got < size + 1 && (n = readSync(fd, scratch, got, size + 1 - got, null)) > 0;) got += n;
-    return scratch.subarray(0, got);
+    for (let n; got < buf.length && (n = readSync(fd, buf, got, buf.length - got, null)) > 0;) got += n;
+    return buf.subarray(0, got);
   } finally {
     closeSync(fd);
   }

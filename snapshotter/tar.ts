@@ -114,10 +114,6 @@ function* readRange(r: RawRange): Generator<Buffer> {
 const BATCH = 64 * 1024;
 
 async function* generateTar(entries: AsyncIterable<TarInput> | Iterable<TarInput>, placed?: EntryPlacement): AsyncGenerator<Buffer> {
-  // Small pieces are copied into the batch at once, so a caller may hand a body in a buffer it
-  // reuses for the next file (diff.ts does: no allocation per small file); large ones are queued.
-  let batch = Buffer.allocUnsafe(BATCH);
-  let batchLen = 0;
   let pending: Buffer[] = [];
   let pendingLen = 0;
   /** Bytes yielded so far plus pending: the offset of the next entry. */
@@ -129,27 +125,11 @@ async function* generateTar(entries: AsyncIterable<TarInput> | Iterable<TarInput
     yield* readRange(raw);
     raw = undefined;
   };
-  const closeBatch = (): void => {
-    if (batchLen === 0) return;
-    pending.push(batch.subarray(0, batchLen));
-    batch = Buffer.allocUnsafe(BATCH);
-    batchLen = 0;
-  };
   const add = (b: Buffer): void => {
-    if (b.length <= BATCH - batchLen) {
-      b.copy(batch, batchLen);
-      batchLen += b.length;
-    } else {
-      closeBatch();
-      if (b.length <= BATCH) {
-        b.copy(batch);
-        batchLen = b.length;
-      } else pending.push(Buffer.from(b)); // a copy too: the caller may reuse b
-    }
+    pending.push(b);
     pendingLen += b.length;
   };
   const flush = (): Buffer => {
-    closeBatch();
     const out = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingLen);
     pending = [];
     pendingLen = 0;
