@@ -3,19 +3,13 @@
 // writes, and those bytes do come from the earlier archive.
 import test from 'ava';
 import { closeSync, linkSync, openSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { diffUpperDir } from '../../snapshotter/diff.js';
 import { loadTarIndex, TarIndexWriter } from '../../snapshotter/tarindex.js';
 import type { Digest } from '../../common/oci.js';
-
-async function tmp(t: { teardown(fn: () => Promise<void>): void }): Promise<string> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'tarindex-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
+import { tmpDir } from '../helpers/cli.js';
 
 async function bytes(r: Readable): Promise<Buffer> {
   const parts: Buffer[] = [];
@@ -27,7 +21,7 @@ const LONG = `${'long-directory-name/'.repeat(6)}and-a-file-name-that-needs-a-pa
 const when = new Date('2020-01-02T03:04:05Z');
 
 test('an incremental layer copies the entries of linked files from the earlier tar and equals a fresh walk', async (t) => {
-  const dir = await tmp(t);
+  const dir = tmpDir('tarindex-');
   const a = path.join(dir, 'a');
   await mkdir(path.join(a, 'sub'), { recursive: true });
   await mkdir(path.join(a, path.dirname(LONG)), { recursive: true });
