@@ -64,9 +64,6 @@ export class UpperWriter {
   /** Directories whose mtime must be restored after their contents are written. */
   private readonly dirTimes = new Map<string, Stats>();
 
-  /** Files hard-linked from an earlier snapshot instead of copied (incremental COPY). */
-  linked = 0;
-
   constructor(private readonly upper: string, private readonly lower: MergedView, private readonly reuse?: CopyReuse) {}
 
   private host(p: string): string {
@@ -203,7 +200,6 @@ export class UpperWriter {
     if (old !== undefined && sameCopy(old, st, owner, mode)) {
       try {
         linkSync(old, host);
-        this.linked++;
         return;
       } catch {
         // Gone (pruned meanwhile), another filesystem, too many links: copy it.
