@@ -62,7 +62,10 @@ async function addedBytes(parts: PruneParts, made: readonly CacheRecord[]): Prom
   for (const rec of made) {
     const top = rec.chain.at(-1);
     if (!rec.addedLayer || !top) continue;
-    n += (await sizeOf(parts.snapshots.dir(top.chainID))) + (await stat(parts.content.path(top.blob.digest)).then((s) => s.size, () => 0));
+    // A built layer is stored as its plain tar, which holds what its snapshot does: count the
+    // snapshot as that size rather than walk it (a COPY of a large context is tens of thousands of lstats).
+    const snapshot = top.blob.digest === top.diffID ? top.blob.size : await sizeOf(parts.snapshots.dir(top.chainID));
+    n += snapshot + (await stat(parts.content.path(top.blob.digest)).then((s) => s.size, () => 0));
   }
   return n;
 }

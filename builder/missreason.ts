@@ -6,11 +6,12 @@
 // mode, size, content hash: what the stat cache holds already) are hashed with xxhash, as a key
 // computation may see tens of thousands of them.
 import { createHash, createHmac, randomBytes } from 'node:crypto';
-import { readdir, readFile, rm, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import xxhash from 'xxhash-wasm';
 import type { Digest } from '../common/oci.js';
 import type { EntrySink } from './contenthash.js';
+import { keepNewest } from './hintfiles.js';
 import type { Vertex } from './graph.js';
 import type { CacheMiss, MissReason } from './progress.js';
 import type { Store } from '../snapshotter/store.js';
@@ -205,12 +206,11 @@ export class MissExplainer {
   }
 
   /**
-   * Where to send the entries of one part of v's key (a copy's or a bind mount's context selection),
-   * when the earlier build's record cannot give them: the selection is new or changed. Unchanged ones
-   * (every one, in a build where nothing changed) cost nothing.
+   * Where to send the entries of one part of v's key (a copy's or a bind mount's context selection)
+   * as the checksum walks it: collected (bounded) in that one walk, and kept by keyed() only when the
+   * earlier build's record cannot give them (the selection is new or changed), so no second walk.
    */
-  entriesIfChanged(v: Vertex, part: string, sum: string): EntrySink | undefined {
-    if (this.unchanged(v, part, sum)) return undefined;
+  entrySink(v: Vertex, part: string): EntrySink {
     let parts = this.folders.get(v);
     if (!parts) this.folders.set(v, (parts = new Map()));
     const folder = new EntryFolder(this.entryHash);
@@ -245,8 +245,8 @@ export class MissExplainer {
     const folders = this.folders.get(v);
     const files: StepFacts['files'] = {};
     for (const [part, sum] of Object.entries(extra)) {
-      const entries = folders?.get(part)?.entries;
-      files[part] = { sum: this.hash(sum), entries: entries ? Object.fromEntries(entries) : (this.unchanged(v, part, sum) ?? {}) };
+      const entries = this.unchanged(v, part, sum) ?? folders?.get(part)?.entries;
+      files[part] = { sum: this.hash(sum), entries: entries instanceof Map ? Object.fromEntries(entries) : (entries ?? {}) };
     }
     this.folders.delete(v);
     this.facts.set(v, { id: v.id, match: matchName(v.name), def, env, args: [...(v.argNames ?? [])], inputs, files });
@@ -296,15 +296,6 @@ export class MissExplainer {
     const text = JSON.stringify({ version: RECORD_VERSION, salt: this.salt, steps } satisfies MissRecord);
     if (this.earlier && text === JSON.stringify(this.earlier)) return;
     await store.writeFileAtomic(this.file, text);
-    await dropOldest(path.dirname(this.file));
+    await keepNewest(path.dirname(this.file), RECORD_PREFIX, MAX_RECORDS);
   }
-}
-
-/** Keeps the records bounded: beyond MAX_RECORDS, the least recently written go. */
-async function dropOldest(dir: string): Promise<void> {
-  const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => n.startsWith(RECORD_PREFIX));
-  if (names.length <= MAX_RECORDS) return;
-  const aged = await Promise.all(names.map(async (n) => ({ n, t: (await stat(path.join(dir, n)).catch(() => undefined))?.mtimeMs ?? 0 })));
-  aged.sort((a, b) => a.t - b.t);
-  for (const { n } of aged.slice(0, names.length - MAX_RECORDS)) await rm(path.join(dir, n), { force: true });
 }

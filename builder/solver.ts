@@ -9,6 +9,7 @@ import { cacheKey } from './cachekey.js';
 import { checksumSources } from './contenthash.js';
 import { StatCache } from './statcache.js';
 import type { ContextDeps } from './contextdeps.js';
+import { CopyBase, copiesContext, copyShape } from './copybase.js';
 import { execKeyDefinition, runExec } from './exec.js';
 import { readSecret, type CacheMountSeeder, type SecretSource } from './mounts.js';
 import { SecretMasker } from './masking.js';
@@ -94,6 +95,8 @@ export class Solver {
   private secretMasker?: Promise<SecretMasker>;
   /** The build context's tree and each named local context's, by directory and excludes (a named context may be the same directory without the .dockerignore). */
   private readonly contextTrees = new Map<string, DirTree>();
+  /** COPYs of the context: what identifies the same COPY on the same parent (incremental COPY). */
+  private readonly copyShapes = new Map<Vertex, string>();
   /** Per vertex: did it add a layer, and when was that layer made (for history). */
   readonly outcomes = new Map<Vertex, VertexOutcome>();
 
@@ -249,20 +252,20 @@ export class Solver {
       }
     }
     const definition = op.kind === 'exec' ? execKeyDefinition(op) : op;
+    if (op.kind === 'file' && copiesContext(op, (i) => this.contextInput(v, i) !== undefined)) this.copyShapes.set(v, copyShape(op, inputKeys));
     this.o.explain?.keyed(v, definition, inputKeys, extra);
     return cacheKey(definition, inputKeys, extra);
   }
 
-  /**
-   * The checksum of what a step selects from the context. When it is new or changed since the
-   * earlier build, the selection is walked once more (stats cached) for the explainer's entries.
-   */
+  /** The context source input `i` of v reads, if it is one. */
+  private contextInput(v: Vertex, i: number): ContextSource | undefined {
+    const u = v.inputs[i];
+    return u?.op.kind === 'source' && u.op.source.type === 'context' ? u.op.source : undefined;
+  }
+
+  /** The checksum of what a step selects from the context (its entries, for the explainer, noted in the same walk). */
   private async contextSum(v: Vertex, part: string, source: ContextSource, tree: SourceTree, sources: readonly string[]): Promise<string> {
-    const stats = await this.stats(source);
-    const sum = await checksumSources(tree, sources, stats);
-    const entries = this.o.explain?.entriesIfChanged(v, part, sum);
-    if (entries) await checksumSources(tree, sources, stats, entries);
-    return sum;
+    return checksumSources(tree, sources, await this.stats(source), this.o.explain?.entrySink(v, part));
   }
 
   private result(v: Vertex): Promise<Result> {
@@ -339,6 +342,7 @@ export class Solver {
   private execute(v: Vertex, key: Digest, op: ExecOp | FileOp, rootfs: LayerChain, inputs: Result[]): Promise<Result> {
     return this.step(v, this.o.explain?.explain(v), async () => {
       const active = await this.o.snapshots.prepare();
+      let base: CopyBase | undefined;
       try {
         if (op.kind === 'exec') {
           if (v.platform) this.emulation(v.platform);
@@ -353,14 +357,17 @@ export class Solver {
             masker: await this.masker(),
           });
         } else {
-          await this.runFileOp(op, rootfs, inputs, active.upper);
+          base = await this.copyBase(v, op, rootfs);
+          await this.runFileOp(op, rootfs, inputs, active.upper, base);
+          await base?.copied(active.dir);
         }
       } catch (e) {
         await this.o.snapshots.discard(active);
         throw e;
       }
       // Every step makes a layer, even an empty one, as BuildKit does.
-      const chain = await this.o.snapshots.commit(active, rootfs, { sourceDateEpoch: this.o.sourceDateEpoch, keepEmpty: true });
+      const chain = await this.o.snapshots.commit(active, rootfs, { sourceDateEpoch: this.o.sourceDateEpoch, keepEmpty: true, ...(base ? { indexed: { from: base.earlierLayer } } : {}) });
+      if (base && chain.length > rootfs.length) await base.save(this.o.store, chain.at(-1)!.chainID);
       const rec: CacheRecord = { chain, addedLayer: chain.length > rootfs.length, created: new Date().toISOString() };
       await this.cache.put(key, rec);
       this.outcomes.set(v, { addedLayer: rec.addedLayer, created: rec.created, cached: false });
@@ -381,9 +388,21 @@ export class Solver {
     return r.kind === 'context' ? r.tree : new ViewTree(new MergedView(this.o.snapshots.lowerDirs(r.chain)));
   }
 
-  private async runFileOp(op: FileOp, rootfs: LayerChain, inputs: Result[], upper: string): Promise<void> {
+  /**
+   * Incremental COPY: for a COPY of one context, the earlier snapshot of the same COPY on the same
+   * parent to link unchanged files from (none with --no-cache, which still records this one).
+   */
+  private async copyBase(v: Vertex, op: FileOp, rootfs: LayerChain): Promise<CopyBase | undefined> {
+    const shape = this.copyShapes.get(v);
+    const froms = new Set(op.actions.flatMap((a) => (a.type === 'copy' ? [a.from] : [])));
+    const source = froms.size === 1 ? this.contextInput(v, [...froms][0]!) : undefined;
+    if (shape === undefined || !source) return undefined;
+    return CopyBase.open({ store: this.o.store, snapshots: this.o.snapshots, shape, parent: rootfs.at(-1)?.chainID, stats: await this.stats(source), reuse: !this.o.noCache });
+  }
+
+  private async runFileOp(op: FileOp, rootfs: LayerChain, inputs: Result[], upper: string, base?: CopyBase): Promise<void> {
     const view = new MergedView(this.o.snapshots.lowerDirs(rootfs));
-    const writer = new UpperWriter(upper, view);
+    const writer = new UpperWriter(upper, view, base);
     const owner = (c: CopyAction['chown']): Owner | undefined => (c ? resolveOwner(view, c.user, c.group) : undefined);
     for (const a of op.actions) {
       if (a.type === 'mkdir') {

@@ -5,7 +5,7 @@
 // other work on a store that had seen large contexts. Entries no build has used for a few saves are
 // dropped, and prune removes the files of contexts that no longer exist (staleStatCaches).
 import { createHash } from 'node:crypto';
-import { createReadStream, readFileSync, realpathSync, type Stats } from 'node:fs';
+import { closeSync, createReadStream, openSync, readSync, realpathSync, type Stats } from 'node:fs';
 import { lstat, mkdir, open, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import xxhash from 'xxhash-wasm';
@@ -106,8 +106,10 @@ export class StatCache {
     this.reads++;
     let digest: bigint;
     if (st.size <= SMALL_FILE) {
-      // One synchronous read beats a stream's threadpool round trips for the many small files of a context.
-      digest = hasher.h64Raw(readFileSync(hostPath));
+      // One synchronous read beats a stream's threadpool round trips for the many small files of a
+      // context; into one reused buffer, as a new one per file is garbage that grows the process by
+      // tens of MB (freed only by a later GC) while a first build hashes a large context.
+      digest = hasher.h64Raw(readInto(hostPath, st.size));
     } else {
       const h = hasher.create64();
       for await (const chunk of createReadStream(hostPath)) h.update(chunk as Uint8Array);
@@ -116,6 +118,21 @@ export class StatCache {
     this.entries.set(st.ino, { dev: st.dev, ino: st.ino, size: st.size, mtime: st.mtimeMs, ctime: st.ctimeMs, gen: this.generation, hash: digest });
     this.dirty = true;
     return hex(digest);
+  }
+}
+
+let scratch = Buffer.allocUnsafe(64 * 1024);
+
+/** The file's bytes (up to one more than `size`, to see one that grew) in the shared scratch buffer: valid until the next call. */
+function readInto(file: string, size: number): Uint8Array {
+  if (scratch.length < size + 1) scratch = Buffer.allocUnsafe(Math.max(size + 1, scratch.length * 2));
+  const fd = openSync(file, 'r');
+  try {
+    let got = 0;
+    for (let n; got < size + 1 && (n = readSync(fd, scratch, got, scratch.length - got, null)) > 0;) got += n;
+    return scratch.subarray(0, got);
+  } finally {
+    closeSync(fd);
   }
 }
 

@@ -5,7 +5,7 @@ import { closeSync, createReadStream, lstatSync, openSync, readdirSync, readlink
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { getXattr, readXattrs } from '../native/fsops.js';
-import { writeTar, type TarEntry, type TarInput } from './tar.js';
+import { writeTar, type EntryPlacement, type TarEntry, type TarInput } from './tar.js';
 
 export const WHITEOUT_PREFIX = '.wh.';
 export const OPAQUE_WHITEOUT = '.wh..wh..opq';
@@ -15,6 +15,25 @@ const OVERLAY_XATTR_PREFIXES = ['trusted.overlay.', 'user.overlay.'];
 export interface DiffOptions {
   /** SOURCE_DATE_EPOCH: mtimes later than this are clamped to it, for reproducible layers. */
   sourceDateEpoch?: number;
+  /**
+   * An earlier layer's archive whose entries of regular files may be copied as they are: for each
+   * path, the inode it was made from and its byte range there. A file of the upper dir that is that
+   * same inode (hard-linked from the earlier snapshot) has the same header and body.
+   */
+  reuse?: { fd: number; entries: ReusableEntries };
+  /** Learns where each entry landed in the archive (to make the next build's `reuse`). */
+  placed?: EntryPlacement;
+}
+
+export interface ReusableEntries {
+  get(rel: string): ReusableEntry | undefined;
+}
+
+export interface ReusableEntry {
+  dev: number;
+  ino: number;
+  offset: number;
+  length: number;
 }
 
 /**
@@ -28,7 +47,7 @@ export interface DiffOptions {
 const SMALL_FILE = 64 * 1024;
 
 export function diffUpperDir(upperDir: string, opts: DiffOptions = {}): Readable {
-  return writeTar(walkUpper(upperDir, opts));
+  return writeTar(walkUpper(upperDir, opts), opts.placed);
 }
 
 /** The tar entries (with lazily opened bodies) for an upper dir, in archive order. */
@@ -54,6 +73,15 @@ export async function* walkUpper(upperDir: string, opts: DiffOptions = {}): Asyn
         continue;
       }
       const entry: TarEntry = { ...base, path: rel, type: 'file', mode: Number(st.mode) & 0o7777 };
+      const earlier = st.isFile() && st.nlink > 1n ? opts.reuse?.entries.get(rel) : undefined;
+      if (earlier && earlier.ino === Number(st.ino) && earlier.dev === Number(st.dev)) {
+        // The earlier archive's bytes for this very inode: no header to encode, no file to open. Its
+        // other link is in the earlier snapshot, not here (a COPY links each path from the same path),
+        // so it is not a hardlink entry, and is not kept in `links` either.
+        entry.size = Number(st.size);
+        yield { entry, raw: { fd: opts.reuse!.fd, offset: earlier.offset, length: earlier.length }, inode: { dev: earlier.dev, ino: earlier.ino } };
+        continue;
+      }
       const xattrs = layerXattrs(abs);
       if (xattrs.size > 0) entry.xattrs = xattrs;
 
@@ -75,7 +103,7 @@ export async function* walkUpper(upperDir: string, opts: DiffOptions = {}): Asyn
           links.set(key, rel);
         }
         entry.size = Number(st.size);
-        yield { entry, body: () => (entry.size <= SMALL_FILE ? readSmall(abs, entry.size) : createReadStream(abs)) };
+        yield { entry, inode: { dev: Number(st.dev), ino: Number(st.ino) }, body: () => (entry.size <= SMALL_FILE ? readSmall(abs, entry.size) : createReadStream(abs)) };
       } else if (st.isSymbolicLink()) {
         yield { entry: { ...entry, type: 'symlink', linkname: readlinkSync(abs) } };
       } else if (st.isCharacterDevice() || st.isBlockDevice()) {

@@ -4,7 +4,7 @@
 // COPY of a large context makes tens of thousands of them, and the promise versions cost ~25x more
 // (threadpool round trips), while copyFileSync lets the kernel copy the bytes.
 import { TsbuildError } from '../common/errors.js';
-import { chmodSync, copyFileSync, lchownSync, lutimesSync, mkdirSync, rmSync, symlinkSync, utimesSync, type Stats } from 'node:fs';
+import { chmodSync, copyFileSync, lchownSync, linkSync, lutimesSync, mkdirSync, rmSync, symlinkSync, utimesSync, type Stats } from 'node:fs';
 import { detectArchive, unpackArchive } from './archive.js';
 import { chmod, lchown, lstat, mkdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -26,6 +26,25 @@ export interface CopyOptions {
   unpack?: boolean;
 }
 
+/**
+ * An earlier snapshot of the same COPY (same op, same parent) whose unchanged files a new one
+ * hard-links instead of copying (incremental COPY). Snapshots are immutable once committed and the
+ * new upper never modifies a linked inode, so both keep exactly the files a cold copy would write.
+ */
+export interface CopyReuse {
+  /** The content hash of a source file, when the source tree has one (the build context). */
+  hash(tree: SourceTree, rel: string, st: Stats): Promise<string | undefined>;
+  /** The earlier snapshot's host file at `dest` when it held content `hash` then; notes what `dest` holds now. */
+  earlier(dest: string, hash: string): string | undefined;
+}
+
+/** Whether `old` is, inode for inode, the file a fresh copy of `st` with this owner and mode would be. */
+function sameCopy(old: string, st: Stats, owner: Owner, mode: number): boolean {
+  const o = lstatOrNull(old);
+  // utimes gets st.mtime (whole milliseconds); the filesystem may keep it a few ns off.
+  return o !== null && o.isFile() && o.size === st.size && (o.mode & 0o7777) === mode && o.uid === owner.uid && o.gid === owner.gid && Math.round(o.mtimeMs) === st.mtime.getTime();
+}
+
 function modeFor(opts: CopyOptions, st: Stats): number {
   const own = st.mode & 0o7777;
   if (opts.mode === undefined) return own;
@@ -45,7 +64,7 @@ export class UpperWriter {
   /** Directories whose mtime must be restored after their contents are written. */
   private readonly dirTimes = new Map<string, Stats>();
 
-  constructor(private readonly upper: string, private readonly lower: MergedView) {}
+  constructor(private readonly upper: string, private readonly lower: MergedView, private readonly reuse?: CopyReuse) {}
 
   private host(p: string): string {
     return path.join(this.upper, p);
@@ -142,18 +161,20 @@ export class UpperWriter {
     }
   }
 
-  private async copyDirContents(tree: SourceTree, srcDir: string, destDir: string, opts: CopyOptions): Promise<void> {
+  /** `fresh`: destDir was just made by this copy, so nothing is in the way of its entries. */
+  private async copyDirContents(tree: SourceTree, srcDir: string, destDir: string, opts: CopyOptions, fresh = false): Promise<void> {
     for (const name of tree.readdir(srcDir)) {
       const rel = srcDir ? `${srcDir}/${name}` : name;
       const st = tree.lstat(rel);
       if (!st) continue;
-      await this.copyEntry(tree, rel, st, path.posix.join(destDir, name), opts);
+      await this.copyEntry(tree, rel, st, path.posix.join(destDir, name), opts, fresh);
     }
   }
 
-  private async copyEntry(tree: SourceTree, rel: string, st: Stats, dest: string, opts: CopyOptions): Promise<void> {
+  private async copyEntry(tree: SourceTree, rel: string, st: Stats, dest: string, opts: CopyOptions, fresh = false): Promise<void> {
     const host = this.host(dest);
-    const existing = lstatOrNull(host);
+    // A context's names are unique within a directory: in a fresh one, no lstat of what is not there.
+    const existing = fresh ? null : lstatOrNull(host);
     const owner = opts.owner ?? (tree.keepsOwnership ? { uid: st.uid, gid: st.gid } : { uid: 0, gid: 0 });
     if (opts.owner) assertMapped(owner.uid, owner.gid, `--chown of ${dest}`);
     if (st.isDirectory()) {
@@ -161,7 +182,7 @@ export class UpperWriter {
       if (!existing?.isDirectory()) mkdirSync(host);
       lchownSync(host, owner.uid, owner.gid);
       chmodSync(host, modeFor(opts, st));
-      await this.copyDirContents(tree, rel, dest, opts);
+      await this.copyDirContents(tree, rel, dest, opts, !existing?.isDirectory());
       this.dirTimes.set(dest, st);
       return;
     }
@@ -173,9 +194,20 @@ export class UpperWriter {
       return;
     }
     if (!st.isFile()) return; // devices, sockets and fifos are not copied, as BuildKit's context transfer skips them
+    const mode = modeFor(opts, st);
+    const hash = this.reuse && (await this.reuse.hash(tree, rel, st));
+    const old = hash ? this.reuse!.earlier(dest, hash) : undefined;
+    if (old !== undefined && sameCopy(old, st, owner, mode)) {
+      try {
+        linkSync(old, host);
+        return;
+      } catch {
+        // Gone (pruned meanwhile), another filesystem, too many links: copy it.
+      }
+    }
     copyFileSync(tree.hostPath(rel), host);
     lchownSync(host, owner.uid, owner.gid);
-    chmodSync(host, modeFor(opts, st));
+    chmodSync(host, mode);
     utimesSync(host, st.atime, st.mtime);
   }
 

@@ -3,13 +3,14 @@
 // upper-dir form (whiteouts are 0/0 char devices, opaque dirs carry trusted.overlay.opaque, or
 // user.overlay.opaque in a user namespace).
 // A chain (bottom → top) is mounted as overlay lowerdirs, top-most first.
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { lstat, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { applyLayer } from './apply.js';
 import type { ContentStore } from './content.js';
-import { diffUpperDir } from './diff.js';
+import { diffUpperDir, type ReusableEntries } from './diff.js';
+import { loadTarIndex, TarIndexWriter } from './tarindex.js';
 import { openLayer, storeLayer, type StoreLayerOptions } from './layer.js';
 import { sha256, type Descriptor, type Digest } from '../common/oci.js';
 import type { Store } from './store.js';
@@ -35,6 +36,11 @@ export interface ActiveSnapshot {
   mountpoint: string;
   /** Mount targets the executor will have to create (missing in the rootfs), removed after the run. */
   stubs?: string[];
+}
+
+/** A COPY's commit: write the tar index (for the next run), and copy unchanged entries from the earlier snapshot's tar (`from`). */
+export interface IndexedCommit {
+  from?: Digest;
 }
 
 // Overlay mounts at most this many lower dirs; deeper chains are flattened every FLATTEN_EVERY layers.
@@ -201,15 +207,37 @@ export class Snapshots {
    * nothing changed; otherwise the layer's tar goes into the content store (uncompressed) and the upper dir
    * becomes the snapshot for the new chain ID.
    */
-  async commit(a: ActiveSnapshot, parent: LayerChain, opts: StoreLayerOptions & { sourceDateEpoch?: number } = {}): Promise<LayerChain> {
-    const stored = await storeLayer(this.store, this.content, diffUpperDir(a.upper, { sourceDateEpoch: opts.sourceDateEpoch }), opts);
+  async commit(a: ActiveSnapshot, parent: LayerChain, opts: StoreLayerOptions & { sourceDateEpoch?: number; indexed?: IndexedCommit } = {}): Promise<LayerChain> {
+    const epoch = opts.sourceDateEpoch;
+    const index = opts.indexed ? new TarIndexWriter() : undefined;
+    const earlier = opts.indexed?.from ? await this.earlierTar(opts.indexed.from, epoch) : undefined;
+    let stored;
+    try {
+      const tar = diffUpperDir(a.upper, { sourceDateEpoch: epoch, reuse: earlier, placed: index?.placed });
+      stored = await storeLayer(this.store, this.content, tar, opts);
+    } finally {
+      if (earlier) closeSync(earlier.fd);
+    }
     if (!stored) {
       await this.discard(a);
       return parent;
     }
+    if (index) await index.save(a.dir, stored.diffID, epoch);
     const layer: Layer = { diffID: stored.diffID, chainID: chainIDOf(parent.at(-1)?.chainID, stored.diffID), blob: stored.blob };
     await this.adopt(a, layer);
     return [...parent, layer];
+  }
+
+  /** The earlier snapshot's layer tar, open, and its index: what an incremental COPY's layer copies unchanged entries from. */
+  private async earlierTar(chainID: Digest, epoch: number | undefined): Promise<{ fd: number; entries: ReusableEntries } | undefined> {
+    const index = await loadTarIndex(this.dir(chainID), epoch);
+    if (!index) return undefined;
+    try {
+      // Opened once: a prune that removes the blob meanwhile leaves this build its bytes.
+      return { fd: openSync(this.content.path(index.blob), 'r'), entries: index.entries };
+    } catch {
+      return undefined;
+    }
   }
 
   /** Ensures the snapshot for `blob` on top of `parent` exists, applying the layer if needed. */

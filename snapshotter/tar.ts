@@ -5,6 +5,7 @@
 // header layout and the writer; tarread.ts reads.
 import { TsbuildError } from '../common/errors.js';
 import type { SparseSegment } from './sparse.js';
+import { readSync } from 'node:fs';
 import { Readable } from 'node:stream';
 
 export type TarEntryType = 'file' | 'dir' | 'symlink' | 'hardlink' | 'char' | 'block' | 'fifo';
@@ -71,20 +72,59 @@ export interface TarInput {
    * to be written, so files are opened one at a time.
    */
   body?: Readable | Buffer | (() => Readable | Buffer);
+  /**
+   * The entry's bytes (headers, body, padding) exactly as an earlier archive holds them, written
+   * instead of encoding `entry` and reading its body: for a file that is, inode for inode, the one
+   * that archive was made from (incremental COPY). Adjacent ranges are read as one.
+   */
+  raw?: RawRange;
+  /** The inode a regular file's entry was made from, passed on to EntryPlacement. */
+  inode?: { dev: number; ino: number };
 }
 
+export interface RawRange {
+  fd: number;
+  offset: number;
+  length: number;
+}
+
+/** Where each entry landed in the archive (offset of its first header, length up to the next entry). */
+export type EntryPlacement = (entry: TarEntry, offset: number, length: number, inode?: { dev: number; ino: number }) => void;
+
 /** Serialises entries into an uncompressed POSIX (ustar + PAX) tar, streaming file bodies. */
-export function writeTar(entries: AsyncIterable<TarInput> | Iterable<TarInput>): Readable {
-  return Readable.from(generateTar(entries), { objectMode: false, highWaterMark: 64 * 1024 });
+export function writeTar(entries: AsyncIterable<TarInput> | Iterable<TarInput>, placed?: EntryPlacement): Readable {
+  return Readable.from(generateTar(entries, placed), { objectMode: false, highWaterMark: 64 * 1024 });
+}
+
+/** Reads of an earlier archive's ranges, at most this much at a time. */
+const RAW_CHUNK = 1 << 20;
+
+function* readRange(r: RawRange): Generator<Buffer> {
+  for (let done = 0; done < r.length;) {
+    const buf = Buffer.allocUnsafe(Math.min(RAW_CHUNK, r.length - done));
+    const n = readSync(r.fd, buf, 0, buf.length, r.offset + done);
+    if (n === 0) throw new LayerFormatError(`tar: the earlier archive ends ${r.length - done} bytes before the range it was to supply`);
+    done += n;
+    yield n === buf.length ? buf : buf.subarray(0, n);
+  }
 }
 
 // Headers and small bodies are coalesced into chunks of about this size: per-chunk stream overhead
 // dominates for trees of many small files.
 const BATCH = 64 * 1024;
 
-async function* generateTar(entries: AsyncIterable<TarInput> | Iterable<TarInput>): AsyncGenerator<Buffer> {
+async function* generateTar(entries: AsyncIterable<TarInput> | Iterable<TarInput>, placed?: EntryPlacement): AsyncGenerator<Buffer> {
   let pending: Buffer[] = [];
   let pendingLen = 0;
+  /** Bytes yielded so far plus pending: the offset of the next entry. */
+  let pos = 0;
+  let raw: RawRange | undefined;
+  const flushRaw = function* (): Generator<Buffer> {
+    if (!raw) return;
+    if (pendingLen > 0) yield flush();
+    yield* readRange(raw);
+    raw = undefined;
+  };
   const add = (b: Buffer): void => {
     pending.push(b);
     pendingLen += b.length;
@@ -96,8 +136,22 @@ async function* generateTar(entries: AsyncIterable<TarInput> | Iterable<TarInput
     return out;
   };
 
-  for await (const { entry, body } of entries) {
-    add(encodeHeaders(entry));
+  for await (const { entry, body, raw: range, inode } of entries) {
+    const start = pos;
+    if (range) {
+      if (raw && raw.fd === range.fd && raw.offset + raw.length === range.offset) raw.length += range.length;
+      else {
+        yield* flushRaw();
+        raw = { ...range };
+      }
+      pos += range.length;
+      placed?.(entry, start, range.length, inode);
+      continue;
+    }
+    yield* flushRaw();
+    const headers = encodeHeaders(entry);
+    add(headers);
+    let entryBytes = headers.length;
     if (entry.type === 'file' && (entry.size > 0 || body !== undefined)) {
       if (body === undefined) throw new LayerFormatError(`tar: ${entry.path}: no body for a ${entry.size}-byte file`);
       const data = typeof body === 'function' ? body() : body;
@@ -125,9 +179,13 @@ async function* generateTar(entries: AsyncIterable<TarInput> | Iterable<TarInput
       }
       const pad = padding(entry.size);
       if (pad > 0) add(ZERO_BLOCK.subarray(0, pad));
+      entryBytes += entry.size + pad;
     }
+    pos = start + entryBytes;
+    placed?.(entry, start, pos - start, inode);
     if (pendingLen >= BATCH) yield flush();
   }
+  yield* flushRaw();
   add(Buffer.alloc(2 * BLOCK));
   yield flush();
 }
