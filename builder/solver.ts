@@ -2,17 +2,15 @@
 // definition and its inputs' keys, reuses cached results, and runs the rest. Independent branches
 // run concurrently; vertices with equal keys run once; vertices the target does not reach are
 // never visited.
-import type { ContextSource, CopyAction, ExecOp, FileOp, GitSource, HttpSource, Vertex } from './graph.js';
-import { checkout, resolveCommit } from './git.js';
+import type { ContextSource, CopyAction, ExecOp, FileOp, Vertex } from './graph.js';
+import { checkout } from './git.js';
 import { BuildCache, StepCache, type CacheRecord } from './cache.js';
 import { cacheKey } from './cachekey.js';
 import { checksumSources } from './contenthash.js';
-import { StatCache } from './statcache.js';
 import type { ContextDeps } from './contextdeps.js';
 import { CopyBase, copiesContext, copyShape } from './copybase.js';
 import { execKeyDefinition, runExec } from './exec.js';
-import { readSecret, type CacheMountSeeder, type SecretSource } from './mounts.js';
-import { SecretMasker } from './masking.js';
+import type { CacheMountSeeder, SecretSource } from './mounts.js';
 import { PatternMatcher } from '../common/patterns.js';
 import type { MissExplainer } from './missreason.js';
 import { step, StepError, type CacheMiss, type ProgressSink } from './progress.js';
@@ -23,17 +21,15 @@ import type { ImageResolver } from './resolver.js';
 import { resolveOwner } from './user.js';
 import type { ContentStore } from '../snapshotter/content.js';
 import { UpperWriter, type Owner } from '../snapshotter/fileop.js';
-import type { Digest, Platform } from '../common/oci.js';
-import { normalizePlatform } from '../common/platform.js';
-import { checkEmulation } from './emulation.js';
+import type { Digest } from '../common/oci.js';
 import { layerChain, type LayerChain, type Snapshots } from '../snapshotter/snapshots.js';
 import type { Store } from '../snapshotter/store.js';
 import { DirTree, FilteredTree, ViewTree, type SourceTree } from '../snapshotter/tree.js';
 import { applySymbolicMode } from '../common/filemode.js';
-import { downloadFile, type RemoteFile } from './remote.js';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { MergedView } from '../snapshotter/view.js';
+import { ExternalInputs } from './external.js';
 
 export interface SolverOptions {
   store: Store;
@@ -91,85 +87,17 @@ export class Solver {
   private readonly keys = new Map<Vertex, Promise<Digest>>();
   private readonly results = new Map<Digest, Promise<Result>>();
   private readonly reported = new Set<string>();
-  private readonly statCaches = new Map<string, Promise<StatCache>>();
-  private secretMasker?: Promise<SecretMasker>;
-  /** The build context's tree and each named local context's, by directory and excludes (a named context may be the same directory without the .dockerignore). */
-  private readonly contextTrees = new Map<string, DirTree>();
   /** COPYs of the context: what identifies the same COPY on the same parent (incremental COPY). */
   private readonly copyShapes = new Map<Vertex, string>();
   /** Per vertex: did it add a layer, and when was that layer made (for history). */
   readonly outcomes = new Map<Vertex, VertexOutcome>();
 
+  /** What the build reads from outside the store, each once. */
+  private readonly external: ExternalInputs;
+
   constructor(private readonly o: SolverOptions) {
     this.cache = new StepCache(new BuildCache(o.store, o.snapshots, o.content), o.imported);
-  }
-
-  private readonly downloads = new Map<string, Promise<RemoteFile>>();
-  private readonly emulated = new Set<string>();
-  private readonly commits = new Map<string, Promise<string>>();
-
-  private gitCommit(s: GitSource): Promise<string> {
-    const k = `${s.remote}#${s.ref ?? ''}`;
-    let c = this.commits.get(k);
-    if (!c) {
-      c = resolveCommit(s, this.o.signal);
-      this.commits.set(k, c);
-    }
-    return c;
-  }
-
-  /** Each URL is fetched once per build. */
-  private download(s: HttpSource): Promise<RemoteFile> {
-    let d = this.downloads.get(s.url);
-    if (!d) {
-      d = downloadFile(s.url, s.filename, this.o.store.tmpPath('download'), s.checksum, this.o.signal);
-      this.downloads.set(s.url, d);
-    }
-    return d;
-  }
-
-  /** Whether this machine runs the platform's binaries (checked once per architecture; throws the TSB_PLATFORM error). */
-  private emulation(p: Platform): void {
-    const arch = normalizePlatform(p).architecture;
-    if (!this.emulated.has(arch)) {
-      checkEmulation(p);
-      this.emulated.add(arch);
-    }
-  }
-
-  /** Masks every --secret value in RUN output, whichever step mounts it. */
-  private masker(): Promise<SecretMasker> {
-    this.secretMasker ??= Promise.all([...(this.o.secrets ?? new Map<string, SecretSource>()).values()].map(readSecret)).then((values) => new SecretMasker(values.map((v) => v.toString('utf8'))));
-    return this.secretMasker;
-  }
-
-  /** The stat cache of the context directory `source` reads (the build context, or a named one). */
-  private stats(source: ContextSource): Promise<StatCache> {
-    const dir = source.dir ?? this.o.contextDir;
-    let c = this.statCaches.get(dir);
-    if (!c) {
-      c = StatCache.load(this.o.store, dir);
-      this.statCaches.set(dir, c);
-    }
-    return c;
-  }
-
-  private context(source: ContextSource): DirTree {
-    const dir = source.dir ?? this.o.contextDir;
-    const id = [dir, ...source.excludes].join('\0');
-    let tree = this.contextTrees.get(id);
-    if (!tree) {
-      const m = new PatternMatcher(source.excludes);
-      tree = new DirTree(dir, m.empty ? undefined : { excluded: (rel) => m.matches(rel), descend: (rel) => m.mayReincludeUnder(rel) });
-      this.contextTrees.set(id, tree);
-    }
-    return tree;
-  }
-
-  /** The context as the keys read it: noted, when the build records its dependencies (of the build context). */
-  private keyedContext(source: ContextSource): SourceTree {
-    const tree = this.context(source);
-    return this.o.contextDeps && source.dir === undefined ? this.o.contextDeps.recording(tree) : tree;
+    this.external = new ExternalInputs(o);
   }
 
   async solve(root: Vertex): Promise<LayerChain> {
@@ -192,7 +120,7 @@ export class Solver {
           return r.chain;
         }),
       );
-      for (const c of this.statCaches.values()) await (await c).save(this.o.store);
+      await this.external.saveStats();
       return chains;
     } finally {
       // Failed builds too: the steps that did complete are what the next build compares with.
@@ -219,11 +147,11 @@ export class Solver {
       if (s.type === 'context') return cacheKey({ source: 'context', excludes: s.excludes, ...(s.dir !== undefined ? { name: s.name } : {}) }, []);
       if (s.type === 'git') {
         // The commit, not the ref: a moved branch is a new key.
-        return cacheKey({ source: 'git', remote: s.remote, commit: await this.gitCommit(s), subdir: s.subdir, keepGitDir: s.keepGitDir }, []);
+        return cacheKey({ source: 'git', remote: s.remote, commit: await this.external.gitCommit(s), subdir: s.subdir, keepGitDir: s.keepGitDir }, []);
       }
       if (s.type === 'http') {
         // Without a checksum, only the content says whether a cached result still fits.
-        const file = await this.download(s);
+        const file = await this.external.download(s);
         return cacheKey({ source: 'http', url: s.url, digest: file.digest, name: file.name }, []);
       }
       return cacheKey({ source: 'scratch' }, []);
@@ -236,7 +164,7 @@ export class Solver {
         if (m.type !== 'bind') continue;
         const input = v.inputs[m.from];
         if (input?.op.kind === 'source' && input.op.source.type === 'context') {
-          extra[`mount${n}`] = await this.contextSum(v, `mount${n}`, input.op.source, this.keyedContext(input.op.source), [m.source]);
+          extra[`mount${n}`] = await this.contextSum(v, `mount${n}`, input.op.source, this.external.keyedContext(input.op.source), [m.source]);
         }
       }
     }
@@ -247,7 +175,7 @@ export class Solver {
         if (a.type !== 'copy' || a.inline) continue;
         const input = v.inputs[a.from]!;
         if (input.op.kind === 'source' && input.op.source.type === 'context') {
-          extra[`copy${n}`] = await this.contextSum(v, `copy${n}`, input.op.source, withExcludes(this.keyedContext(input.op.source), a.excludes), a.src);
+          extra[`copy${n}`] = await this.contextSum(v, `copy${n}`, input.op.source, withExcludes(this.external.keyedContext(input.op.source), a.excludes), a.src);
         }
       }
     }
@@ -265,7 +193,7 @@ export class Solver {
 
   /** The checksum of what a step selects from the context (its entries, for the explainer, noted in the same walk). */
   private async contextSum(v: Vertex, part: string, source: ContextSource, tree: SourceTree, sources: readonly string[]): Promise<string> {
-    return checksumSources(tree, sources, await this.stats(source), this.o.explain?.entrySink(v, part));
+    return checksumSources(tree, sources, await this.external.stats(source), this.o.explain?.entrySink(v, part));
   }
 
   private result(v: Vertex): Promise<Result> {
@@ -283,15 +211,15 @@ export class Solver {
   private async compute(v: Vertex, key: Digest): Promise<Result> {
     const op = v.op;
     if (op.kind === 'source') {
-      if (op.source.type === 'context') return { kind: 'context', tree: this.context(op.source) };
+      if (op.source.type === 'context') return { kind: 'context', tree: this.external.context(op.source) };
       if (op.source.type === 'scratch') return { kind: 'chain', chain: [] };
       if (op.source.type === 'http') {
-        const file = await this.download(op.source);
+        const file = await this.external.download(op.source);
         return { kind: 'context', tree: new DirTree(file.dir) };
       }
       if (op.source.type === 'git') {
         const src = op.source;
-        const dir = await this.step(v, undefined, async () => checkout(src, await this.gitCommit(src), this.o.store.tmpPath('git'), this.o.signal));
+        const dir = await this.step(v, undefined, async () => checkout(src, await this.external.gitCommit(src), this.o.store.tmpPath('git'), this.o.signal));
         return { kind: 'context', tree: new DirTree(dir) };
       }
       const { manifestDigest, ref } = op.source;
@@ -345,7 +273,7 @@ export class Solver {
       let base: CopyBase | undefined;
       try {
         if (op.kind === 'exec') {
-          if (v.platform) this.emulation(v.platform);
+          if (v.platform) this.external.emulation(v.platform);
           const trees = inputs.map((r) => this.tree(r));
           await runExec(op, rootfs, active, this.o.snapshots, {
             id: v.id,
@@ -354,7 +282,7 @@ export class Solver {
             signal: this.o.signal,
             mounts: { store: this.o.store, trees, secrets: this.o.secrets ?? new Map(), sshAgents: this.o.sshAgents, ...(this.o.seedCacheMount ? { seedCacheMount: this.o.seedCacheMount } : {}) },
             allowInsecure: this.o.allowInsecure,
-            masker: await this.masker(),
+            masker: await this.external.masker(),
           });
         } else {
           base = await this.copyBase(v, op, rootfs);
@@ -397,7 +325,7 @@ export class Solver {
     const froms = new Set(op.actions.flatMap((a) => (a.type === 'copy' ? [a.from] : [])));
     const source = froms.size === 1 ? this.contextInput(v, [...froms][0]!) : undefined;
     if (shape === undefined || !source) return undefined;
-    return CopyBase.open({ store: this.o.store, snapshots: this.o.snapshots, shape, parent: rootfs.at(-1)?.chainID, stats: await this.stats(source), reuse: !this.o.noCache });
+    return CopyBase.open({ store: this.o.store, snapshots: this.o.snapshots, shape, parent: rootfs.at(-1)?.chainID, stats: await this.external.stats(source), reuse: !this.o.noCache });
   }
 
   private async runFileOp(op: FileOp, rootfs: LayerChain, inputs: Result[], upper: string, base?: CopyBase): Promise<void> {
