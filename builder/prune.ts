@@ -4,6 +4,7 @@
 // mtime (set when it is made, and refreshed by builds that hit it: see BuildCache.touchUsed), and a
 // snapshot or blob no record names is as old as its own mtime.
 import { TsbuildError } from '../common/errors.js';
+import { lstatSync, readdirSync } from 'node:fs';
 import { lstat, readdir, readFile, rm, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { ContentStore } from '../snapshotter/content.js';
@@ -46,12 +47,22 @@ export interface PruneParts {
   snapshots: Snapshots;
 }
 
+// Synchronous calls, as in snapshotter/diff.ts's walk: one thread-pool round trip per lstat made
+// counting the gcc layer's snapshot (2,900 entries) take 0.3 s at the end of every build that made it.
 export async function sizeOf(p: string): Promise<number> {
-  const st = await lstat(p).catch(() => null);
-  if (!st) return 0;
+  return sizeOfSync(p);
+}
+
+function sizeOfSync(p: string): number {
+  let st;
+  try {
+    st = lstatSync(p);
+  } catch {
+    return 0; // gone meanwhile (another build's prune): nothing to count
+  }
   if (!st.isDirectory()) return st.size;
   let total = 0;
-  for (const name of await readdir(p)) total += await sizeOf(path.join(p, name));
+  for (const name of readdirSync(p)) total += sizeOfSync(path.join(p, name));
   return total;
 }
 

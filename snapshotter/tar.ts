@@ -68,10 +68,11 @@ export type Field = keyof typeof F;
 export interface TarInput {
   entry: TarEntry;
   /**
-   * File contents: a stream, a whole (small) buffer, or a function called only when the body is about
-   * to be written, so files are opened one at a time.
+   * File contents: a stream, a whole (small) buffer, chunks (a generator: left early, it is returned,
+   * so it can close what it opened), or a function called only when the body is about to be written,
+   * so files are opened one at a time.
    */
-  body?: Readable | Buffer | (() => Readable | Buffer);
+  body?: Readable | Buffer | Iterable<Buffer> | (() => Readable | Buffer | Iterable<Buffer>);
   /**
    * The entry's bytes (headers, body, padding) exactly as an earlier archive holds them, written
    * instead of encoding `entry` and reading its body: for a file that is, inode for inode, the one
@@ -162,7 +163,7 @@ async function* generateTar(entries: AsyncIterable<TarInput> | Iterable<TarInput
         add(data);
       } else {
         try {
-          for await (const chunk of data as AsyncIterable<Buffer | string>) {
+          for await (const chunk of data as AsyncIterable<Buffer | string> | Iterable<Buffer>) {
             const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
             written += buf.length;
             checkSize(entry, written);
@@ -171,7 +172,7 @@ async function* generateTar(entries: AsyncIterable<TarInput> | Iterable<TarInput
             else add(buf);
           }
         } finally {
-          if (!data.destroyed) data.destroy();
+          if (data instanceof Readable && !data.destroyed) data.destroy();
         }
       }
       if (written !== entry.size) {

@@ -1,7 +1,7 @@
 import test from 'ava';
 import { execFile, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, rm, truncate, utimes, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, readdir, readlink, rm, truncate, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -141,6 +141,24 @@ test('a file that changes size while being archived is an error, not a corrupt l
       for await (const _ of body) { /* drain */ }
     }
   }, { message: /declared size/ });
+});
+
+test('a large file that grows while being archived is an error, and the file is closed after it', async (t) => {
+  const dir = await tmp(t);
+  const f = path.join(dir, 'f');
+  await writeFile(f, Buffer.alloc(3 << 20, 1)); // read in several chunks
+  const openOnF = async (): Promise<number> => {
+    let n = 0;
+    for (const fd of await readdir('/proc/self/fd')) n += await readlink(`/proc/self/fd/${fd}`).then((l) => (l === f ? 1 : 0), () => 0);
+    return n;
+  };
+  await t.throwsAsync(async () => {
+    for await (const { body } of readTar(diffUpperDir(dir))) {
+      await appendFile(f, Buffer.alloc(2 << 20, 2)); // after its header (and size) went out
+      for await (const _ of body) { /* drain */ }
+    }
+  }, { message: /longer than its declared size/ });
+  t.is(await openOnF(), 0);
 });
 
 test('splitRdev matches glibc major/minor', (t) => {
