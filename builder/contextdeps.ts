@@ -33,9 +33,17 @@ export class ContextDeps {
   /** `tree` (the context, or a filtered view of it) with every path it is asked about noted. */
   recording(tree: SourceTree): SourceTree {
     const note = (rel: string): void => this.note(rel);
+    // A tree over this very directory lstats the same path: its answer is ours too (one lstat per
+    // path, not two). Null (missing, or hidden by .dockerignore) is looked at again by note.
+    const sameRoot = path.resolve(tree.hostPath('')) === path.resolve(this.root);
     return {
       keepsOwnership: tree.keepsOwnership,
-      lstat: (rel) => (note(rel), tree.lstat(rel)),
+      lstat: (rel) => {
+        if (!sameRoot) return note(rel), tree.lstat(rel);
+        const st = tree.lstat(rel);
+        this.note(rel, st ?? undefined);
+        return st;
+      },
       readdir: (rel) => (note(rel), tree.readdir(rel)),
       readlink: (rel) => (note(rel), tree.readlink(rel)),
       hostPath: (rel) => (note(rel), tree.hostPath(rel)),
@@ -51,9 +59,9 @@ export class ContextDeps {
     };
   }
 
-  private note(rel: string): void {
+  private note(rel: string, known?: Stats): void {
     if (this.seen.has(rel)) return;
-    const st = lstatOrUndefined(path.join(this.root, rel));
+    const st = known ?? lstatOrUndefined(path.join(this.root, rel));
     const i = this.seen.size;
     this.seen.set(rel, i);
     if ((i + 1) * FIELDS > this.stats.length) {
