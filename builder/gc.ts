@@ -64,7 +64,7 @@ async function addedBytes(parts: PruneParts, made: readonly CacheRecord[]): Prom
     if (!rec.addedLayer || !top) continue;
     // A built layer is stored as its plain tar, which holds what its snapshot does: count the
     // snapshot as that size rather than walk it (a COPY of a large context is tens of thousands of lstats).
-    const snapshot = top.blob.digest === top.diffID ? top.blob.size : await sizeOf(parts.snapshots.dir(top.chainID));
+    const snapshot = top.blob.digest === top.diffID ? top.blob.size : sizeOf(parts.snapshots.dir(top.chainID));
     n += snapshot + (await stat(parts.content.path(top.blob.digest)).then((s) => s.size, () => 0));
   }
   return n;

@@ -49,11 +49,7 @@ export interface PruneParts {
 
 // Synchronous calls, as in snapshotter/diff.ts's walk: one thread-pool round trip per lstat made
 // counting the gcc layer's snapshot (2,900 entries) take 0.3 s at the end of every build that made it.
-export async function sizeOf(p: string): Promise<number> {
-  return sizeOfSync(p);
-}
-
-function sizeOfSync(p: string): number {
+export function sizeOf(p: string): number {
   let st;
   try {
     st = lstatSync(p);
@@ -62,7 +58,7 @@ function sizeOfSync(p: string): number {
   }
   if (!st.isDirectory()) return st.size;
   let total = 0;
-  for (const name of readdirSync(p)) total += sizeOfSync(path.join(p, name));
+  for (const name of readdirSync(p)) total += sizeOf(path.join(p, name));
   return total;
 }
 
@@ -125,7 +121,7 @@ async function plan(parts: PruneParts, all: boolean): Promise<Plan> {
   const lone = new Map<string, Entry>();
   for (const name of await readdir(store.snapshotsDir)) {
     const p = path.join(store.snapshotsDir, name);
-    const size = await sizeOf(p);
+    const size = sizeOf(p);
     if (live.snapshotDirs.has(name)) liveBytes.snapshots += size;
     else {
       layerSizes.set(p, size);
@@ -166,11 +162,11 @@ async function plan(parts: PruneParts, all: boolean): Promise<Plan> {
   }
   entries.push(...lone.values());
   // Per-context stat caches of contexts that are gone (with --all the whole cache/stat/ goes above).
-  if (!all) for (const file of await staleStatCaches(store)) entries.push({ path: file, size: await sizeOf(file), lastUsed: await mtimeOf(file) });
+  if (!all) for (const file of await staleStatCaches(store)) entries.push({ path: file, size: sizeOf(file), lastUsed: await mtimeOf(file) });
   let cacheMounts = 0;
   for (const name of await readdir(store.cacheMountsDir)) {
     const p = path.join(store.cacheMountsDir, name);
-    const size = await sizeOf(p);
+    const size = sizeOf(p);
     cacheMounts += size;
     if (all) entries.push({ path: p, size, lastUsed: await mtimeOf(p) });
   }

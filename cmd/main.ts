@@ -330,7 +330,6 @@ function parseRunArgs(args: string[]): RunRequest & { root?: string } {
   throw new UsageError('run needs an image', 'tsbuild run [--rm] IMAGE [COMMAND...]');
 }
 
-/** Runs the image with signals forwarded to the container; its exit status is tsbuild's. */
 /** `run`'s arguments, global options before the word run included (`tsbuild --root DIR run img`); undefined for other commands. */
 function runArgs(argv: readonly string[]): string[] | undefined {
   let i = 0;
@@ -339,6 +338,7 @@ function runArgs(argv: readonly string[]): string[] | undefined {
   return argv[i] === 'run' ? [...argv.slice(0, i), ...argv.slice(i + 1)] : undefined;
 }
 
+/** Runs the image with signals forwarded to the container; its exit status is tsbuild's. */
 async function runCommand(args: string[]): Promise<number> {
   const { root, ...req } = parseRunArgs(args);
   const handlers: Array<[NodeJS.Signals, () => void]> = [];
