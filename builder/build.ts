@@ -234,7 +234,7 @@ export async function build(parts: Parts, req: BuildRequest, sink: ProgressSink)
   // Remote exporters report their own steps (one per pushed name).
   const remote = await runExporters([...exporters.filter((e) => e.remote), ...cacheExporters], image, ctx);
   await collectGarbage(parts, await solver.settle(), cacheLimit);
-  await fast?.record({ definition: definitions[0]!, warnings, records: await solver.exportRecords([definitions[0]!.root], 'max'), manifest: image.manifest, configDigest: image.configDescriptor.digest, exports: image.exports });
+  await fast?.record({ definition: definitions[0]!, warnings, records: await solver.records([definitions[0]!.root], 'max'), manifest: image.manifest, configDigest: image.configDescriptor.digest, exports: image.exports });
   return { manifest: image.manifest, configDigest: image.configDescriptor.digest, id: multi ? image.manifest.digest : image.configDescriptor.digest, names: names.map(familiarName), exports: [...image.exports, ...remote] };
 }
 

@@ -6,8 +6,7 @@ import { readFile, stat, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import type { ContentStore } from '../snapshotter/content.js';
 import { isDigest, type Digest } from '../common/oci.js';
-import { layerChain, type LayerChain, type Snapshots } from '../snapshotter/snapshots.js';
-import type { ExportRecord } from './remotecache/format.js';
+import { isSealed, layerChain, type ChainLayer, type LayerChain, type Snapshots } from '../snapshotter/snapshots.js';
 import type { ImportedCache } from './remotecache/import.js';
 import type { Store } from '../snapshotter/store.js';
 
@@ -31,11 +30,25 @@ export function parseCacheRecord(text: string): CacheRecord {
   if (typeof r !== 'object' || r === null || !Array.isArray(r.chain) || typeof r.addedLayer !== 'boolean' || typeof r.created !== 'string') {
     throw new Error('not a cache record (chain, addedLayer, created)');
   }
-  r.chain.forEach((l, i) => {
-    const ok = typeof l === 'object' && l !== null && isDigest(String(l.diffID)) && isDigest(String(l.chainID)) && typeof l.blob === 'object' && l.blob !== null && isDigest(String(l.blob.digest));
-    if (!ok) throw new Error(`layer ${i + 1} needs diffID, chainID and blob digests`);
+  r.chain.forEach((l: Partial<ChainLayer> | null, i) => {
+    if (!layerShaped(l)) throw new Error(`layer ${i + 1} needs diffID, chainID and blob digests, or a chainID and pending`);
   });
   return r as CacheRecord;
+}
+
+/** A record's layer, or a snapshot's layer.json, checked. */
+export function layerShaped(l: unknown): l is ChainLayer {
+  if (typeof l !== 'object' || l === null) return false;
+  const v = l as Partial<Record<'chainID' | 'diffID' | 'blob' | 'pending', unknown>>;
+  if (!isDigest(String(v.chainID))) return false;
+  if ('pending' in v) return typeof v.pending === 'object' && v.pending !== null;
+  const blob = v.blob as { digest?: unknown } | null | undefined;
+  return isDigest(String(v.diffID)) && typeof blob === 'object' && blob !== null && isDigest(String(blob.digest));
+}
+
+/** A record with its key: what this build saw, and what --cache-to exports (once sealed). */
+export interface KeyedRecord extends CacheRecord {
+  key: Digest;
 }
 
 /** How stale a record's last use (its mtime) may get before a build that hits it refreshes it. */
@@ -59,11 +72,20 @@ export class BuildCache {
     } catch {
       return undefined;
     }
+    const chain: ChainLayer[] = [];
     for (const l of rec.chain) {
-      if (!(await this.snapshots.has(l.chainID)) || !(await this.content.has(l.blob.digest))) return undefined;
+      if (isSealed(l)) {
+        if (!(await this.snapshots.has(l.chainID)) || !(await this.content.has(l.blob.digest))) return undefined;
+        chain.push(l);
+        continue;
+      }
+      // A pending layer is its snapshot alone (sealed since, perhaps, by a build that exported it).
+      const now = await this.snapshots.current(l);
+      if (!now) return undefined;
+      chain.push(now);
     }
     this.hits.add(key);
-    return rec;
+    return { ...rec, chain };
   }
 
   async put(key: Digest, rec: CacheRecord): Promise<void> {
@@ -123,7 +145,7 @@ export class StepCache {
   }
 
   /** The records for --cache-to: those of `keys` this build saw, or all it saw. */
-  exported(keys?: readonly Digest[]): ExportRecord[] {
+  exported(keys?: readonly Digest[]): KeyedRecord[] {
     return (keys ?? [...this.seen.keys()]).flatMap((key) => {
       const r = this.seen.get(key);
       return r ? [{ key, chain: r.chain, addedLayer: r.addedLayer, created: r.created }] : [];

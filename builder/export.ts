@@ -6,7 +6,7 @@ import type { ContentStore } from '../snapshotter/content.js';
 import type { HistoryEntry, ImageConfig } from '../common/oci.js';
 import { writeImage, type WrittenImage } from './imagewriter.js';
 import { inlineCache, INLINE_FIELD, type ExportRecord } from './remotecache/format.js';
-import type { LayerChain } from '../snapshotter/snapshots.js';
+import type { SealedChain } from '../snapshotter/snapshots.js';
 
 const HISTORY_COMMENT = 'buildkit.dockerfile.v0';
 
@@ -14,7 +14,7 @@ export async function exportImage(
   content: ContentStore,
   solver: Solver,
   def: BuildDefinition,
-  chain: LayerChain,
+  chain: SealedChain,
   /** inlineCache: records to carry in the config (--cache-to type=inline). */
   opts: { sourceDateEpoch?: number; inlineCache?: readonly ExportRecord[]; annotations?: Readonly<Record<string, string>> } = {},
 ): Promise<WrittenImage> {

@@ -180,7 +180,7 @@ export class FastPath {
   }
 
   /** Records a finished build, when what it depended on can be checked this way later. */
-  async record(r: { definition: BuildDefinition; warnings: readonly Warning[]; records: ReadonlyArray<{ key: Digest; created: string; chain: ReadonlyArray<{ diffID: Digest }> }>; manifest: Descriptor; configDigest: Digest; exports: ExportResponse[] }): Promise<void> {
+  async record(r: { definition: BuildDefinition; warnings: readonly Warning[]; records: ReadonlyArray<{ key: Digest; created: string; chain: ReadonlyArray<{ chainID: Digest }> }>; manifest: Descriptor; configDigest: Digest; exports: ExportResponse[] }): Promise<void> {
     const root = r.definition.root;
     if (root.op.kind === 'source' || outsideSources(root) || !this.deps.trustworthy) return;
     if ([...this.images.values()].some(([, , s]) => s.origin.kind !== 'store')) return;
@@ -204,8 +204,9 @@ export class FastPath {
   }
 }
 
-function chainSummary(chain: ReadonlyArray<{ diffID: Digest }>): string {
-  return `${chain.length}:${chain.at(-1)?.diffID ?? ''}`;
+/** The chain ID, not the diff ID: a pending layer has none yet, and its chain ID stays when it is sealed. */
+function chainSummary(chain: ReadonlyArray<{ chainID: Digest }>): string {
+  return `${chain.length}:${chain.at(-1)?.chainID ?? ''}`;
 }
 
 function walk(root: Vertex, visit: (v: Vertex) => void): void {

@@ -14,9 +14,9 @@ import { isDigest, type Descriptor, type Digest } from '../common/oci.js';
 import { parseImageConfig, parseImageDocument, parseIndex } from '../common/ociparse.js';
 import { ContainerdNameAnnotation } from '../snapshotter/images.js';
 import type { BlobSources } from '../snapshotter/registry/sources.js';
-import { chainIDOf, type Layer, type Snapshots } from '../snapshotter/snapshots.js';
+import { chainIDOf, isSealed, type ChainLayer, type Snapshots } from '../snapshotter/snapshots.js';
 import type { Store } from '../snapshotter/store.js';
-import { parseCacheRecord } from './cache.js';
+import { layerShaped, parseCacheRecord } from './cache.js';
 import { StoreBusyError } from './prune.js';
 
 export type FsckArea = 'blob' | 'image' | 'snapshot' | 'cache' | 'index';
@@ -62,7 +62,7 @@ class Checker {
   private readonly goodBlobs = new Map<Digest, number>();
   private readonly badBlobs = new Map<string, { size: number }>();
   /** Snapshot directory name → its layer, for the complete ones. */
-  private readonly goodSnapshots = new Map<string, Layer>();
+  private readonly goodSnapshots = new Map<string, ChainLayer>();
   private readonly badSnapshots = new Set<string>();
   /** Blob digest → the largest size a descriptor gives it (to tell a truncated blob). */
   private readonly expectedSizes = new Map<Digest, number>();
@@ -112,16 +112,16 @@ class Checker {
     for (const name of await readdir(this.store.snapshotsDir)) {
       this.checked.snapshots++;
       const dir = path.join(this.store.snapshotsDir, name);
-      let layer: Layer | undefined;
+      let layer: unknown;
       try {
-        layer = JSON.parse(await readFile(path.join(dir, 'layer.json'), 'utf8')) as Layer;
+        layer = JSON.parse(await readFile(path.join(dir, 'layer.json'), 'utf8'));
       } catch (e) {
         const missing = (e as NodeJS.ErrnoException).code === 'ENOENT';
         this.note('snapshot', name, missing ? 'incomplete: no layer.json (an interrupted commit or prune)' : 'layer.json is not valid JSON');
         this.badSnapshots.add(name);
         continue;
       }
-      if (typeof layer.chainID !== 'string' || !isDigest(layer.chainID) || typeof layer.diffID !== 'string' || !isDigest(layer.diffID) || path.basename(this.parts.snapshots.dir(layer.chainID)) !== name) {
+      if (!layerShaped(layer) || path.basename(this.parts.snapshots.dir(layer.chainID)) !== name) {
         this.note('snapshot', name, 'layer.json does not name this snapshot (chain ID and directory disagree)');
         this.badSnapshots.add(name);
       } else if (!(await stat(path.join(dir, 'fs')).then((s) => s.isDirectory(), () => false))) {
@@ -134,16 +134,22 @@ class Checker {
   }
 
   /** Whether each chain ID follows from the diffIDs below it and its snapshot (if any) agrees; else why not. */
-  private chainProblem(layers: ReadonlyArray<{ diffID: Digest; chainID?: Digest }>, needSnapshots: boolean): string | undefined {
+  private chainProblem(layers: ReadonlyArray<{ diffID: Digest; chainID?: Digest } | ChainLayer>, needSnapshots: boolean): string | undefined {
     let chain: Digest | undefined;
     for (const [i, l] of layers.entries()) {
-      chain = chainIDOf(chain, l.diffID);
-      if (l.chainID !== undefined && l.chainID !== chain) return `layer ${i + 1}'s chain ID ${l.chainID} does not follow from the diff IDs below it`;
+      const diffID = 'diffID' in l ? l.diffID : undefined;
+      // A layer committed pending keeps the name it was committed under; the others follow from the layers below.
+      const own = 'chainID' in l && l.chainID !== undefined && (!('diffID' in l) || ('localID' in l && l.localID === true));
+      const expected = own ? l.chainID! : chainIDOf(chain, diffID!);
+      if ('chainID' in l && l.chainID !== undefined && l.chainID !== expected) return `layer ${i + 1}'s chain ID ${l.chainID} does not follow from the diff IDs below it`;
+      chain = expected;
       const name = path.basename(this.parts.snapshots.dir(chain));
       const snap = this.goodSnapshots.get(name);
-      // Its directory is named for the chain ID it holds; another layer there is the snapshot's fault.
-      if (snap && (snap.chainID !== chain || snap.diffID !== l.diffID)) {
-        this.note('snapshot', name, `holds another layer (${snap.diffID}) than its chain ID's (${l.diffID})`);
+      const snapDiffID = snap && isSealed(snap) ? snap.diffID : undefined;
+      // Its directory is named for the chain ID it holds; another layer there is the snapshot's fault
+      // (a pending snapshot may be sealed since its record was written, not the other way round).
+      if (snap && (snap.chainID !== chain || (diffID !== undefined && snapDiffID !== diffID))) {
+        this.note('snapshot', name, `holds another layer (${snapDiffID ?? 'pending'}) than its chain ID's (${diffID})`);
         this.goodSnapshots.delete(name);
         this.badSnapshots.add(name);
       }
@@ -253,6 +259,7 @@ class Checker {
       return (e as Error).message;
     }
     for (const [i, l] of rec.chain.entries()) {
+      if (!isSealed(l)) continue; // its snapshot is all it has (checked below)
       this.expect(l.blob);
       if (!this.blobHere(l.blob.digest)) return `layer ${i + 1}'s blob ${l.blob.digest} is ${this.badBlobs.has(l.blob.digest.slice(7)) ? 'corrupt' : 'missing'}`;
     }

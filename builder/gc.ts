@@ -8,6 +8,7 @@ import { readFileSync, statfsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { parseSize } from '../common/units.js';
+import { isSealed } from '../snapshotter/snapshots.js';
 import type { Store } from '../snapshotter/store.js';
 import type { CacheRecord } from './cache.js';
 import { diskUsage, pruneCache, sizeOf, StoreBusyError, type PruneOptions, type PruneParts } from './prune.js';
@@ -64,6 +65,11 @@ async function addedBytes(parts: PruneParts, made: readonly CacheRecord[]): Prom
     if (!rec.addedLayer || !top) continue;
     // A built layer is stored as its plain tar, which holds what its snapshot does: count the
     // snapshot as that size rather than walk it (a COPY of a large context is tens of thousands of lstats).
+    // A pending layer has no tar to go by: its snapshot is walked (one lstat per entry, synchronous).
+    if (!isSealed(top)) {
+      n += sizeOf(parts.snapshots.dir(top.chainID));
+      continue;
+    }
     const snapshot = top.blob.digest === top.diffID ? top.blob.size : sizeOf(parts.snapshots.dir(top.chainID));
     n += snapshot + (await stat(parts.content.path(top.blob.digest)).then((s) => s.size, () => 0));
   }

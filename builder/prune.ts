@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { ContentStore } from '../snapshotter/content.js';
 import type { ImageStore } from '../snapshotter/images.js';
 import { MediaType, type Descriptor, type Digest } from '../common/oci.js';
-import { chainIDOf, type Snapshots } from '../snapshotter/snapshots.js';
+import { chainIDOf, isSealed, type Snapshots } from '../snapshotter/snapshots.js';
 import type { Store } from '../snapshotter/store.js';
 import { parseCacheRecord } from './cache.js';
 import { staleStatCaches } from './statcache.js';
@@ -94,7 +94,7 @@ interface Entry {
   size: number;
   lastUsed: number;
   /** A record's layers: snapshot directory names and blob paths. */
-  layers?: Array<{ snapshot: string; blob: string }>;
+  layers?: Array<{ snapshot: string; blob?: string }>;
   /** A snapshot directory (removed layer.json first). */
   snapshot?: string;
 }
@@ -150,15 +150,20 @@ async function plan(parts: PruneParts, all: boolean): Promise<Plan> {
       continue;
     }
     const rec = await readFile(file, 'utf8').then(parseCacheRecord, () => undefined);
-    const layers = (rec?.chain ?? []).map((l) => ({ snapshot: path.basename(snapshots.dir(l.chainID)), blob: l.blob.digest }));
+    const layers: Array<{ snapshot: string; blob?: string }> = [];
+    for (const l of rec?.chain ?? []) {
+      // A pending layer's blob, if a build has sealed it since, is in its snapshot's layer.json.
+      const now = await snapshots.current(l);
+      layers.push({ snapshot: path.basename(snapshots.dir(l.chainID)), ...(now && isSealed(now) ? { blob: now.blob.digest.slice(7) } : {}) });
+    }
     // A record whose layers a tagged image keeps costs nothing, and keeps a rebuild of that image cached.
-    if (!all && rec && layers.every((l) => live.snapshotDirs.has(l.snapshot) && live.blobs.has(l.blob))) continue;
-    const owned = layers.flatMap((l) => [path.join(store.snapshotsDir, l.snapshot), path.join(store.blobsDir, l.blob.slice(7))]).filter((p) => layerSizes.has(p));
+    if (!all && rec && layers.every((l) => live.snapshotDirs.has(l.snapshot) && l.blob !== undefined && live.blobs.has(`sha256:${l.blob}`))) continue;
+    const owned = layers.flatMap((l) => [path.join(store.snapshotsDir, l.snapshot), ...(l.blob !== undefined ? [path.join(store.blobsDir, l.blob)] : [])]).filter((p) => layerSizes.has(p));
     for (const p of owned) {
       refs.set(p, (refs.get(p) ?? 0) + 1);
       lone.delete(p);
     }
-    entries.push({ path: file, size: st.size, lastUsed: st.mtimeMs, layers: layers.map((l) => ({ snapshot: l.snapshot, blob: l.blob.slice(7) })) });
+    entries.push({ path: file, size: st.size, lastUsed: st.mtimeMs, layers });
   }
   entries.push(...lone.values());
   // Per-context stat caches of contexts that are gone (with --all the whole cache/stat/ goes above).
@@ -206,7 +211,9 @@ export async function pruneCache(parts: PruneParts, opts: PruneOptions = {}): Pr
       await rm(e.path, { recursive: true, force: true });
       total -= e.size;
       for (const l of e.layers ?? []) {
-        for (const [file, snapshot] of [[path.join(store.snapshotsDir, l.snapshot), l.snapshot], [path.join(store.blobsDir, l.blob), undefined]] as const) {
+        const files: Array<[string, string | undefined]> = [[path.join(store.snapshotsDir, l.snapshot), l.snapshot]];
+        if (l.blob !== undefined) files.push([path.join(store.blobsDir, l.blob), undefined]);
+        for (const [file, snapshot] of files) {
           if (!p.layerSizes.has(file)) continue;
           const left = (p.refs.get(file) ?? 1) - 1;
           p.refs.set(file, left);

@@ -22,7 +22,7 @@ import { resolveOwner } from './user.js';
 import type { ContentStore } from '../snapshotter/content.js';
 import { UpperWriter, type Owner } from '../snapshotter/fileop.js';
 import type { Digest } from '../common/oci.js';
-import { layerChain, type LayerChain, type Snapshots } from '../snapshotter/snapshots.js';
+import { isSealed, layerChain, type LayerChain, type SealedChain, type Snapshots } from '../snapshotter/snapshots.js';
 import type { Store } from '../snapshotter/store.js';
 import { DirTree, FilteredTree, ViewTree, type SourceTree } from '../snapshotter/tree.js';
 import { applySymbolicMode } from '../common/filemode.js';
@@ -91,6 +91,12 @@ export class Solver {
   private readonly copyShapes = new Map<Vertex, string>();
   /** Per vertex: did it add a layer, and when was that layer made (for history). */
   readonly outcomes = new Map<Vertex, VertexOutcome>();
+  /**
+   * The steps whose layers the build's images hold (each root and its rootfs inputs down to the
+   * base): their layers are made at commit. Any other step's layer is committed pending, and made
+   * only if an export needs it (a build stage's layers usually never are).
+   */
+  private readonly inImages = new Set<Vertex>();
 
   /** What the build reads from outside the store, each once. */
   private readonly external: ExternalInputs;
@@ -100,7 +106,7 @@ export class Solver {
     this.external = new ExternalInputs(o);
   }
 
-  async solve(root: Vertex): Promise<LayerChain> {
+  async solve(root: Vertex): Promise<SealedChain> {
     return (await this.solveAll([root]))[0]!;
   }
 
@@ -108,7 +114,8 @@ export class Solver {
    * Several graphs at once (one per platform of a multi-platform build), in parallel: vertices with
    * equal keys in them (a FROM --platform=$BUILDPLATFORM stage) run once.
    */
-  async solveAll(roots: readonly Vertex[]): Promise<LayerChain[]> {
+  async solveAll(roots: readonly Vertex[]): Promise<SealedChain[]> {
+    for (const root of roots) for (let v: Vertex | undefined = root; v && v.op.kind !== 'source'; v = v.inputs[0]) this.inImages.add(v);
     // Every key (so every context checksum) is known before anything runs: show that phase as
     // BuildKit's context-loading step when the build reads the context.
     try {
@@ -117,7 +124,8 @@ export class Solver {
         roots.map(async (root) => {
           const r = await this.result(root);
           if (r.kind !== 'chain') throw new Error('the build target is not a filesystem');
-          return r.chain;
+          // Layers cached pending by a build with another target are made now.
+          return this.o.snapshots.seal(r.chain);
         }),
       );
       await this.external.saveStats();
@@ -294,7 +302,7 @@ export class Solver {
         throw e;
       }
       // Every step makes a layer, even an empty one, as BuildKit does.
-      const chain = await this.o.snapshots.commit(active, rootfs, { sourceDateEpoch: this.o.sourceDateEpoch, keepEmpty: true, ...(base ? { indexed: { from: base.earlierLayer } } : {}) });
+      const chain = await this.o.snapshots.commit(active, rootfs, { sourceDateEpoch: this.o.sourceDateEpoch, keepEmpty: true, ...(base ? { indexed: { from: base.earlierLayer } } : { pending: !this.inImages.has(v) }) });
       if (base && chain.length > rootfs.length) await base.save(this.o.store, chain.at(-1)!.chainID);
       const rec: CacheRecord = { chain, addedLayer: chain.length > rootfs.length, created: new Date().toISOString() };
       await this.cache.put(key, rec);
@@ -348,12 +356,22 @@ export class Solver {
   /** Ensures snapshots for every layer of a chain, fetching lazily imported blobs as needed. */
   private async materialize(chain: LayerChain, image?: string): Promise<void> {
     if (chain.length === 0 || (await this.o.snapshots.has(chain.at(-1)!.chainID))) return;
-    await this.o.snapshots.importImage(chain.map((l) => l.blob), chain.map((l) => l.diffID), image);
+    // A pending layer exists only as its snapshot, which the cache checked: not one to unpack.
+    const layers = chain.filter(isSealed);
+    if (layers.length !== chain.length) throw new Error(`a pending snapshot below ${chain.at(-1)!.chainID} is gone`);
+    await this.o.snapshots.importImage(layers.map((l) => l.blob), layers.map((l) => l.diffID), image);
   }
 
   /** Records for --cache-to: every step (max), or the steps of the final image's chain (min). */
   /** mode=min: the records of the steps of the final images (one per platform); max: every record the build saw. */
   async exportRecords(roots: readonly Vertex[], mode: 'min' | 'max'): Promise<ExportRecord[]> {
+    const records = await this.records(roots, mode);
+    // Exported layers need their tars: a pending one's is made now (max: a build stage's too).
+    return Promise.all(records.map(async (r) => ({ ...r, chain: await this.o.snapshots.seal(r.chain) })));
+  }
+
+  /** The records of `roots`' chains (min) or every record the build saw (max), as they are (pending layers too). */
+  async records(roots: readonly Vertex[], mode: 'min' | 'max'): Promise<Array<{ key: Digest; chain: LayerChain; addedLayer: boolean; created: string }>> {
     if (mode === 'max') return this.cache.exported();
     const keys = new Set<Digest>();
     for (const root of roots) for (let v: Vertex | undefined = root; v && v.op.kind !== 'source'; v = v.inputs[0]) keys.add(await this.key(v));

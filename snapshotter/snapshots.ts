@@ -3,8 +3,13 @@
 // upper-dir form (whiteouts are 0/0 char devices, opaque dirs carry trusted.overlay.opaque, or
 // user.overlay.opaque in a user namespace).
 // A chain (bottom → top) is mounted as overlay lowerdirs, top-most first.
+// A built layer that no export is known to need yet is committed pending (as BuildKit leaves a
+// non-exported layer an unarchived directory): its snapshot is named by a fresh local ID, and its
+// tar, diff ID and blob are made only when something exports it (seal). Chain IDs are local names:
+// above a pending layer they no longer follow from diff IDs, and nothing outside the store sees them.
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { lstat, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { applyLayer } from './apply.js';
@@ -19,14 +24,33 @@ import { MergedView } from './view.js';
 import { getXattr } from '../native/fsops.js';
 import { inUserNamespace } from '../native/userns.js';
 
+/** A layer with its tar made: what images and exported caches list. */
 export interface Layer {
   diffID: Digest;
   chainID: Digest;
   blob: Descriptor;
+  /** Committed pending, sealed later: its chain ID is the local name it was committed under. */
+  localID?: true;
 }
 
+/** A built layer whose tar is not made yet: its snapshot only, and how to make its tar (seal). */
+export interface PendingLayer {
+  chainID: Digest;
+  pending: { sourceDateEpoch?: number };
+}
+
+export type ChainLayer = Layer | PendingLayer;
+
 /** An immutable filesystem: its layers, bottom first. Empty = scratch. */
-export type LayerChain = readonly Layer[];
+export type LayerChain = readonly ChainLayer[];
+
+/** A chain every layer of which has its tar: what an image or an exported cache is made of. */
+export type SealedChain = readonly Layer[];
+
+export const isSealed = (l: ChainLayer): l is Layer => !('pending' in l);
+
+/** Whether a layer's chain ID follows from its diff ID and the chain ID below it. */
+export const derivedChainID = (l: ChainLayer): l is Layer => isSealed(l) && !l.localID;
 
 /** A writable upper dir being prepared in the store's tmp area; becomes a snapshot on commit. */
 export interface ActiveSnapshot {
@@ -41,6 +65,13 @@ export interface ActiveSnapshot {
 /** A COPY's commit: write the tar index (for the next run), and copy unchanged entries from the earlier snapshot's tar (`from`). */
 export interface IndexedCommit {
   from?: Digest;
+}
+
+export interface CommitOptions extends StoreLayerOptions {
+  sourceDateEpoch?: number;
+  indexed?: IndexedCommit;
+  /** Keep the snapshot only; its tar is made when an export needs it (seal). Not with `indexed`. */
+  pending?: boolean;
 }
 
 // Overlay mounts at most this many lower dirs; deeper chains are flattened every FLATTEN_EVERY layers.
@@ -207,8 +238,14 @@ export class Snapshots {
    * nothing changed; otherwise the layer's tar goes into the content store (uncompressed) and the upper dir
    * becomes the snapshot for the new chain ID.
    */
-  async commit(a: ActiveSnapshot, parent: LayerChain, opts: StoreLayerOptions & { sourceDateEpoch?: number; indexed?: IndexedCommit } = {}): Promise<LayerChain> {
+  async commit(a: ActiveSnapshot, parent: LayerChain, opts: CommitOptions = {}): Promise<LayerChain> {
     const epoch = opts.sourceDateEpoch;
+    if (opts.pending && !opts.indexed) {
+      // A fresh name: two runs of one step (--no-cache) make two snapshots, as they would two layers.
+      const layer: PendingLayer = { chainID: sha256(randomBytes(32)), pending: epoch === undefined ? {} : { sourceDateEpoch: epoch } };
+      await this.adopt(a, layer);
+      return [...parent, layer];
+    }
     const index = opts.indexed ? new TarIndexWriter() : undefined;
     const earlier = opts.indexed?.from ? await this.earlierTar(opts.indexed.from, epoch) : undefined;
     let stored;
@@ -238,6 +275,35 @@ export class Snapshots {
     } catch {
       return undefined;
     }
+  }
+
+  /**
+   * The chain with every pending layer's tar made (once: a layer sealed earlier, by this build or
+   * another, is read back from its layer.json, its tar made again only if prune removed the blob).
+   */
+  async seal(chain: LayerChain): Promise<SealedChain> {
+    const out: Layer[] = [];
+    for (const l of chain) out.push(await this.sealed(l));
+    return out;
+  }
+
+  /** The layer as its snapshot now records it: sealed, if a build has sealed it meanwhile. */
+  async current(l: ChainLayer): Promise<ChainLayer | undefined> {
+    if (isSealed(l)) return l;
+    return this.readLayer(l.chainID);
+  }
+
+  private async sealed(l: ChainLayer): Promise<Layer> {
+    if (isSealed(l)) return l;
+    return this.store.withLock(`snapshot-${l.chainID.slice(7, 23)}`, async () => {
+      const now = await this.readLayer(l.chainID);
+      if (!now) throw new Error(`snapshot ${l.chainID} of a cached step is gone`);
+      if (isSealed(now) && (await this.content.has(now.blob.digest))) return now;
+      const stored = await storeLayer(this.store, this.content, diffUpperDir(this.fsDir(l.chainID), { sourceDateEpoch: l.pending.sourceDateEpoch }), { keepEmpty: true });
+      const layer: Layer = { diffID: stored!.diffID, chainID: l.chainID, blob: stored!.blob, localID: true };
+      await this.store.writeFileAtomic(path.join(this.dir(l.chainID), 'layer.json'), JSON.stringify(layer));
+      return layer;
+    });
   }
 
   /** Ensures the snapshot for `blob` on top of `parent` exists, applying the layer if needed. */
@@ -270,7 +336,7 @@ export class Snapshots {
   }
 
   /** Moves an upper dir into place; another build may have produced the same layer first. */
-  private async adopt(a: ActiveSnapshot, layer: Layer): Promise<void> {
+  private async adopt(a: ActiveSnapshot, layer: ChainLayer): Promise<void> {
     await this.store.withLock(`snapshot-${layer.chainID.slice(7, 23)}`, async () => {
       if (await this.has(layer.chainID)) {
         await this.discard(a);
@@ -297,9 +363,9 @@ export class Snapshots {
     await rm(dir, { recursive: true, force: true });
   }
 
-  async readLayer(chainID: Digest): Promise<Layer | undefined> {
+  async readLayer(chainID: Digest): Promise<ChainLayer | undefined> {
     try {
-      return JSON.parse(await readFile(path.join(this.dir(chainID), 'layer.json'), 'utf8')) as Layer;
+      return JSON.parse(await readFile(path.join(this.dir(chainID), 'layer.json'), 'utf8')) as ChainLayer;
     } catch {
       return undefined;
     }
