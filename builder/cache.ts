@@ -79,10 +79,11 @@ export class BuildCache {
         chain.push(l);
         continue;
       }
-      // A pending layer is its snapshot alone (sealed since, perhaps, by a build that exported it).
+      // A pending layer is its snapshot alone (sealed since, perhaps, by a build that exported it;
+      // if prune took that blob, it stays pending, and the next seal makes it again).
       const now = await this.snapshots.current(l);
       if (!now) return undefined;
-      chain.push(now);
+      chain.push(isSealed(now) && !(await this.content.has(now.blob.digest)) ? l : now);
     }
     this.hits.add(key);
     return { ...rec, chain };

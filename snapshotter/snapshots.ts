@@ -49,9 +49,6 @@ export type SealedChain = readonly Layer[];
 
 export const isSealed = (l: ChainLayer): l is Layer => !('pending' in l);
 
-/** Whether a layer's chain ID follows from its diff ID and the chain ID below it. */
-export const derivedChainID = (l: ChainLayer): l is Layer => isSealed(l) && !l.localID;
-
 /** A writable upper dir being prepared in the store's tmp area; becomes a snapshot on commit. */
 export interface ActiveSnapshot {
   dir: string;
@@ -236,7 +233,8 @@ export class Snapshots {
   /**
    * Turns an active upper dir into a layer on top of `parent`. Returns `parent` unchanged when
    * nothing changed; otherwise the layer's tar goes into the content store (uncompressed) and the upper dir
-   * becomes the snapshot for the new chain ID.
+   * becomes the snapshot for the new chain ID. `pending`: the upper dir becomes a snapshot under a
+   * fresh name, and no tar is made (seal makes it).
    */
   async commit(a: ActiveSnapshot, parent: LayerChain, opts: CommitOptions = {}): Promise<LayerChain> {
     const epoch = opts.sourceDateEpoch;
@@ -299,7 +297,9 @@ export class Snapshots {
       const now = await this.readLayer(l.chainID);
       if (!now) throw new Error(`snapshot ${l.chainID} of a cached step is gone`);
       if (isSealed(now) && (await this.content.has(now.blob.digest))) return now;
-      const stored = await storeLayer(this.store, this.content, diffUpperDir(this.fsDir(l.chainID), { sourceDateEpoch: l.pending.sourceDateEpoch }), { keepEmpty: true });
+      // The epoch of the build that made it, which a diff made at commit would have used.
+      const epoch = isSealed(now) ? l.pending.sourceDateEpoch : now.pending.sourceDateEpoch;
+      const stored = await storeLayer(this.store, this.content, diffUpperDir(this.fsDir(l.chainID), { sourceDateEpoch: epoch }), { keepEmpty: true });
       const layer: Layer = { diffID: stored!.diffID, chainID: l.chainID, blob: stored!.blob, localID: true };
       await this.store.writeFileAtomic(path.join(this.dir(l.chainID), 'layer.json'), JSON.stringify(layer));
       return layer;
