@@ -9,6 +9,7 @@ import {
   ContainerStartError,
   execCandidates,
   overlayMountData,
+  overlayTakesVolatile,
   spawnContainer,
   type ContainerSpec,
   type ExitStatus,
@@ -280,13 +281,24 @@ test('overlay mount data is made relative to the common parent when shorter', (t
   const lowers = Array.from({ length: 3 }, (_, i) => `${base}/${i}/fs`);
   const o = overlayMountData(lowers, `${base}/9/fs`, `${base}/9/work`, '/tmp/m');
   t.is(o.chdir, base);
-  t.is(o.data, 'lowerdir=0/fs:1/fs:2/fs,upperdir=9/fs,workdir=9/work');
-  t.is(overlayMountData(['/a:b'], '/u,1', '/w', '/m').data, 'lowerdir=/a\\:b,upperdir=/u\\,1,workdir=/w');
+  const vol = overlayTakesVolatile() ? ',volatile' : '';
+  t.is(o.data, `lowerdir=0/fs:1/fs:2/fs,upperdir=9/fs,workdir=9/work${vol}`);
+  t.is(overlayMountData(['/a:b'], '/u,1', '/w', '/m').data, `lowerdir=/a\\:b,upperdir=/u\\,1,workdir=/w${vol}`);
   // 200 layers with absolute paths would exceed a page; relative ones fit.
   const many = Array.from({ length: 200 }, (_, i) => `${base}/${i}/fs`);
   t.true(overlayMountData(many, `${base}/u/fs`, `${base}/u/work`, '/m').data.length < 4096);
   const tooMany = many.map((p, i) => `/a${i}${p}`);
   t.throws(() => overlayMountData(tooMany, '/u', '/w', '/m'), { instanceOf: ContainerStartError, message: /options too long/ });
+});
+
+test('the rootfs overlay is volatile where the kernel has it (5.10+): its unmount does not sync the store\'s filesystem', async (t) => {
+  t.false(overlayTakesVolatile('5.4.0-150-generic'));
+  t.true(overlayTakesVolatile('5.10.0'));
+  t.true(overlayTakesVolatile('6.1.0-28-amd64'));
+  const r = await run(sh('grep " / / " /proc/self/mountinfo'));
+  t.regex(r.stdout, / overlay overlay /);
+  if (overlayTakesVolatile()) t.regex(r.stdout, /[ ,](fsync=)?volatile(,|\n|$)/); // 6.x shows it as fsync=volatile
+  else t.notRegex(r.stdout, /volatile/);
 });
 
 test('overlay with no lowers mounts (an empty rootfs)', async (t) => {
