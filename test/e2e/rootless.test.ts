@@ -148,9 +148,16 @@ test.serial('rootless: w1, the example and a Dockerfile of owners and whiteouts 
   }
   await userBusybox(u);
   for (const [name, ctx] of Object.entries(contexts)) {
-    const rootId = imageId(await asRoot(['build', '-q', '-t', `${name}:1`, ctx]));
-    const rootlessId = imageId(await asUserOk(u, ['build', '-q', '-t', `${name}:1`, ctx]));
-    t.is(rootlessId, rootId, `${name}: the rootless image is the root one`);
+    // w1's `ls -la /app` writes the minute /app was last changed (during the build) into a file: two
+    // builds on either side of a minute differ there, whoever runs them. Such a pair is built again.
+    for (let attempt = 1; ; attempt++) {
+      const minute = Math.floor(Date.now() / 60_000);
+      const rootId = imageId(await asRoot(['build', '-q', '--no-cache', '-t', `${name}:1`, ctx]));
+      const rootlessId = imageId(await asUserOk(u, ['build', '-q', '--no-cache', '-t', `${name}:1`, ctx]));
+      if (rootlessId !== rootId && Math.floor(Date.now() / 60_000) !== minute && attempt < 3) continue;
+      t.is(rootlessId, rootId, `${name}: the rootless image is the root one`);
+      break;
+    }
   }
   // Owners as the image says, seen from inside: uid 0 outside the namespace is the user, not root.
   const ls = (await asUserOk(u, ['run', '--rm', 'owners:1', 'sh', '-c', 'stat -c "%u:%g %n" /c.txt /data/sub /data/sub/g /o/a/one /o/b/two; ls /data; ls /var'])).stdout;
