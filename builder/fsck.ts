@@ -139,7 +139,7 @@ class Checker {
     for (const [i, l] of layers.entries()) {
       const diffID = 'diffID' in l ? l.diffID : undefined;
       // A layer committed pending keeps the name it was committed under; the others follow from the layers below.
-      const own = 'chainID' in l && l.chainID !== undefined && (!('diffID' in l) || ('localID' in l && l.localID === true));
+      const own = 'chainID' in l && l.chainID !== undefined && (diffID === undefined || ('localID' in l && l.localID === true));
       const expected = own ? l.chainID! : chainIDOf(chain, diffID!);
       if ('chainID' in l && l.chainID !== undefined && l.chainID !== expected) return `layer ${i + 1}'s chain ID ${l.chainID} does not follow from the diff IDs below it`;
       chain = expected;

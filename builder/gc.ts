@@ -63,13 +63,13 @@ async function addedBytes(parts: PruneParts, made: readonly CacheRecord[]): Prom
   for (const rec of made) {
     const top = rec.chain.at(-1);
     if (!rec.addedLayer || !top) continue;
-    // A built layer is stored as its plain tar, which holds what its snapshot does: count the
-    // snapshot as that size rather than walk it (a COPY of a large context is tens of thousands of lstats).
     // A pending layer has no tar to go by: its snapshot is walked (one lstat per entry, synchronous).
     if (!isSealed(top)) {
       n += sizeOf(parts.snapshots.dir(top.chainID));
       continue;
     }
+    // A built layer is stored as its plain tar, which holds what its snapshot does: count the
+    // snapshot as that size rather than walk it (a COPY of a large context is tens of thousands of lstats).
     const snapshot = top.blob.digest === top.diffID ? top.blob.size : sizeOf(parts.snapshots.dir(top.chainID));
     n += snapshot + (await stat(parts.content.path(top.blob.digest)).then((s) => s.size, () => 0));
   }

@@ -6,7 +6,7 @@
 import test from 'ava';
 import { cpSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { jsonEvents, makeContext, runSh, storeWithBusybox, tmpDir, tsbuildOk } from '../helpers/cli.js';
+import { jsonEvents, makeContext, runSh, storeWithBusybox, tmpDir, tsbuild, tsbuildOk } from '../helpers/cli.js';
 
 const DOCKERFILE = [
   'FROM busybox AS build',
@@ -124,4 +124,16 @@ test('--no-cache makes a new pending snapshot per run; prune --all removes them 
   // And the store still builds (the cache records went with their snapshots).
   await tsbuildOk(['build', '-q', '-t', 'pending:final', ctx], { root });
   t.is(snapshots(root).filter((l) => l.pending).length, 2);
+
+  // A pending snapshot is all there is of its layer: fsck finds one that lost its files, --repair
+  // removes it and the records naming it, and the next build runs those steps again.
+  const dir = path.join(root, 'snapshots');
+  for (const n of readdirSync(dir)) if ((JSON.parse(readFileSync(path.join(dir, n, 'layer.json'), 'utf8')) as LayerJson).pending) rmSync(path.join(dir, n, 'fs'), { recursive: true });
+  const check = await tsbuild(['fsck', '--format', 'json'], { root });
+  t.is(check.code, 1);
+  t.is((JSON.parse(check.stdout) as { problems: Array<{ area: string }> }).problems.filter((p) => p.area === 'snapshot').length, 2);
+  await tsbuildOk(['fsck', '--repair'], { root });
+  t.deepEqual(JSON.parse((await tsbuildOk(['fsck', '--format', 'json'], { root })).stdout).problems, []);
+  const again = await tsbuildOk(['build', '--progress=json', '--target', 'build', '-t', 'pending:build', ctx], { root });
+  t.is(ran(again.stderr).length, 2, 'both build-stage RUNs ran again');
 });
