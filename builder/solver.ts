@@ -2,7 +2,7 @@
 // definition and its inputs' keys, reuses cached results, and runs the rest. Independent branches
 // run concurrently; vertices with equal keys run once; vertices the target does not reach are
 // never visited.
-import type { ContextSource, CopyAction, ExecOp, FileOp, Vertex } from './graph.js';
+import type { ContextSource, ExecOp, FileOp, Vertex } from './graph.js';
 import { checkout } from './git.js';
 import { BuildCache, StepCache, type CacheRecord } from './cache.js';
 import { cacheKey } from './cachekey.js';
@@ -10,24 +10,19 @@ import { checksumSources } from './contenthash.js';
 import type { ContextDeps } from './contextdeps.js';
 import { CopyBase, copiesContext, copyShape } from './copybase.js';
 import { execKeyDefinition, runExec } from './exec.js';
+import { runFileOp, withExcludes } from './fileexec.js';
 import type { CacheMountSeeder, SecretSource } from './mounts.js';
-import { PatternMatcher } from '../common/patterns.js';
 import type { MissExplainer } from './missreason.js';
 import { step, StepError, type CacheMiss, type ProgressSink } from './progress.js';
 import { TsbuildError } from '../common/errors.js';
 import type { ImportedCache } from './remotecache/import.js';
 import type { ExportRecord } from './remotecache/format.js';
 import type { ImageResolver } from './resolver.js';
-import { resolveOwner } from './user.js';
 import type { ContentStore } from '../snapshotter/content.js';
-import { UpperWriter, type Owner } from '../snapshotter/fileop.js';
 import type { Digest } from '../common/oci.js';
 import { isSealed, layerChain, type LayerChain, type SealedChain, type Snapshots } from '../snapshotter/snapshots.js';
 import type { Store } from '../snapshotter/store.js';
-import { DirTree, FilteredTree, ViewTree, type SourceTree } from '../snapshotter/tree.js';
-import { applySymbolicMode } from '../common/filemode.js';
-import { mkdir, writeFile } from 'node:fs/promises';
-import path from 'node:path';
+import { DirTree, ViewTree, type SourceTree } from '../snapshotter/tree.js';
 import { MergedView } from '../snapshotter/view.js';
 import { ExternalInputs } from './external.js';
 
@@ -65,13 +60,6 @@ export interface VertexOutcome {
   addedLayer: boolean;
   created: string;
   cached: boolean;
-}
-
-/** COPY --exclude: the tree minus paths matching the patterns (relative to the source root). */
-function withExcludes(tree: SourceTree, excludes: readonly string[] | undefined): SourceTree {
-  if (!excludes?.length) return tree;
-  const m = new PatternMatcher(excludes);
-  return new FilteredTree(tree, (rel) => m.matches(rel) || m.matches(path.posix.basename(rel)));
 }
 
 /** Whether the graph reads the build context (the build then shows BuildKit's context-loading step). */
@@ -294,7 +282,7 @@ export class Solver {
           });
         } else {
           base = await this.copyBase(v, op, rootfs);
-          await this.runFileOp(op, rootfs, inputs, active.upper, base);
+          await runFileOp(op, rootfs, inputs.map((r) => this.tree(r)), active.upper, this.o, base);
           await base?.copied(active.dir);
         }
       } catch (e) {
@@ -309,14 +297,6 @@ export class Solver {
       this.outcomes.set(v, { addedLayer: rec.addedLayer, created: rec.created, cached: false });
       return { kind: 'chain', chain } as Result;
     });
-  }
-
-  /** Heredoc sources as files in a scratch directory (0644, like BuildKit's mkfile). */
-  private async inlineTree(files: NonNullable<CopyAction['inline']>): Promise<DirTree> {
-    const dir = this.o.store.tmpPath('inline');
-    await mkdir(dir, { recursive: true });
-    for (const f of files) await writeFile(path.join(dir, f.name), f.data, { mode: 0o644 });
-    return new DirTree(dir);
   }
 
   /** What an input offers to read from: the context, or a filesystem's merged view. */
@@ -334,23 +314,6 @@ export class Solver {
     const source = froms.size === 1 ? this.contextInput(v, [...froms][0]!) : undefined;
     if (shape === undefined || !source) return undefined;
     return CopyBase.open({ store: this.o.store, snapshots: this.o.snapshots, shape, parent: rootfs.at(-1)?.chainID, stats: await this.external.stats(source), reuse: !this.o.noCache });
-  }
-
-  private async runFileOp(op: FileOp, rootfs: LayerChain, inputs: Result[], upper: string, base?: CopyBase): Promise<void> {
-    const view = new MergedView(this.o.snapshots.lowerDirs(rootfs));
-    const writer = new UpperWriter(upper, view, base);
-    const owner = (c: CopyAction['chown']): Owner | undefined => (c ? resolveOwner(view, c.user, c.group) : undefined);
-    for (const a of op.actions) {
-      if (a.type === 'mkdir') {
-        await writer.mkdirAll(a.path, a.mode, owner(a.chown));
-        continue;
-      }
-      const tree = a.inline ? await this.inlineTree(a.inline) : withExcludes(this.tree(inputs[a.from]!), a.excludes);
-      const { chmod } = a;
-      const mode = chmod?.kind === 'symbolic' ? (m: number, isDir: boolean) => applySymbolicMode(m, chmod.clauses, isDir) : chmod?.mode;
-      await writer.copy(tree, a.src, a.dest, { owner: owner(a.chown), mode, parents: a.parents, unpack: a.unpack });
-    }
-    await writer.finish();
   }
 
   /** Ensures snapshots for every layer of a chain, fetching lazily imported blobs as needed. */
