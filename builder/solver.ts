@@ -4,7 +4,7 @@
 // never visited.
 import type { ContextSource, ExecOp, FileOp, Vertex } from './graph.js';
 import { checkout } from './git.js';
-import { BuildCache, StepCache, type CacheRecord } from './cache.js';
+import { BuildCache, StepCache, type CacheRecord, type KeyedRecord } from './cache.js';
 import { cacheKey } from './cachekey.js';
 import { checksumSources } from './contenthash.js';
 import type { ContextDeps } from './contextdeps.js';
@@ -62,6 +62,11 @@ export interface VertexOutcome {
   cached: boolean;
 }
 
+/** A root and its rootfs inputs down to the base: the steps whose layers the root's image holds. */
+function* imageSteps(root: Vertex): Generator<Vertex> {
+  for (let v: Vertex | undefined = root; v && v.op.kind !== 'source'; v = v.inputs[0]) yield v;
+}
+
 /** Whether the graph reads the build context (the build then shows BuildKit's context-loading step). */
 export function reachesContext(v: Vertex, seen = new Set<Vertex>()): boolean {
   if (seen.has(v)) return false;
@@ -103,7 +108,7 @@ export class Solver {
    * equal keys in them (a FROM --platform=$BUILDPLATFORM stage) run once.
    */
   async solveAll(roots: readonly Vertex[]): Promise<SealedChain[]> {
-    for (const root of roots) for (let v: Vertex | undefined = root; v && v.op.kind !== 'source'; v = v.inputs[0]) this.inImages.add(v);
+    for (const root of roots) for (const v of imageSteps(root)) this.inImages.add(v);
     // Every key (so every context checksum) is known before anything runs: show that phase as
     // BuildKit's context-loading step when the build reads the context.
     try {
@@ -334,10 +339,10 @@ export class Solver {
   }
 
   /** The records of `roots`' chains (min) or every record the build saw (max), as they are (pending layers too). */
-  async records(roots: readonly Vertex[], mode: 'min' | 'max'): Promise<Array<{ key: Digest; chain: LayerChain; addedLayer: boolean; created: string }>> {
+  async records(roots: readonly Vertex[], mode: 'min' | 'max'): Promise<KeyedRecord[]> {
     if (mode === 'max') return this.cache.exported();
     const keys = new Set<Digest>();
-    for (const root of roots) for (let v: Vertex | undefined = root; v && v.op.kind !== 'source'; v = v.inputs[0]) keys.add(await this.key(v));
+    for (const root of roots) for (const v of imageSteps(root)) keys.add(await this.key(v));
     return this.cache.exported([...keys]);
   }
 

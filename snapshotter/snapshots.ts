@@ -291,8 +291,20 @@ export class Snapshots {
     return this.readLayer(l.chainID);
   }
 
-  private async sealed(l: ChainLayer): Promise<Layer> {
-    if (isSealed(l)) return l;
+  /** Seals in progress in this process, by chain ID: records sharing a layer wait for one seal, not for its lock. */
+  private readonly sealing = new Map<Digest, Promise<Layer>>();
+
+  private sealed(l: ChainLayer): Promise<Layer> {
+    if (isSealed(l)) return Promise.resolve(l);
+    let p = this.sealing.get(l.chainID);
+    if (!p) {
+      p = this.sealOnce(l).finally(() => this.sealing.delete(l.chainID));
+      this.sealing.set(l.chainID, p);
+    }
+    return p;
+  }
+
+  private async sealOnce(l: PendingLayer): Promise<Layer> {
     return this.store.withLock(`snapshot-${l.chainID.slice(7, 23)}`, async () => {
       const now = await this.readLayer(l.chainID);
       if (!now) throw new Error(`snapshot ${l.chainID} of a cached step is gone`);
